@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package nodelet needs to build, test and benchmark.
+# Idempotent: packages already present are skipped; apt-get runs only when something is missing.
+set -euo pipefail
+
+PKGS=(
+  # toolchain
+  build-essential cmake pkg-config clang clang-format libclang-rt-14-dev git
+  # libraries
+  libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev libjansson-dev
+  libcurl4-openssl-dev libseccomp-dev check libsubunit-dev libsystemd-dev libyaml-dev
+  libarchive-dev libmicrohttpd-dev libssl-dev libcap-dev
+  # test peers and tools
+  nftables iproute2 busybox-static python3 curl runc containernetworking-plugins
+  conntrack procps util-linux kmod jq hyperfine
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "install-deps: all packages present"
+fi

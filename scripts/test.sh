@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian 12 machine, as root:
+#   installs dependencies, builds with gcc (ASan+UBSan) and with clang (warnings are errors in both),
+#   then runs every ctest test: unit suites, privileged integration tests (real namespaces, nftables, cgroups,
+#   overlayfs), and the format check.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+bash scripts/build.sh clang
+bash scripts/build.sh asan
+cd build/asan
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+ctest --output-on-failure -j"$(nproc)" "$@"

@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* YAML → JSON as Kubernetes decodes manifests and config files (sigs.k8s.io/yaml over go-yaml v2). */
+
+#include "common/json-util.h"
+#include "common/yaml.h"
+#include "tests/lib/testlib.h"
+
+static json_t *parse1(const char *text) {
+        json_t *j = NULL;
+        ErrorBuf e = {};
+        int r = yaml_parse(text, strlen(text), "test", &j, &e);
+        ck_assert_msg(r == 0, "parse failed: %s", error_message(&e, r));
+        return j;
+}
+
+/* The compact, sorted JSON of a one-document YAML text. */
+static char *as_json(const char *text) {
+        _cleanup_json_ json_t *j = parse1(text);
+        return jx_dump_compact(j);
+}
+
+#define ck_assert_yaml(yaml, json)                                                                                     \
+        do {                                                                                                           \
+                _cleanup_free_ char *_s = as_json(yaml);                                                               \
+                ck_assert_str_eq(_s, json);                                                                            \
+        } while (0)
+
+START_TEST(test_pod_manifest) {
+        const char *pod = "apiVersion: v1\n"
+                          "kind: Pod\n"
+                          "metadata:\n"
+                          "  name: web\n"
+                          "  namespace: default\n"
+                          "  labels: {app: web, tier: \"1\"}\n"
+                          "spec:\n"
+                          "  containers:\n"
+                          "  - name: nginx\n"
+                          "    image: nginx:1.25\n"
+                          "    args: [\"--port\", \"8080\"]\n"
+                          "    ports:\n"
+                          "    - containerPort: 8080\n"
+                          "      protocol: TCP\n"
+                          "    env:\n"
+                          "    - name: GREETING\n"
+                          "      value: |\n"
+                          "        hello\n"
+                          "        world\n"
+                          "    resources:\n"
+                          "      limits: {memory: 64Mi, cpu: 250m}\n"
+                          "  restartPolicy: Always\n";
+        ck_assert_yaml(
+                pod, "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"labels\":{\"app\":\"web\","
+                     "\"tier\":\"1\"},\"name\":\"web\",\"namespace\":\"default\"},\"spec\":{\"containers\":[{"
+                     "\"args\":[\"--port\",\"8080\"],\"env\":[{\"name\":\"GREETING\",\"value\":\"hello\\nworld\\n\"}],"
+                     "\"image\":\"nginx:1.25\",\"name\":\"nginx\",\"ports\":[{\"containerPort\":8080,"
+                     "\"protocol\":\"TCP\"}],\"resources\":{\"limits\":{\"cpu\":\"250m\",\"memory\":\"64Mi\"}}}],"
+                     "\"restartPolicy\":\"Always\"}}");
+}
+END_TEST
+
+START_TEST(test_yaml11_booleans) {
+        /* YAML 1.1 as in go-yaml v2: these are booleans, not strings. */
+        ck_assert_yaml("a: yes\nb: No\nc: on\nd: OFF\ne: y\nf: n\ng: True\n",
+                       "{\"a\":true,\"b\":false,\"c\":true,\"d\":false,\"e\":true,\"f\":false,\"g\":true}");
+        /* Quoted stays a string. */
+        ck_assert_yaml("a: \"yes\"\nb: 'on'\n", "{\"a\":\"yes\",\"b\":\"on\"}");
+        /* Keys too: `on:` becomes "true". */
+        ck_assert_yaml("on: push\nno: 1\n", "{\"false\":1,\"true\":\"push\"}");
+        /* Not YAML 1.1 booleans. */
+        ck_assert_yaml("a: yES\nb: tRUE\n", "{\"a\":\"yES\",\"b\":\"tRUE\"}");
+}
+END_TEST
+
+START_TEST(test_yaml11_numbers) {
+        /* A leading zero is octal: defaultMode: 0644 is 420, as every Kubernetes user eventually learns. */
+        ck_assert_yaml("mode: 0644\n", "{\"mode\":420}");
+        ck_assert_yaml("a: 0x1F\nb: 0o17\nc: 0b101\nd: -42\ne: 1_000\nf: +7\n",
+                       "{\"a\":31,\"b\":15,\"c\":5,\"d\":-42,\"e\":1000,\"f\":7}");
+        ck_assert_yaml("a: 1.5\nb: 1e3\nc: .5\nd: -2.5E-1\n", "{\"a\":1.5,\"b\":1000.0,\"c\":0.5,\"d\":-0.25}");
+        /* Not numbers: versions, quantities, ports with colons. */
+        ck_assert_yaml("a: 1.2.3\nb: 64Mi\nc: 80:8080\ne: 1e\n",
+                       "{\"a\":\"1.2.3\",\"b\":\"64Mi\",\"c\":\"80:8080\",\"e\":\"1e\"}");
+        /* 09 is no octal integer but matches go-yaml's float pattern: 9.0. */
+        ck_assert_yaml("d: 09\n", "{\"d\":9.0}");
+        /* Integer keys become strings. */
+        ck_assert_yaml("80: http\n", "{\"80\":\"http\"}");
+}
+END_TEST
+
+START_TEST(test_nulls_and_tags) {
+        ck_assert_yaml("a: ~\nb: null\nc:\nd: Null\n", "{\"a\":null,\"b\":null,\"c\":null,\"d\":null}");
+        ck_assert_yaml("a: !!str 0644\nb: !!int \"12\"\nc: !!bool yes\nd: !!float 3\n",
+                       "{\"a\":\"0644\",\"b\":12,\"c\":true,\"d\":3}");
+        /* Timestamps stay strings (go-yaml v2 decoding into interface{}). */
+        ck_assert_yaml("t: 2016-10-06T00:17:09Z\n", "{\"t\":\"2016-10-06T00:17:09Z\"}");
+}
+END_TEST
+
+START_TEST(test_anchors_and_merge) {
+        ck_assert_yaml("base: &b {cpu: 1, memory: 2}\n"
+                       "x:\n  <<: *b\n  memory: 3\n"
+                       "w:\n  memory: 4\n  <<: *b\n"
+                       "z: *b\n",
+                       "{\"base\":{\"cpu\":1,\"memory\":2},\"w\":{\"cpu\":1,\"memory\":4},"
+                       "\"x\":{\"cpu\":1,\"memory\":3},\"z\":{\"cpu\":1,\"memory\":2}}");
+        ck_assert_yaml("a: &s hello\nb: *s\nc: [*s, *s]\n",
+                       "{\"a\":\"hello\",\"b\":\"hello\",\"c\":[\"hello\",\"hello\"]}");
+        ck_assert_yaml("x:\n  <<: [{a: 1}, {a: 2, b: 2}]\n", "{\"x\":{\"a\":1,\"b\":2}}");
+}
+END_TEST
+
+START_TEST(test_duplicate_keys_last_wins) {
+        ck_assert_yaml("a: 1\na: 2\n", "{\"a\":2}");
+}
+END_TEST
+
+START_TEST(test_multi_document) {
+        const char *text = "# a Service and its EndpointSlice\n"
+                           "apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
+                           "---\n"
+                           "# only a comment: skipped like kubectl does\n"
+                           "---\n"
+                           "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: web-abc}\n"
+                           "...\n"
+                           "---\n"
+                           "kind: ConfigMap\n";
+        _cleanup_json_ json_t *docs = NULL;
+        ErrorBuf e = {};
+        ck_assert_int_eq(yaml_parse_documents(text, strlen(text), "t", &docs, &e), 0);
+        ck_assert_int_eq(json_array_size(docs), 3);
+        ck_assert_str_eq(json_string_value(json_object_get(json_array_get(docs, 0), "kind")), "Service");
+        ck_assert_str_eq(json_string_value(json_object_get(json_array_get(docs, 1), "kind")), "EndpointSlice");
+        ck_assert_str_eq(json_string_value(json_object_get(json_array_get(docs, 2), "kind")), "ConfigMap");
+
+        /* A single-document parse refuses a stream with two. */
+        json_t *j = NULL;
+        ck_assert_int_lt(yaml_parse(text, strlen(text), "t", &j, &e), 0);
+        ck_assert_ptr_null(j);
+        ck_assert_ptr_nonnull(strstr(e.msg, "single document"));
+}
+END_TEST
+
+START_TEST(test_kubelet_configuration) {
+        const char *text = "apiVersion: kubelet.config.k8s.io/v1beta1\n"
+                           "kind: KubeletConfiguration\n"
+                           "authentication:\n"
+                           "  anonymous:\n"
+                           "    enabled: false\n"
+                           "  webhook:\n"
+                           "    enabled: true\n"
+                           "cgroupDriver: cgroupfs\n"
+                           "clusterDNS:\n"
+                           "- 10.96.0.10\n"
+                           "clusterDomain: cluster.local\n"
+                           "evictionHard:\n"
+                           "  memory.available: \"100Mi\"\n"
+                           "  nodefs.available: 10%\n"
+                           "failSwapOn: no\n"
+                           "maxPods: 110\n"
+                           "staticPodPath: /etc/kubernetes/manifests\n"
+                           "syncFrequency: 1m0s\n";
+        _cleanup_json_ json_t *j = parse1(text);
+        ck_assert(json_is_false(json_object_get(j, "failSwapOn")));
+        ck_assert_int_eq(json_integer_value(json_object_get(j, "maxPods")), 110);
+        ck_assert_str_eq(json_string_value(json_object_get(j, "syncFrequency")), "1m0s");
+        ck_assert_str_eq(json_string_value(json_array_get(json_object_get(j, "clusterDNS"), 0)), "10.96.0.10");
+        ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "evictionHard"), "nodefs.available")),
+                         "10%");
+}
+END_TEST
+
+START_TEST(test_kubeconfig) {
+        const char *text = "apiVersion: v1\n"
+                           "kind: Config\n"
+                           "clusters:\n"
+                           "- cluster:\n"
+                           "    certificate-authority-data: LS0tLS1CRUdJTi==\n"
+                           "    server: https://127.0.0.1:6443\n"
+                           "  name: kind\n"
+                           "contexts:\n"
+                           "- context: {cluster: kind, user: kubelet}\n"
+                           "  name: default\n"
+                           "current-context: default\n"
+                           "preferences: {}\n"
+                           "users:\n"
+                           "- name: kubelet\n"
+                           "  user:\n"
+                           "    token: abcdef.0123456789abcdef\n";
+        _cleanup_json_ json_t *j = parse1(text);
+        json_t *cluster = json_object_get(json_array_get(json_object_get(j, "clusters"), 0), "cluster");
+        ck_assert_str_eq(json_string_value(json_object_get(cluster, "server")), "https://127.0.0.1:6443");
+        ck_assert_str_eq(json_string_value(json_object_get(cluster, "certificate-authority-data")), "LS0tLS1CRUdJTi==");
+        ck_assert_str_eq(json_string_value(json_object_get(j, "current-context")), "default");
+        ck_assert_int_eq(json_object_size(json_object_get(j, "preferences")), 0);
+}
+END_TEST
+
+START_TEST(test_json_input) {
+        /* JSON goes through the JSON parser: tabs (illegal YAML indentation) are fine and keys stay as written. */
+        ck_assert_yaml("{\n\t\"kind\": \"Pod\",\n\t\"on\": 1\n}", "{\"kind\":\"Pod\",\"on\":1}");
+        /* And a single-letter key is a YAML 1.1 boolean outside JSON: `y:` is "true". */
+        ck_assert_yaml("y: 1\n", "{\"true\":1}");
+}
+END_TEST
+
+START_TEST(test_errors_name_location) {
+        const char *bad[] = {
+                "a: [1, 2\n",           /* unterminated flow sequence */
+                "a: b\n c: d\n  - x\n", /* bad indentation */
+                "a: *nope\n",           /* unknown anchor */
+                "a: &x [*x]\n",         /* alias inside its own anchor */
+                "a: .inf\n",            /* not representable in JSON */
+                "? [1, 2]\n: x\n",      /* non-scalar key */
+                "a: !!int hello\n",     /* tag that does not fit */
+                "key: \"unterminated\n",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                json_t *j = NULL;
+                ErrorBuf e = {};
+                int r = yaml_parse(bad[i], strlen(bad[i]), "pod.yaml", &j, &e);
+                ck_assert_msg(r < 0, "case %zu parsed", i);
+                ck_assert_ptr_null(j);
+                ck_assert_msg(strncmp(e.msg, "pod.yaml:", 9) == 0, "case %zu: message without location: %s", i, e.msg);
+        }
+}
+END_TEST
+
+START_TEST(test_deep_nesting_refused) {
+        char buf[4096];
+        size_t n = 0;
+        for (int i = 0; i < 1000; i++)
+                buf[n++] = '[';
+        buf[n] = 0;
+        json_t *j = NULL;
+        ErrorBuf e = {};
+        ck_assert_int_lt(yaml_parse(buf, n, "deep", &j, &e), 0);
+}
+END_TEST
+
+START_TEST(test_billion_laughs_bounded) {
+        /* Aliases are shared, not copied, and their number is capped. */
+        char *text = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&text, &size);
+        fprintf(f, "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for (int i = 1; i < 10; i++)
+                fprintf(f, "a%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d]\n", i, i, i - 1,
+                        i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1);
+        fclose(f);
+        _cleanup_json_ json_t *j = NULL;
+        ErrorBuf e = {};
+        ck_assert_int_eq(yaml_parse(text, size, "lol", &j, &e), 0);
+        ck_assert_int_eq(json_array_size(json_object_get(j, "a9")), 10);
+        free(text);
+}
+END_TEST
+
+START_TEST(test_load_file) {
+        char *dir = test_tmpdir_new("yaml");
+        ck_assert_ptr_nonnull(dir);
+        _cleanup_free_ char *p = NULL;
+        ck_assert_int_ge(asprintf(&p, "%s/svc.yaml", dir), 0);
+        FILE *f = fopen(p, "w");
+        fputs("kind: Service\n---\nkind: EndpointSlice\n", f);
+        fclose(f);
+        _cleanup_json_ json_t *docs = NULL;
+        ErrorBuf e = {};
+        ck_assert_int_eq(yaml_load_file_documents(p, &docs, &e), 0);
+        ck_assert_int_eq(json_array_size(docs), 2);
+        json_t *j = NULL;
+        ck_assert_int_eq(yaml_load_file("/nonexistent/x.yaml", &j, &e), -ENOENT);
+        ck_assert_ptr_nonnull(strstr(e.msg, "/nonexistent/x.yaml"));
+        test_tmpdir_remove(dir);
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("yaml");
+        TCase *tc = tcase_create("core");
+        tcase_add_test(tc, test_pod_manifest);
+        tcase_add_test(tc, test_yaml11_booleans);
+        tcase_add_test(tc, test_yaml11_numbers);
+        tcase_add_test(tc, test_nulls_and_tags);
+        tcase_add_test(tc, test_anchors_and_merge);
+        tcase_add_test(tc, test_duplicate_keys_last_wins);
+        tcase_add_test(tc, test_multi_document);
+        tcase_add_test(tc, test_kubelet_configuration);
+        tcase_add_test(tc, test_kubeconfig);
+        tcase_add_test(tc, test_json_input);
+        tcase_add_test(tc, test_errors_name_location);
+        tcase_add_test(tc, test_deep_nesting_refused);
+        tcase_add_test(tc, test_billion_laughs_bounded);
+        tcase_add_test(tc, test_load_file);
+        suite_add_tcase(s, tc);
+        return test_run_suite(s);
+}
