@@ -16,11 +16,10 @@ int read_full_fd(int fd, size_t max_size, char **ret_data, size_t *ret_size) {
         if (max_size == 0)
                 max_size = READ_DEFAULT_MAX;
         for (;;) {
-                if (alloc - size < 4096) {
-                        size_t na = alloc ? alloc * 2 : 16384;
-                        if (na > max_size + 1)
-                                na = max_size + 1;
-                        if (na <= size)
+                if (alloc - size < 2) {
+                        /* Room for max_size bytes, one more to detect an oversized file, and the NUL. */
+                        size_t na = MIN(alloc ? alloc * 2 : 16384, max_size + 2);
+                        if (na <= alloc)
                                 return -EFBIG;
                         char *nb = realloc(buf, na);
                         RET_NULL_ENOMEM(nb);
@@ -188,7 +187,7 @@ int rm_rf(const char *path) {
 
 int path_join(char **ret, const char *a, const char *b) {
         size_t la = strlen(a);
-        while (la > 1 && a[la - 1] == '/')
+        while (la > 0 && a[la - 1] == '/')
                 la--;
         while (*b == '/')
                 b++;
