@@ -7,6 +7,7 @@
 #include "common/json-util.h"
 #include "common/log.h"
 #include "common/yaml.h"
+#include "runtime/image-store.h"
 
 typedef struct Verb {
         const char *name;
@@ -46,6 +47,7 @@ static int verb_version(int argc, char *argv[]) {
 }
 
 static const Verb verbs[] = {
+        {"images", images_ctl_main, "import, list and remove images (nodeletctl images --help)"},
         {"version", verb_version, "print the version"},
         {"yaml2json", verb_yaml2json, "print manifests as the JSON Kubernetes decodes from them"},
 };

@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* `nodeletctl images`: import, ls, rm, with crictl's column layout for ls. This is a top layer: it logs. */
+
+#include <getopt.h>
+#include <stdio.h>
+
+#include "common/log.h"
+#include "runtime/image-store.h"
+#include "runtime/reference.h"
+
+#define DEFAULT_ROOT_DIR "/var/lib/nodelet"
+
+static void usage(FILE *f) {
+        fprintf(f, "usage: nodeletctl images [--root-dir DIR] COMMAND\n\n"
+                   "commands:\n"
+                   "  import PATH [--ref REF]  import an OCI layout directory, oci-archive or docker-archive tar\n"
+                   "  ls                       list images\n"
+                   "  rm REF|ID...             remove images (a reference removes that tag)\n");
+}
+
+/* Like crictl (docker/go-units HumanSize): decimal units, 4 significant digits. */
+static void human_size(uint64_t size, char *buf, size_t n) {
+        static const char *const units[] = {"B", "kB", "MB", "GB", "TB", "PB"};
+        double v = (double) size;
+        size_t u = 0;
+        while (v >= 1000.0 && u + 1 < ELEMENTSOF(units)) {
+                v /= 1000.0;
+                u++;
+        }
+        snprintf(buf, n, "%.4g%s", v, units[u]);
+}
+
+static int open_store(const char *root_dir, ImageStore **ret) {
+        _cleanup_free_ char *dir = NULL;
+        if (asprintf(&dir, "%s/images", root_dir) < 0)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        int r = image_store_open(dir, ret);
+        if (r < 0)
+                return log_error_errno(r, "Failed to open image store %s: %m", dir);
+        return 0;
+}
+
+static int cmd_import(ImageStore *s, int argc, char *argv[], const char *ref) {
+        if (argc != 2) {
+                usage(stderr);
+                return -EINVAL;
+        }
+        _cleanup_(image_info_freep) ImageInfo *info = NULL;
+        ErrorBuf e = {};
+        int r = image_store_import(s, argv[1], ref, &info, &e);
+        if (r < 0) {
+                log_error("Failed to import image: %s", error_message(&e, r));
+                return r;
+        }
+        for (char **i = info->refs; *i; i++)
+                printf("Imported %s\n", *i);
+        printf("%s\n", info->id);
+        return 0;
+}
+
+static void print_row(const char *repo, const char *tag, const ImageInfo *i) {
+        char size[32];
+        human_size(i->size, size, sizeof size);
+        /* crictl prints the first 13 hex digits of the id */
+        printf("%-48s %-16s %-15.13s %s\n", repo, tag, i->id + STRLEN("sha256:"), size);
+}
+
+static int cmd_ls(ImageStore *s) {
+        ImageInfo **l = NULL;
+        size_t n = 0;
+        int r = image_store_list(s, &l, &n);
+        if (r < 0)
+                return log_error_errno(r, "Failed to list images in %s: %m", image_store_path(s));
+        printf("%-48s %-16s %-15s %s\n", "IMAGE", "TAG", "IMAGE ID", "SIZE");
+        for (size_t k = 0; k < n; k++) {
+                if (!l[k]->refs[0])
+                        print_row("<none>", "<none>", l[k]);
+                for (char **ref = l[k]->refs; *ref; ref++) {
+                        _cleanup_free_ char *repo = NULL, *tag = NULL;
+                        if (reference_split(*ref, &repo, &tag, NULL) < 0)
+                                continue;
+                        print_row(repo, tag ?: "<none>", l[k]);
+                }
+        }
+        image_info_list_free(l, n);
+        return 0;
+}
+
+static int cmd_rm(ImageStore *s, int argc, char *argv[]) {
+        int ret = 0;
+        if (argc < 2) {
+                usage(stderr);
+                return -EINVAL;
+        }
+        for (int i = 1; i < argc; i++) {
+                ErrorBuf e = {};
+                int r = image_store_remove(s, argv[i], &e);
+                if (r < 0) {
+                        log_error("Failed to remove image %s: %s", argv[i], error_message(&e, r));
+                        ret = r;
+                } else
+                        printf("Deleted: %s\n", argv[i]);
+        }
+        return ret;
+}
+
+int images_ctl_main(int argc, char *argv[]) {
+        static const struct option options[] = {
+                {"root-dir", required_argument, NULL, 'R'},
+                {"ref", required_argument, NULL, 'r'},
+                {"help", no_argument, NULL, 'h'},
+                {},
+        };
+        const char *root_dir = getenv("NODELET_ROOT_DIR") ?: DEFAULT_ROOT_DIR, *ref = NULL;
+        int c;
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'R':
+                        root_dir = optarg;
+                        break;
+                case 'r':
+                        ref = optarg;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                default:
+                        usage(stderr);
+                        return 2;
+                }
+        int n = argc - optind + 1;
+        char **args = argv + optind - 1; /* args[0] is the subcommand's slot, args[1..] its operands */
+        if (n < 2) {
+                usage(stderr);
+                return 2;
+        }
+        const char *cmd = args[1];
+        if (!streq(cmd, "import") && !streq(cmd, "ls") && !streq(cmd, "list") && !streq(cmd, "rm")) {
+                fprintf(stderr, "nodeletctl images: unknown command '%s'\n", cmd);
+                usage(stderr);
+                return 2;
+        }
+        if (ref && !streq(cmd, "import")) {
+                fprintf(stderr, "nodeletctl images: --ref is only valid with import\n");
+                return 2;
+        }
+        _cleanup_(image_store_freep) ImageStore *s = NULL;
+        if (open_store(root_dir, &s) < 0)
+                return 1;
+        int r;
+        if (streq(cmd, "import"))
+                r = cmd_import(s, n - 1, args + 1, ref);
+        else if (streq(cmd, "rm"))
+                r = cmd_rm(s, n - 1, args + 1);
+        else
+                r = cmd_ls(s);
+        return r == -EINVAL ? 2 : r < 0 ? 1 : 0;
+}
