@@ -91,11 +91,11 @@ static int open_beneath(int dir_fd, const char *rel, int *ret_fd) {
 /* ---- archive → directory ---- */
 
 static int extract_entry(struct archive *in, struct archive *out, struct archive_entry *entry, const char *dest,
-                         const char *source, ErrorBuf *e) {
+                         ErrorBuf *e) {
         _cleanup_free_ char *norm = NULL, *full = NULL, *hl_norm = NULL, *hl_full = NULL;
         const char *name = archive_entry_pathname(entry);
         if (!name || layer_normalize_name(name, &norm) < 0)
-                return error_set(e, -EPERM, "%s: archive entry '%s' escapes the archive root", source, strna(name));
+                return error_set(e, -EPERM, "archive entry '%s' escapes the archive root", strna(name));
         mode_t type = archive_entry_filetype(entry);
         if (isempty(norm) || (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK))
                 return 0; /* an image archive holds only files, directories and (docker) symlinks */
@@ -103,15 +103,14 @@ static int extract_entry(struct archive *in, struct archive *out, struct archive
         if (hl) {
                 if (layer_normalize_name(hl, &hl_norm) < 0 || isempty(hl_norm) ||
                     asprintf(&hl_full, "%s/%s", dest, hl_norm) < 0)
-                        return error_set(e, -EPERM, "%s: archive entry '%s': bad hard link target '%s'", source, name,
-                                         hl);
+                        return error_set(e, -EPERM, "archive entry '%s': bad hard link target '%s'", name, hl);
                 archive_entry_set_hardlink(entry, hl_full);
         }
         if (asprintf(&full, "%s/%s", dest, norm) < 0)
                 return -ENOMEM;
         archive_entry_set_pathname(entry, full);
         if (archive_write_header(out, entry) != ARCHIVE_OK)
-                return error_set(e, -EPERM, "%s: archive entry '%s': %s", source, norm,
+                return error_set(e, -EPERM, "archive entry '%s': %s", norm,
                                  archive_error_string(out) ?: "cannot extract");
         for (;;) {
                 const void *block;
@@ -121,15 +120,14 @@ static int extract_entry(struct archive *in, struct archive *out, struct archive
                 if (r == ARCHIVE_EOF)
                         break;
                 if (r != ARCHIVE_OK)
-                        return error_set(e, -EBADMSG, "%s: corrupt archive at entry '%s': %s", source, norm,
+                        return error_set(e, -EBADMSG, "corrupt archive at entry '%s': %s", norm,
                                          archive_error_string(in) ?: "read error");
                 if (archive_write_data_block(out, block, size, offset) != ARCHIVE_OK)
-                        return error_set(e, -EIO, "%s: archive entry '%s': %s", source, norm,
+                        return error_set(e, -EIO, "archive entry '%s': %s", norm,
                                          archive_error_string(out) ?: "write error");
         }
         if (archive_write_finish_entry(out) != ARCHIVE_OK)
-                return error_set(e, -EIO, "%s: archive entry '%s': %s", source, norm,
-                                 archive_error_string(out) ?: "write error");
+                return error_set(e, -EIO, "archive entry '%s': %s", norm, archive_error_string(out) ?: "write error");
         return 0;
 }
 
@@ -145,7 +143,7 @@ static int extract_archive(const char *path, const char *dest, ErrorBuf *e) {
         archive_read_support_format_tar(in);
         archive_write_disk_set_options(out, ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT);
         if (archive_read_open_filename(in, path, 128 * 1024) != ARCHIVE_OK) {
-                r = error_set(e, -EBADMSG, "%s: not a tar archive: %s", path, archive_error_string(in) ?: "unknown");
+                r = error_set(e, -EBADMSG, "not a tar archive: %s", archive_error_string(in) ?: "unknown");
                 goto finish;
         }
         for (;;) {
@@ -154,16 +152,15 @@ static int extract_archive(const char *path, const char *dest, ErrorBuf *e) {
                 if (k == ARCHIVE_EOF)
                         break;
                 if (k < ARCHIVE_WARN) {
-                        r = error_set(e, -EBADMSG, "%s: corrupt archive: %s", path,
-                                      archive_error_string(in) ?: "invalid header");
+                        r = error_set(e, -EBADMSG, "corrupt archive: %s", archive_error_string(in) ?: "invalid header");
                         goto finish;
                 }
-                r = extract_entry(in, out, entry, dest, path, e);
+                r = extract_entry(in, out, entry, dest, e);
                 if (r < 0)
                         goto finish;
         }
         if (archive_write_close(out) != ARCHIVE_OK)
-                r = error_set(e, -EIO, "%s: %s", path, archive_error_string(out) ?: "extraction failed");
+                r = error_set(e, -EIO, "%s", archive_error_string(out) ?: "extraction failed");
 finish:
         if (in)
                 archive_read_free(in);

@@ -259,7 +259,7 @@ static int write_entry(Unpack *u, struct archive_entry *entry, const char *norm,
                         if (r == ARCHIVE_EOF)
                                 break;
                         if (r != ARCHIVE_OK)
-                                return error_set(e, -EBADMSG, "layer entry '%s': %s", norm,
+                                return error_set(e, -EBADMSG, "corrupt layer: entry '%s': %s", norm,
                                                  archive_error_string(u->inner) ?: "corrupt data");
                         if (archive_write_data_block(u->disk, block, size, offset) != ARCHIVE_OK)
                                 return error_set(e, -EIO, "layer entry '%s': %s", norm,

@@ -1,0 +1,423 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The image store against real images from tests/fixtures/make-busybox-image.py, as root (ownership, 0:0 whiteout
+ * devices and trusted.* xattrs need it): every import format and compression, layer sharing and reference counting,
+ * in-use protection, overlayfs whiteouts, hard links/xattrs, and bad inputs leaving the store unchanged. */
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+
+#include "common/fileio.h"
+#include "runtime/image-store.h"
+#include "tests/lib/testlib.h"
+
+#define FIXTURE_MTIME 1700000000
+
+static char *tmpdir;
+
+static void setup(void) {
+        test_require_root();
+        tmpdir = test_tmpdir_new("images");
+}
+
+static void teardown(void) {
+        if (tmpdir)
+                test_tmpdir_remove(tmpdir); /* frees it */
+        tmpdir = NULL;
+}
+
+/* Builds a fixture into tmpdir/name with the given builder options; returns its path. */
+static char *fixture(const char *name, const char *opts) {
+        char *path;
+        ck_assert_int_ge(asprintf(&path, "%s/%s", tmpdir, name), 0);
+        int r = test_system("python3 %s/tests/fixtures/make-busybox-image.py %s %s", test_source_dir(), path, opts);
+        ck_assert_msg(r == 0, "fixture builder failed for %s (%s)", name, opts);
+        return path;
+}
+
+static ImageStore *store_new(const char *name) {
+        _cleanup_free_ char *dir = NULL;
+        ImageStore *s = NULL;
+        ck_assert_int_ge(asprintf(&dir, "%s/%s", tmpdir, name), 0);
+        ck_assert_int_eq(image_store_open(dir, &s), 0);
+        return s;
+}
+
+static void import_ok(ImageStore *s, const char *path, const char *ref, ImageInfo **ret) {
+        ErrorBuf e = {};
+        int r = image_store_import(s, path, ref, ret, &e);
+        ck_assert_msg(r == 0, "import of %s failed: %s", path, error_message(&e, r));
+}
+
+static char *layer_file(const ImageInfo *i, size_t layer, const char *rel) {
+        char *p;
+        ck_assert_int_ge(asprintf(&p, "%s/%s", i->layer_dirs[layer], rel), 0);
+        return p;
+}
+
+static size_t count_entries(const char *dir) {
+        DIR *d = opendir(dir);
+        size_t n = 0;
+        ck_assert_ptr_nonnull(d);
+        for (struct dirent *de; (de = readdir(d));)
+                if (de->d_name[0] != '.')
+                        n++;
+        closedir(d);
+        return n;
+}
+
+/* What a busybox fixture must look like once unpacked. */
+static void check_busybox(ImageStore *s, const char *what) {
+        _cleanup_(image_info_freep) ImageInfo *i = NULL;
+        ErrorBuf e = {};
+        int r = image_store_get(s, "busybox", &i, &e);
+        ck_assert_msg(r == 0, "%s: %s", what, error_message(&e, r));
+        ck_assert_str_eq(i->refs[0], "docker.io/library/busybox:latest");
+        ck_assert_ptr_null(i->refs[1]);
+        ck_assert_str_eq(i->cmd[0], "sh");
+        ck_assert_ptr_null(i->entrypoint[0]);
+        ck_assert_str_eq(i->env[0], "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        ck_assert_str_eq(i->working_dir, "/");
+        ck_assert_ptr_nonnull(i->layer_dirs[0]);
+        ck_assert_ptr_null(i->layer_dirs[1]);
+        ck_assert_uint_gt(i->size, 500000);
+        ck_assert(startswith(i->id, "sha256:"));
+
+        struct stat bb, sh, tmp, ln, home;
+        _cleanup_free_ char *pbb = layer_file(i, 0, "bin/busybox"), *psh = layer_file(i, 0, "bin/sh"),
+                            *ptmp = layer_file(i, 0, "tmp"), *pls = layer_file(i, 0, "bin/ls"),
+                            *phome = layer_file(i, 0, "home/app"), *plab = layer_file(i, 0, "etc/labelled");
+        ck_assert_int_eq(stat(pbb, &bb), 0);
+        ck_assert_int_eq(stat(psh, &sh), 0);
+        /* hard link kept */
+        ck_assert_msg(bb.st_ino == sh.st_ino && bb.st_nlink == 2, "%s: bin/sh is not a hard link of busybox", what);
+        ck_assert_int_eq(bb.st_mode & 07777, 0755);
+        ck_assert_int_eq(bb.st_mtime, FIXTURE_MTIME);
+        ck_assert_int_eq(stat(ptmp, &tmp), 0);
+        ck_assert_int_eq(tmp.st_mode & 07777, 01777);
+        ck_assert_int_eq(lstat(pls, &ln), 0);
+        ck_assert(S_ISLNK(ln.st_mode));
+        ck_assert_int_eq(stat(phome, &home), 0);
+        ck_assert_int_eq(home.st_uid, 1000);
+        ck_assert_int_eq(home.st_gid, 1000);
+        char val[64] = {};
+        ck_assert_int_eq(getxattr(plab, "user.nodelet.test", val, sizeof val - 1), 7);
+        ck_assert_str_eq(val, "fixture");
+}
+
+static const char *const formats[] = {"oci-archive", "docker-archive", "oci-layout"};
+static const char *const compressions[] = {"--gzip", "--zstd", "--plain"};
+
+START_TEST(test_import_formats) {
+        const char *format = formats[_i / 3], *comp = compressions[_i % 3];
+        _cleanup_free_ char *opts = NULL, *name = NULL;
+        ck_assert_int_ge(asprintf(&opts, "--format %s %s --ref busybox:latest", format, comp), 0);
+        ck_assert_int_ge(asprintf(&name, "img-%s%s", format, comp), 0);
+        _cleanup_free_ char *path = fixture(name, opts);
+        _cleanup_(image_store_freep) ImageStore *s = store_new("store");
+        _cleanup_(image_info_freep) ImageInfo *i = NULL;
+        import_ok(s, path, NULL, &i);
+        check_busybox(s, name);
+        /* importing again is a no-op that keeps one image */
+        import_ok(s, path, NULL, NULL);
+        ImageInfo **l = NULL;
+        size_t n = 0;
+        ck_assert_int_eq(image_store_list(s, &l, &n), 0);
+        ck_assert_int_eq(n, 1);
+        image_info_list_free(l, n);
+        /* lookups: id, short id, repo digest */
+        _cleanup_(image_info_freep) ImageInfo *byid = NULL, *byshort = NULL, *bydigest = NULL;
+        char shortid[13] = {};
+        memcpy(shortid, i->id + 7, 12);
+        _cleanup_free_ char *digest_ref = NULL;
+        ck_assert_int_ge(asprintf(&digest_ref, "busybox@%s", i->manifest_digest), 0);
+        ck_assert_int_eq(image_store_get(s, i->id, &byid, NULL), 0);
+        ck_assert_int_eq(image_store_get(s, shortid, &byshort, NULL), 0);
+        ck_assert_int_eq(image_store_get(s, digest_ref, &bydigest, NULL), 0);
+        ck_assert_str_eq(byshort->id, i->id);
+        ck_assert_str_eq(bydigest->id, i->id);
+}
+END_TEST
+
+START_TEST(test_config_fields_and_ref_override) {
+        _cleanup_free_ char *path =
+                fixture("cfg.tar", "--entrypoint '[\"/bin/sh\",\"-c\"]' --cmd '[\"echo $(X)\"]' --env A=1 --env "
+                                   "PATH=/bin --workdir /tmp --user app --stop-signal SIGQUIT");
+        _cleanup_(image_store_freep) ImageStore *s = store_new("store");
+        _cleanup_(image_info_freep) ImageInfo *i = NULL;
+        import_ok(s, path, "localhost:5000/tools/sh:v1", &i);
+        ck_assert_str_eq(i->refs[0], "localhost:5000/tools/sh:v1");
+        ck_assert_str_eq(i->entrypoint[0], "/bin/sh");
+        ck_assert_str_eq(i->entrypoint[1], "-c");
+        ck_assert_str_eq(i->cmd[0], "echo $(X)");
+        ck_assert_str_eq(i->env[0], "A=1");
+        ck_assert_str_eq(i->working_dir, "/tmp");
+        ck_assert_str_eq(i->user, "app");
+        ck_assert_str_eq(i->stop_signal, "SIGQUIT");
+        /* the busybox name from the archive was not recorded */
+        ck_assert_int_eq(image_store_get(s, "busybox", &(ImageInfo *){NULL}, NULL), -ENOENT);
+
+        _cleanup_strv_free_ char **argv = NULL, **env = NULL;
+        char *args[] = {(char *) "true", NULL}, *cenv[] = {(char *) "A=2", NULL};
+        ck_assert_int_eq(image_resolve_process(i, NULL, args, cenv, &argv, &env, NULL), 0);
+        ck_assert_str_eq(argv[0], "/bin/sh");
+        ck_assert_str_eq(argv[2], "true");
+        ck_assert_str_eq(env[0], "PATH=/bin");
+        ck_assert_str_eq(env[1], "A=2");
+
+        /* an invalid --ref is refused before anything happens */
+        ErrorBuf e = {};
+        ck_assert_int_eq(image_store_import(s, path, "Bad:Ref", NULL, &e), -EINVAL);
+        ck_assert_ptr_nonnull(strstr(e.msg, "invalid reference"));
+}
+END_TEST
+
+START_TEST(test_shared_layers_refcount) {
+        _cleanup_free_ char *bb = fixture("bb.tar", ""), *wh = fixture("wh.tar", "--whiteout --ref wh:1 --zstd");
+        _cleanup_(image_store_freep) ImageStore *s = store_new("store");
+        _cleanup_(image_info_freep) ImageInfo *a = NULL, *b = NULL;
+        _cleanup_free_ char *layers = NULL, *blobs = NULL;
+        ck_assert_int_ge(asprintf(&layers, "%s/layers", image_store_path(s)), 0);
+        ck_assert_int_ge(asprintf(&blobs, "%s/blobs/sha256", image_store_path(s)), 0);
+        import_ok(s, bb, NULL, &a);
+        struct stat before, after;
+        ck_assert_int_eq(stat(a->layer_dirs[0], &before), 0);
+        import_ok(s, wh, NULL, &b);
+        /* the base layer is the same (same diff_id) and was not unpacked again */
+        ck_assert_str_eq(a->layer_dirs[0], b->layer_dirs[0]);
+        ck_assert_int_eq(stat(b->layer_dirs[0], &after), 0);
+        ck_assert_int_eq(before.st_ino, after.st_ino);
+        ck_assert_int_eq(before.st_mtim.tv_nsec, after.st_mtim.tv_nsec);
+        ck_assert_int_eq(count_entries(layers), 2);
+        /* busybox: manifest, config, gzip layer; wh: manifest, config, two zstd layers */
+        ck_assert_int_eq(count_entries(blobs), 7);
+
+        ErrorBuf e = {};
+        ck_assert_int_eq(image_store_remove(s, "busybox", &e), 0);
+        ck_assert_int_eq(access(a->layer_dirs[0], F_OK), 0); /* still used by wh:1 */
+        ck_assert_int_eq(count_entries(layers), 2);
+        ck_assert_int_eq(count_entries(blobs), 4);
+        ck_assert_int_eq(image_store_get(s, "busybox", &(ImageInfo *){NULL}, NULL), -ENOENT);
+        ck_assert_int_eq(image_store_remove(s, "busybox", &e), -ENOENT);
+        ck_assert_ptr_nonnull(strstr(e.msg, "not found"));
+        ck_assert_int_eq(image_store_remove(s, b->id, NULL), 0);
+        ck_assert_int_eq(count_entries(layers), 0);
+        ck_assert_int_eq(count_entries(blobs), 0);
+}
+END_TEST
+
+START_TEST(test_tags_and_in_use) {
+        _cleanup_free_ char *bb = fixture("bb.tar", "");
+        _cleanup_(image_store_freep) ImageStore *s = store_new("store");
+        _cleanup_(image_info_freep) ImageInfo *i = NULL;
+        import_ok(s, bb, NULL, &i);
+        import_ok(s, bb, "busybox:other", NULL);
+        _cleanup_(image_info_freep) ImageInfo *both = NULL;
+        ck_assert_int_eq(image_store_get(s, i->id, &both, NULL), 0);
+        ck_assert_str_eq(both->refs[0], "docker.io/library/busybox:latest");
+        ck_assert_str_eq(both->refs[1], "docker.io/library/busybox:other");
+
+        ck_assert_int_eq(image_store_add_user(s, i->id, "c1"), 0);
+        ck_assert_int_eq(image_store_add_user(s, i->id, "c1"), 0);
+        ck_assert_int_eq(image_store_add_user(s, i->id, "c2"), 0);
+        ck_assert_int_eq(image_store_in_use(s, i->id), 1);
+        ck_assert_int_eq(image_store_add_user(s, i->id, "../x"), -EINVAL);
+        ck_assert_int_eq(image_store_add_user(
+                                 s, "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "c3"),
+                         -ENOENT);
+        ErrorBuf e = {};
+        /* dropping one of two tags is fine while in use; the image itself is not */
+        ck_assert_int_eq(image_store_remove(s, "busybox:other", &e), 0);
+        ck_assert_int_eq(image_store_remove(s, "busybox", &e), -EBUSY);
+        ck_assert_ptr_nonnull(strstr(e.msg, "in use"));
+        error_clear(&e);
+        ck_assert_int_eq(image_store_remove(s, i->id, &e), -EBUSY);
+        _cleanup_(image_info_freep) ImageInfo *still = NULL;
+        ck_assert_int_eq(image_store_get(s, "busybox", &still, NULL), 0);
+        ck_assert_int_eq(access(still->layer_dirs[0], F_OK), 0);
+
+        ck_assert_int_eq(image_store_remove_user(s, i->id, "c1"), 0);
+        ck_assert_int_eq(image_store_remove(s, i->id, NULL), -EBUSY);
+        ck_assert_int_eq(image_store_remove_user(s, i->id, "c2"), 0);
+        ck_assert_int_eq(image_store_remove_user(s, i->id, "c2"), 0);
+        ck_assert_int_eq(image_store_in_use(s, i->id), 0);
+        ck_assert_int_eq(image_store_remove(s, "busybox", NULL), 0);
+        ck_assert_int_eq(access(still->layer_dirs[0], F_OK), -1);
+}
+END_TEST
+
+/* In a private mount namespace (this test runs in a forked child), so the mount can never leak. */
+START_TEST(test_whiteouts_with_overlayfs) {
+        _cleanup_free_ char *wh = fixture("wh.tar", "--whiteout --ref wh:1");
+        _cleanup_(image_store_freep) ImageStore *s = store_new("store");
+        _cleanup_(image_info_freep) ImageInfo *i = NULL;
+        import_ok(s, wh, NULL, &i);
+        ck_assert_ptr_nonnull(i->layer_dirs[1]);
+        /* the unpacked upper layer holds overlayfs whiteouts */
+        struct stat st;
+        _cleanup_free_ char *wmotd = layer_file(i, 1, "etc/motd"), *data = layer_file(i, 1, "data");
+        ck_assert_int_eq(lstat(wmotd, &st), 0);
+        ck_assert(S_ISCHR(st.st_mode) && st.st_rdev == 0);
+        char v[4] = {};
+        ck_assert_int_eq(getxattr(data, "trusted.overlay.opaque", v, sizeof v), 1);
+        ck_assert_int_eq(v[0], 'y');
+
+        _cleanup_free_ char *mnt = NULL, *opts = NULL;
+        ck_assert_int_ge(asprintf(&mnt, "%s/mnt", tmpdir), 0);
+        ck_assert_int_eq(mkdir(mnt, 0755), 0);
+        ck_assert_int_eq(unshare(CLONE_NEWNS), 0);
+        ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+        /* overlayfs lists lowerdirs top-most first */
+        ck_assert_int_ge(asprintf(&opts, "lowerdir=%s:%s", i->layer_dirs[1], i->layer_dirs[0]), 0);
+        ck_assert_msg(mount("overlay", mnt, "overlay", MS_RDONLY, opts) == 0, "mount overlay: %m");
+        _cleanup_free_ char *motd = NULL, *keep = NULL, *old = NULL, *newf = NULL, *hello = NULL, *bb = NULL,
+                            *passwd = NULL;
+        ck_assert_int_ge(asprintf(&motd, "%s/etc/motd", mnt), 0);
+        ck_assert_int_ge(asprintf(&passwd, "%s/etc/passwd", mnt), 0);
+        ck_assert_int_ge(asprintf(&keep, "%s/data/keep", mnt), 0);
+        ck_assert_int_ge(asprintf(&old, "%s/data/old", mnt), 0);
+        ck_assert_int_ge(asprintf(&newf, "%s/data/new", mnt), 0);
+        ck_assert_int_ge(asprintf(&hello, "%s/hello.txt", mnt), 0);
+        ck_assert_int_ge(asprintf(&bb, "%s/bin/busybox", mnt), 0);
+        int motd_gone = access(motd, F_OK) < 0 && errno == ENOENT;
+        int keep_gone = access(keep, F_OK) < 0 && errno == ENOENT;
+        int old_gone = access(old, F_OK) < 0 && errno == ENOENT;
+        int visible = access(newf, F_OK) == 0 && access(hello, F_OK) == 0 && access(bb, X_OK) == 0 &&
+                      access(passwd, F_OK) == 0;
+        (void) umount2(mnt, MNT_DETACH);
+        ck_assert_msg(motd_gone, "/etc/motd not hidden by its whiteout");
+        ck_assert_msg(keep_gone && old_gone, "/data/* not hidden by the opaque directory");
+        ck_assert_msg(visible, "files of both layers must be visible");
+}
+END_TEST
+
+/* A listing of every path with type, size and mode: what "the store is unchanged" compares. */
+static char *store_listing(ImageStore *s) {
+        char *out = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&out, &size);
+        _cleanup_free_ char *cmd = NULL;
+        ck_assert_int_ge(asprintf(&cmd, "cd %s && find . ! -name .lock -printf '%%p %%y %%s %%m\\n' | sort",
+                                  image_store_path(s)),
+                         0);
+        FILE *p = popen(cmd, "re");
+        ck_assert_ptr_nonnull(p);
+        char buf[4096];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof buf, p)) > 0)
+                fwrite(buf, 1, n, f);
+        ck_assert_int_eq(pclose(p), 0);
+        fclose(f);
+        return out;
+}
+
+static const struct {
+        const char *opts, *msg;
+} bad_inputs[] = {
+        {"--break truncate", "corrupt archive"},
+        {"--break truncate --format docker-archive", "corrupt archive"},
+        {"--break digest", "digest mismatch"},
+        {"--break digest --format oci-layout", "digest mismatch"},
+        {"--break missing-blob", "blob missing from the image source"},
+        {"--break missing-blob --format docker-archive", "blob missing from the image source"},
+        {"--break bad-json", "invalid JSON"},
+        {"--break bad-json --format docker-archive", "manifest.json"},
+        {"--break media-type", "unsupported layer media type"},
+        {"--break diffid", "diff_id mismatch"},
+        {"--break diffid --format docker-archive", "diff_id mismatch"},
+        {"--break layer-truncated", "corrupt layer"},
+        {"--break layer-truncated --zstd", "corrupt layer"},
+        {"--break layer-truncated --plain", "corrupt layer"},
+        {"--break escape", "escapes the layer root"},
+        {"--break abs-path", "absolute path refused"},
+        {"--break symlink-escape", "symlink"},
+        {"--whiteout --break digest", "digest mismatch"},
+};
+
+START_TEST(test_bad_inputs) {
+        _cleanup_free_ char *bb = fixture("bb.tar", "");
+        _cleanup_(image_store_freep) ImageStore *s = store_new("store");
+        import_ok(s, bb, NULL, NULL);
+        _cleanup_free_ char *before = store_listing(s);
+        /* --variant: the bad image's base layer is one the store does not have yet, so it really is read */
+        for (size_t k = 0; k < ELEMENTSOF(bad_inputs); k++) {
+                _cleanup_free_ char *name = NULL, *opts = NULL, *path = NULL, *after = NULL;
+                ck_assert_int_ge(asprintf(&name, "bad-%zu", k), 0);
+                ck_assert_int_ge(asprintf(&opts, "--variant %zu --ref bad:%zu %s", k, k, bad_inputs[k].opts), 0);
+                if (strstr(opts, "oci-layout"))
+                        path = fixture(name, opts);
+                else {
+                        _cleanup_free_ char *tar = NULL;
+                        ck_assert_int_ge(asprintf(&tar, "%s.tar", name), 0);
+                        path = fixture(tar, opts);
+                }
+                ErrorBuf e = {};
+                int r = image_store_import(s, path, NULL, NULL, &e);
+                ck_assert_msg(r < 0, "%s: bad input accepted", bad_inputs[k].opts);
+                ck_assert_msg(strstr(e.msg, bad_inputs[k].msg), "%s: message '%s' lacks '%s'", bad_inputs[k].opts,
+                              e.msg, bad_inputs[k].msg);
+                ck_assert_msg(strstr(e.msg, path), "%s: message '%s' does not name the source", bad_inputs[k].opts,
+                              e.msg);
+                after = store_listing(s);
+                ck_assert_msg(streq(before, after), "%s: store changed:\n--- before\n%s--- after\n%s",
+                              bad_inputs[k].opts, before, after);
+        }
+        ck_assert_int_eq(access("/nodelet-symlink-escape", F_OK), -1);
+
+        /* not an image at all */
+        _cleanup_free_ char *junk = NULL;
+        ck_assert_int_ge(asprintf(&junk, "%s/junk.tar", tmpdir), 0);
+        ck_assert_int_eq(test_system("cd %s && echo hi > hi.txt && tar -cf junk.tar hi.txt", tmpdir), 0);
+        ErrorBuf e = {};
+        ck_assert_int_lt(image_store_import(s, junk, NULL, NULL, &e), 0);
+        ck_assert_ptr_nonnull(strstr(e.msg, "neither index.json nor manifest.json"));
+        _cleanup_free_ char *after = store_listing(s);
+        ck_assert_str_eq(before, after);
+        /* and the good image is still fine */
+        check_busybox(s, "after bad inputs");
+}
+END_TEST
+
+START_TEST(test_nodeletctl_images) {
+        _cleanup_free_ char *bb = fixture("bb.tar", ""), *out = NULL, *ctl = NULL;
+        ck_assert_int_ge(asprintf(&ctl, "%s/agent/nodeletctl images --root-dir %s/root", test_build_dir(), tmpdir), 0);
+        ck_assert_int_ge(asprintf(&out, "%s/out", tmpdir), 0);
+        ck_assert_int_eq(test_system("%s import %s --ref my/busybox:1 >/dev/null", ctl, bb), 0);
+        ck_assert_int_eq(test_system("%s ls > %s", ctl, out), 0);
+        ck_assert_int_eq(test_system("grep -Eq '^docker.io/my/busybox +1 +[0-9a-f]{13} +1\\.[0-9]+MB$' %s", out), 0);
+        ck_assert_int_eq(test_system("grep -q '^IMAGE +TAG' %s || grep -q '^IMAGE' %s", out, out), 0);
+        /* errors: stderr names the object and the reason, non-zero exit */
+        ck_assert_int_eq(test_system("%s rm nosuch 2> %s", ctl, out), 1);
+        ck_assert_int_eq(test_system("grep -q \"image 'nosuch' not found\" %s", out), 0);
+        ck_assert_int_eq(test_system("%s import %s/nosuch.tar 2> %s", ctl, tmpdir, out), 1);
+        ck_assert_int_eq(test_system("grep -q 'nosuch.tar' %s", out), 0);
+        ck_assert_int_eq(test_system("%s frobnicate 2>/dev/null", ctl), 2);
+        ck_assert_int_eq(test_system("%s rm my/busybox:1 >/dev/null", ctl), 0);
+        ck_assert_int_eq(test_system("%s ls > %s && test $(wc -l < %s) -eq 1", ctl, out, out), 0);
+}
+END_TEST
+
+static Suite *suite(void) {
+        Suite *s = suite_create("images-store");
+        TCase *tc = tcase_create("store");
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, 240);
+        tcase_add_loop_test(tc, test_import_formats, 0, 9);
+        tcase_add_test(tc, test_config_fields_and_ref_override);
+        tcase_add_test(tc, test_shared_layers_refcount);
+        tcase_add_test(tc, test_tags_and_in_use);
+        tcase_add_test(tc, test_whiteouts_with_overlayfs);
+        tcase_add_test(tc, test_bad_inputs);
+        tcase_add_test(tc, test_nodeletctl_images);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void) {
+        test_require_root();
+        return test_run_suite(suite());
+}
