@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "cni/delegate.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <sys/wait.h>
+
+#include "common/fileio.h"
+#include "common/json-util.h"
+
+extern char **environ;
+
+int cni_find_plugin(const char *type, const char *search_path, char **ret_path) {
+        if (isempty(type) || strchr(type, '/') || streq(type, ".") || streq(type, ".."))
+                return -EINVAL;
+        for (const char *p = search_path; !isempty(p);) {
+                const char *colon = strchrnul(p, ':');
+                if (colon > p) {
+                        char *path = NULL;
+                        if (asprintf(&path, "%.*s/%s", (int) (colon - p), p, type) < 0)
+                                return -ENOMEM;
+                        if (access(path, X_OK) == 0) {
+                                *ret_path = path;
+                                return 0;
+                        }
+                        free(path);
+                }
+                p = *colon ? colon + 1 : NULL;
+        }
+        return -ENOENT;
+}
+
+/* environ with CNI_COMMAND replaced; the strings are borrowed, only the array is allocated. */
+static char **make_env(const char *cmd_assignment) {
+        size_t n = 0;
+        while (environ[n])
+                n++;
+        char **env = calloc(n + 2, sizeof(char *));
+        if (!env)
+                return NULL;
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+                if (!startswith(environ[i], "CNI_COMMAND="))
+                        env[k++] = environ[i];
+        env[k++] = (char *) cmd_assignment;
+        env[k] = NULL;
+        return env;
+}
+
+static int write_all(int fd, const char *p, size_t n) {
+        while (n > 0) {
+                ssize_t w = write(fd, p, n);
+                if (w < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += w;
+                n -= (size_t) w;
+        }
+        return 0;
+}
+
+int cni_delegate(const char *type, CniCommand cmd, const CniArgs *a, json_t **ret_result, CniError *e) {
+        _cleanup_free_ char *path = NULL, *out = NULL, *cmd_env = NULL;
+        _cleanup_free_ char **env = NULL;
+        _cleanup_close_ int in_r = -EBADF, in_w = -EBADF, out_r = -EBADF, out_w = -EBADF;
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t attr;
+        sigset_t dfl;
+        size_t out_size = 0;
+        pid_t pid;
+        int r, status;
+
+        r = cni_find_plugin(type, a->path, &path);
+        if (r == -EINVAL)
+                return cni_error(e, CNI_ERR_INVALID_CONFIG, "invalid plugin name \"%s\" in ipam.type", type);
+        if (r < 0)
+                return cni_error(e, CNI_ERR_INVALID_CONFIG, "failed to find plugin \"%s\" in path [%s]", type,
+                                 strempty(a->path));
+        if (asprintf(&cmd_env, "CNI_COMMAND=%s", cni_command_to_string(cmd)) < 0 || !(env = make_env(cmd_env)))
+                return cni_error(e, CNI_ERR_INTERNAL, "out of memory");
+
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return cni_error(e, CNI_ERR_IO, "pipe: %s", strerror(errno));
+        in_r = p[0], in_w = p[1];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return cni_error(e, CNI_ERR_IO, "pipe: %s", strerror(errno));
+        out_r = p[0], out_w = p[1];
+
+        /* posix_spawn (vfork + exec in glibc): the cheapest way to start the delegate, which matters because it is
+         * the only exec on the ADD/DEL path. */
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_adddup2(&fa, in_r, STDIN_FILENO);
+        posix_spawn_file_actions_adddup2(&fa, out_w, STDOUT_FILENO);
+        /* We ignore SIGPIPE (a delegate may exit without reading stdin); the delegate gets the default back. */
+        posix_spawnattr_init(&attr);
+        sigemptyset(&dfl);
+        sigaddset(&dfl, SIGPIPE);
+        posix_spawnattr_setsigdefault(&attr, &dfl);
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+        char *argv[] = {path, NULL};
+        r = posix_spawn(&pid, path, &fa, &attr, argv, env);
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&attr);
+        if (r != 0)
+                return cni_error(e, CNI_ERR_IO, "failed to execute %s: %s", path, strerror(r));
+        in_r = safe_close(in_r);
+        out_w = safe_close(out_w);
+
+        /* Plugins read all of stdin before writing, so writing first then reading cannot deadlock. */
+        r = write_all(in_w, a->stdin_data, a->stdin_size);
+        in_w = safe_close(in_w);
+        int rr = read_full_fd(out_r, 16 * 1024 * 1024, &out, &out_size);
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return cni_error(e, CNI_ERR_IO, "waitpid: %s", strerror(errno));
+        if (rr < 0)
+                return cni_error(e, CNI_ERR_IO, "failed to read output of %s: %s", type, strerror(-rr));
+
+        _cleanup_json_ json_t *j = out_size > 0 ? json_loadb(out, out_size, 0, NULL) : NULL;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                CniError de = {};
+                if (j && cni_error_from_json(j, &de) == 0) {
+                        if (e && e->code == 0)
+                                *e = de;
+                        return cni_error(e, de.code, "%s", de.msg);
+                }
+                return cni_error(e, CNI_ERR_INTERNAL, "plugin %s failed (%s %d) without an error JSON", type,
+                                 WIFEXITED(status) ? "exit status" : "signal",
+                                 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+        }
+        if (r < 0 && r != -EPIPE)
+                return cni_error(e, CNI_ERR_IO, "failed to write configuration to %s: %s", type, strerror(-r));
+        if (ret_result) {
+                if (!json_is_object(j))
+                        return cni_error(e, CNI_ERR_DECODE, "failed to decode the result of %s", type);
+                *ret_result = TAKE_PTR(j);
+        }
+        return 0;
+}

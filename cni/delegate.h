@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/* IPAM delegation (SPEC.md "Delegated plugin protocol"): the calling plugin executes the plugin named in ipam.type,
+ * found in CNI_PATH, with its own environment (CNI_COMMAND possibly replaced, e.g. DEL to roll back a failed ADD)
+ * and the very same configuration on stdin, and takes its result or error as its own. */
+
+#include "cni/skel.h"
+
+/* Finds `type` in the colon-separated search path; -ENOENT when absent, -EINVAL for names with a '/'. */
+int cni_find_plugin(const char *type, const char *search_path, char **ret_path);
+
+/* ret_result may be NULL (DEL, CHECK, GC, STATUS print nothing on success). Errors printed by the delegate are
+ * copied into e with their code. */
+int cni_delegate(const char *type, CniCommand cmd, const CniArgs *a, json_t **ret_result, CniError *e);

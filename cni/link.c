@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "cni/link.h"
+
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+#include <netlink/errno.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/link/bridge.h>
+#include <netlink/route/link/veth.h>
+#include <netlink/route/route.h>
+#include <sched.h>
+#include <stdio.h>
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct rtnl_addr *, rtnl_addr_put)
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct rtnl_route *, rtnl_route_put)
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_msg *, nlmsg_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_cache *, nl_cache_free)
+
+int nl_to_errno(int nle) {
+        switch (nle < 0 ? -nle : nle) {
+        case 0:
+                return 0;
+        case NLE_EXIST:
+                return -EEXIST;
+        case NLE_OBJ_NOTFOUND:
+        case NLE_NODEV:
+                return -ENODEV;
+        case NLE_NOMEM:
+                return -ENOMEM;
+        case NLE_PERM:
+                return -EPERM;
+        case NLE_BUSY:
+                return -EBUSY;
+        case NLE_INVAL:
+                return -EINVAL;
+        case NLE_RANGE:
+                return -ERANGE;
+        case NLE_NOADDR:
+                return -EADDRNOTAVAIL;
+        case NLE_OPNOTSUPP:
+                return -EOPNOTSUPP;
+        case NLE_AGAIN:
+                return -EAGAIN;
+        default:
+                return -EIO;
+        }
+}
+
+int nl_open(struct nl_sock **ret) {
+        _cleanup_(nl_socket_freep) struct nl_sock *sk = nl_socket_alloc();
+        if (!sk)
+                return -ENOMEM;
+        /* libnl opens its socket with SOCK_CLOEXEC. */
+        int r = nl_connect(sk, NETLINK_ROUTE);
+        if (r < 0)
+                return nl_to_errno(r);
+        *ret = TAKE_PTR(sk);
+        return 0;
+}
+
+int nl_open_in_netns(int ns_fd, struct nl_sock **ret) {
+        _cleanup_close_ int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+        int r;
+
+        if (self < 0)
+                return -errno;
+        if (setns(ns_fd, CLONE_NEWNET) < 0)
+                return -errno;
+        r = nl_open(ret);
+        /* A socket stays in the namespace it was created in; going back cannot fail unless the kernel is broken,
+         * and we must not continue in the wrong namespace. */
+        if (setns(self, CLONE_NEWNET) < 0)
+                abort();
+        return r;
+}
+
+int link_get(struct nl_sock *sk, const char *name, struct rtnl_link **ret) {
+        return nl_to_errno(rtnl_link_get_kernel(sk, 0, name, ret));
+}
+
+int bridge_ensure(struct nl_sock *sk, const char *name, uint32_t mtu, struct rtnl_link **ret) {
+        _cleanup_(rtnl_link_putp) struct rtnl_link *link = NULL;
+        int r;
+
+        r = link_get(sk, name, &link);
+        if (r == -ENODEV) {
+                _cleanup_(rtnl_link_putp) struct rtnl_link *b = rtnl_link_bridge_alloc();
+                if (!b)
+                        return -ENOMEM;
+                rtnl_link_set_name(b, name);
+                if (mtu > 0)
+                        rtnl_link_set_mtu(b, mtu);
+                rtnl_link_set_flags(b, IFF_UP);
+                r = nl_to_errno(rtnl_link_add(sk, b, NLM_F_CREATE | NLM_F_EXCL));
+                if (r < 0 && r != -EEXIST) /* EEXIST: a concurrent ADD won the race, fine */
+                        return r;
+                r = link_get(sk, name, &link);
+        }
+        if (r < 0)
+                return r;
+        if (!streq_ptr(rtnl_link_get_type(link), "bridge"))
+                return -ENOTTY;
+        if (!(rtnl_link_get_flags(link) & IFF_UP)) {
+                r = link_set_up(sk, link);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(link);
+        return 0;
+}
+
+int veth_create(struct nl_sock *sk, const char *host_name, const char *pod_name, int pod_ns_fd, int bridge_index,
+                uint32_t mtu) {
+        _cleanup_(rtnl_link_putp) struct rtnl_link *veth = rtnl_link_veth_alloc();
+        struct rtnl_link *peer;
+
+        if (!veth)
+                return -ENOMEM;
+        peer = rtnl_link_veth_get_peer(veth);
+        rtnl_link_set_name(veth, host_name);
+        rtnl_link_set_master(veth, bridge_index);
+        rtnl_link_set_flags(veth, IFF_UP);
+        rtnl_link_set_name(peer, pod_name);
+        rtnl_link_set_ns_fd(peer, pod_ns_fd);
+        if (mtu > 0) {
+                rtnl_link_set_mtu(veth, mtu);
+                rtnl_link_set_mtu(peer, mtu);
+        }
+        int r = nl_to_errno(rtnl_link_add(sk, veth, NLM_F_CREATE | NLM_F_EXCL));
+        rtnl_link_put(peer);
+        return r;
+}
+
+int link_set_up(struct nl_sock *sk, struct rtnl_link *link) {
+        _cleanup_(rtnl_link_putp) struct rtnl_link *change = rtnl_link_alloc();
+        if (!change)
+                return -ENOMEM;
+        rtnl_link_set_flags(change, IFF_UP);
+        return nl_to_errno(rtnl_link_change(sk, link, change, 0));
+}
+
+int link_delete(struct nl_sock *sk, const char *name) {
+        _cleanup_(rtnl_link_putp) struct rtnl_link *link = rtnl_link_alloc();
+        if (!link)
+                return -ENOMEM;
+        rtnl_link_set_name(link, name);
+        return nl_to_errno(rtnl_link_delete(sk, link));
+}
+
+int bridge_port_set_hairpin(struct nl_sock *sk, int ifindex, bool on) {
+        /* IFLA_BRPORT_MODE in IFLA_PROTINFO of an AF_BRIDGE RTM_SETLINK: what `ip link set X type bridge_slave
+         * hairpin on` sends; sysfs would show the wrong namespace's devices inside a container. */
+        _cleanup_(nlmsg_freep) struct nl_msg *msg = nlmsg_alloc_simple(RTM_SETLINK, NLM_F_REQUEST | NLM_F_ACK);
+        struct ifinfomsg ifi = {.ifi_family = AF_BRIDGE, .ifi_index = ifindex};
+        struct nlattr *nest;
+
+        if (!msg || nlmsg_append(msg, &ifi, sizeof ifi, NLMSG_ALIGNTO) < 0)
+                return -ENOMEM;
+        nest = nla_nest_start(msg, IFLA_PROTINFO | NLA_F_NESTED);
+        if (!nest || nla_put_u8(msg, IFLA_BRPORT_MODE, on ? 1 : 0) < 0)
+                return -ENOMEM;
+        nla_nest_end(msg, nest);
+        int r = nl_send_sync(sk, TAKE_PTR(msg)); /* frees msg */
+        return nl_to_errno(r);
+}
+
+static int make_addr(const CniIp *ip, unsigned len, struct nl_addr **ret) {
+        struct nl_addr *a = nl_addr_build(ip->family, ip->a, cni_ip_size(ip));
+        if (!a)
+                return -ENOMEM;
+        nl_addr_set_prefixlen(a, (int) len);
+        *ret = a;
+        return 0;
+}
+
+int addr_add(struct nl_sock *sk, int ifindex, const CniPrefix *p) {
+        _cleanup_(rtnl_addr_putp) struct rtnl_addr *addr = rtnl_addr_alloc();
+        _cleanup_(nl_addr_putp) struct nl_addr *local = NULL;
+        int r;
+
+        if (!addr)
+                return -ENOMEM;
+        r = make_addr(&p->ip, p->len, &local);
+        if (r < 0)
+                return r;
+        rtnl_addr_set_ifindex(addr, ifindex);
+        r = nl_to_errno(rtnl_addr_set_local(addr, local));
+        if (r < 0)
+                return r;
+        if (p->ip.family == AF_INET6)
+                rtnl_addr_set_flags(addr, IFA_F_NODAD);
+        r = nl_to_errno(rtnl_addr_add(sk, addr, 0));
+        return r == -EEXIST ? 0 : r;
+}
+
+int route_add(struct nl_sock *sk, int ifindex, const CniPrefix *dst, const CniIp *gw) {
+        _cleanup_(rtnl_route_putp) struct rtnl_route *route = rtnl_route_alloc();
+        _cleanup_(nl_addr_putp) struct nl_addr *d = NULL, *g = NULL;
+        struct rtnl_nexthop *nh;
+        int family = dst ? dst->ip.family : gw->family;
+        int r;
+
+        if (!route)
+                return -ENOMEM;
+        if (dst) {
+                CniIp net = cni_prefix_first(dst);
+                r = make_addr(&net, dst->len, &d);
+        } else {
+                CniIp any = {.family = family};
+                r = make_addr(&any, 0, &d);
+        }
+        if (r < 0)
+                return r;
+        rtnl_route_set_family(route, (uint8_t) family);
+        rtnl_route_set_table(route, RT_TABLE_MAIN);
+        rtnl_route_set_protocol(route, RTPROT_BOOT);
+        rtnl_route_set_scope(route, gw ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
+        r = nl_to_errno(rtnl_route_set_dst(route, d));
+        if (r < 0)
+                return r;
+        nh = rtnl_route_nh_alloc();
+        if (!nh)
+                return -ENOMEM;
+        rtnl_route_nh_set_ifindex(nh, ifindex);
+        if (gw) {
+                r = make_addr(gw, cni_ip_size(gw) * 8, &g);
+                if (r < 0) {
+                        rtnl_route_nh_free(nh);
+                        return r;
+                }
+                rtnl_route_nh_set_gateway(nh, g);
+        }
+        rtnl_route_add_nexthop(route, nh); /* route owns nh now */
+        r = nl_to_errno(rtnl_route_add(sk, route, NLM_F_EXCL));
+        return r == -EEXIST ? 0 : r;
+}
+
+int addr_has(struct nl_sock *sk, int ifindex, const CniPrefix *p) {
+        _cleanup_(nl_cache_freep) struct nl_cache *cache = NULL;
+        int r = nl_to_errno(rtnl_addr_alloc_cache(sk, &cache));
+        if (r < 0)
+                return r;
+        for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+                struct rtnl_addr *a = (struct rtnl_addr *) o;
+                struct nl_addr *local = rtnl_addr_get_local(a);
+                if (rtnl_addr_get_ifindex(a) != ifindex || !local || nl_addr_get_family(local) != p->ip.family)
+                        continue;
+                if ((unsigned) nl_addr_get_prefixlen(local) == p->len &&
+                    nl_addr_get_len(local) == cni_ip_size(&p->ip) &&
+                    memcmp(nl_addr_get_binary_addr(local), p->ip.a, cni_ip_size(&p->ip)) == 0)
+                        return 1;
+        }
+        return 0;
+}
+
+const char *link_mac(struct rtnl_link *link, char buf[static 18]) {
+        struct nl_addr *a = rtnl_link_get_addr(link);
+        buf[0] = 0;
+        if (a && nl_addr_get_len(a) == 6) {
+                const uint8_t *m = nl_addr_get_binary_addr(a);
+                snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+        }
+        return buf;
+}

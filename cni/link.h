@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/* The rtnetlink operations the bridge plugin needs, over libnl-3 route. One socket per network namespace: the
+ * host socket is opened where the plugin runs, the pod socket is opened after entering CNI_NETNS, so every later
+ * call on it acts inside the pod without switching namespaces again. Functions return negative errno (libnl's codes
+ * are mapped), never log. */
+
+#include <netlink/route/link.h>
+#include <stdint.h>
+
+#include "cni/ip.h"
+#include "common/macro.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_sock *, nl_socket_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct rtnl_link *, rtnl_link_put)
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_addr *, nl_addr_put)
+
+/* libnl error (NLE_*) → negative errno. */
+int nl_to_errno(int nle);
+
+int nl_open(struct nl_sock **ret);
+/* Opens a socket inside the network namespace at ns_fd; the calling thread is back in its own namespace after. */
+int nl_open_in_netns(int ns_fd, struct nl_sock **ret);
+
+/* -ENODEV when absent. */
+int link_get(struct nl_sock *sk, const char *name, struct rtnl_link **ret);
+/* Creates the bridge unless it exists (EEXIST from a concurrent creator is success), sets it up; -EEXIST-like
+ * -ENOTTY when a link of that name exists but is not a bridge. Returns the bridge. */
+int bridge_ensure(struct nl_sock *sk, const char *name, uint32_t mtu, struct rtnl_link **ret);
+/* One RTM_NEWLINK: veth host_name (master bridge_index, up) with its peer pod_name created in pod_ns_fd. */
+int veth_create(struct nl_sock *sk, const char *host_name, const char *pod_name, int pod_ns_fd, int bridge_index,
+                uint32_t mtu);
+int link_set_up(struct nl_sock *sk, struct rtnl_link *link);
+int link_delete(struct nl_sock *sk, const char *name);
+int bridge_port_set_hairpin(struct nl_sock *sk, int ifindex, bool on);
+/* EEXIST is success. IPv6 addresses are added without DAD (the plugin owns the subnet; DAD would delay traffic). */
+int addr_add(struct nl_sock *sk, int ifindex, const CniPrefix *p);
+/* dst NULL = default route of gw's family; gw NULL = on-link. EEXIST is success. */
+int route_add(struct nl_sock *sk, int ifindex, const CniPrefix *dst, const CniIp *gw);
+/* 1 when the interface has address p (exact prefix), 0 when not. */
+int addr_has(struct nl_sock *sk, int ifindex, const CniPrefix *p);
+
+const char *link_mac(struct rtnl_link *link, char buf[static 18]);
