@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
 #include "common/fileio.h"
@@ -265,6 +266,13 @@ START_TEST(test_whiteouts_with_overlayfs) {
         char v[4] = {};
         ck_assert_int_eq(getxattr(data, "trusted.overlay.opaque", v, sizeof v), 1);
         ck_assert_int_eq(v[0], 'y');
+        /* device nodes and fifos keep type, numbers and mode */
+        _cleanup_free_ char *null = layer_file(i, 1, "devices/null"), *fifo = layer_file(i, 1, "devices/fifo");
+        ck_assert_int_eq(lstat(null, &st), 0);
+        ck_assert(S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 3);
+        ck_assert_int_eq(st.st_mode & 07777, 0666);
+        ck_assert_int_eq(lstat(fifo, &st), 0);
+        ck_assert(S_ISFIFO(st.st_mode));
 
         _cleanup_free_ char *mnt = NULL, *opts = NULL;
         ck_assert_int_ge(asprintf(&mnt, "%s/mnt", tmpdir), 0);
@@ -335,6 +343,7 @@ static const struct {
         {"--break escape", "escapes the layer root"},
         {"--break abs-path", "absolute path refused"},
         {"--break symlink-escape", "symlink"},
+        {"--break hardlink-escape", "hard link target '../../../etc/shadow' escapes the layer"},
         {"--whiteout --break digest", "digest mismatch"},
 };
 
