@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <sys/mount.h>
@@ -410,6 +411,72 @@ START_TEST(test_nodeletctl_images) {
 }
 END_TEST
 
+typedef struct ImportJob {
+        ImageStore *s;
+        const char *path;
+        int r;
+        ErrorBuf e;
+} ImportJob;
+
+static void *import_thread(void *userdata) {
+        ImportJob *j = userdata;
+        j->r = image_store_import(j->s, j->path, NULL, NULL, &j->e);
+        return NULL;
+}
+
+/* The daemon imports on WorkPool threads while nodeletctl may run: the flock serializes writers, each with its own
+ * open file description, and every import must land. */
+START_TEST(test_concurrent_imports) {
+        _cleanup_free_ char *a = fixture("a.tar", "--variant a --ref a:1"),
+                            *b = fixture("b.tar", "--variant b --ref b:1"),
+                            *c = fixture("c.tar", "--whiteout --ref c:1 --format docker-archive");
+        _cleanup_(image_store_freep) ImageStore *s = store_new("root/images");
+        ImportJob jobs[] = {{.s = s, .path = a}, {.s = s, .path = b}, {.s = s, .path = c}};
+        pthread_t t[ELEMENTSOF(jobs)];
+        for (size_t k = 0; k < ELEMENTSOF(jobs); k++)
+                ck_assert_int_eq(pthread_create(&t[k], NULL, import_thread, &jobs[k]), 0);
+        /* and one more from another process at the same time */
+        ck_assert_int_eq(test_system("%s/agent/nodeletctl images --root-dir %s/root import %s >/dev/null",
+                                     test_build_dir(), tmpdir, a),
+                         0);
+        for (size_t k = 0; k < ELEMENTSOF(jobs); k++) {
+                pthread_join(t[k], NULL);
+                ck_assert_msg(jobs[k].r == 0, "%s: %s", jobs[k].path, error_message(&jobs[k].e, jobs[k].r));
+        }
+        ImageInfo **l = NULL;
+        size_t n = 0;
+        ck_assert_int_eq(image_store_list(s, &l, &n), 0);
+        ck_assert_int_eq(n, 3);
+        ck_assert_str_eq(l[0]->refs[0], "docker.io/library/a:1");
+        ck_assert_str_eq(l[1]->refs[0], "docker.io/library/b:1");
+        ck_assert_str_eq(l[2]->refs[0], "docker.io/library/c:1");
+        for (size_t k = 0; k < n; k++)
+                for (char **d = l[k]->layer_dirs; *d; d++)
+                        ck_assert_int_eq(access(*d, F_OK), 0);
+        image_info_list_free(l, n);
+}
+END_TEST
+
+/* Leftovers of a crash (an import killed while staging, a layer renamed in before the index was written) are swept
+ * by the next writer. */
+START_TEST(test_crash_leftovers_swept) {
+        _cleanup_free_ char *bb = fixture("bb.tar", "");
+        _cleanup_(image_store_freep) ImageStore *s = store_new("store");
+        import_ok(s, bb, NULL, NULL);
+        _cleanup_free_ char *before = store_listing(s);
+        ck_assert_int_eq(test_system("cd %s && mkdir -p tmp/import-dead/src layers/"
+                                     "0000000000000000000000000000000000000000000000000000000000000000/bin && "
+                                     "echo x > tmp/import-dead/blob-0 && echo y > blobs/sha256/"
+                                     "1111111111111111111111111111111111111111111111111111111111111111",
+                                     image_store_path(s)),
+                         0);
+        ck_assert_int_eq(image_store_gc(s), 0);
+        _cleanup_free_ char *after = store_listing(s);
+        ck_assert_str_eq(before, after);
+        check_busybox(s, "after gc");
+}
+END_TEST
+
 static Suite *suite(void) {
         Suite *s = suite_create("images-store");
         TCase *tc = tcase_create("store");
@@ -422,6 +489,8 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_whiteouts_with_overlayfs);
         tcase_add_test(tc, test_bad_inputs);
         tcase_add_test(tc, test_nodeletctl_images);
+        tcase_add_test(tc, test_concurrent_imports);
+        tcase_add_test(tc, test_crash_leftovers_swept);
         suite_add_tcase(s, tc);
         return s;
 }
