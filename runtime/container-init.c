@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "runtime/container-init.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/prctl.h>
+
+#include "runtime/mount.h"
+
+static const int ns_clone_flag[_NAMESPACE_KIND_MAX] = {
+        [NAMESPACE_NET] = CLONE_NEWNET,
+        [NAMESPACE_IPC] = CLONE_NEWIPC,
+        [NAMESPACE_UTS] = CLONE_NEWUTS,
+};
+
+unsigned long container_init_clone_flags(const ContainerConfig *c) {
+        unsigned long flags = CLONE_NEWPID | CLONE_NEWNS;
+        for (NamespaceKind k = 0; k < _NAMESPACE_KIND_MAX; k++)
+                if (!c->ns_paths[k])
+                        flags |= (unsigned long) ns_clone_flag[k];
+        return flags;
+}
+
+void container_init_run(const ContainerConfig *c, const SeccompFilter *filter, const InitFds *fds) {
+        int err = fds->sync;
+
+        /* Joining the sandbox's namespaces needs no cgroup, so do it while the shim writes cgroup.procs. */
+        for (NamespaceKind k = 0; k < _NAMESPACE_KIND_MAX; k++) {
+                if (!c->ns_paths[k])
+                        continue;
+                int fd = open(c->ns_paths[k], O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        process_fail(err, "opening the sandbox's %s namespace %s: %s", namespace_kind_to_string(k),
+                                     c->ns_paths[k], strerror(errno));
+                if (setns(fd, ns_clone_flag[k]) < 0)
+                        process_fail(err, "joining the sandbox's %s namespace %s: %s", namespace_kind_to_string(k),
+                                     c->ns_paths[k], strerror(errno));
+                close(fd);
+        }
+
+        char go;
+        ssize_t n = read(fds->sync, &go, 1);
+        if (n != 1)
+                _exit(127); /* the shim gave up on us */
+        if (unshare(CLONE_NEWCGROUP) < 0)
+                process_fail(err, "unsharing the cgroup namespace: %s", strerror(errno));
+
+        if (dup2(fds->stdin_, 0) < 0 || dup2(fds->stdout_, 1) < 0 || dup2(fds->stderr_, 2) < 0)
+                process_fail(err, "setting up stdio: %s", strerror(errno));
+
+        (void) mount_setup_rootfs(c, err);
+
+        if (c->hostname && !c->ns_paths[NAMESPACE_UTS] && sethostname(c->hostname, strlen(c->hostname)) < 0)
+                process_fail(err, "sethostname %s: %s", c->hostname, strerror(errno));
+
+        process_exec(c, filter, c->argv, c->env, err);
+}

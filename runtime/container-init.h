@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/* The container's first process, from clone() to execve() of the entrypoint. Runs in the shim's child. */
+
+#include "runtime/container-process.h"
+
+typedef struct InitFds {
+        int sync;   /* socket: reads one byte ("you are in your cgroups"), errors are written back; CLOEXEC */
+        int stdin_; /* /dev/null */
+        int stdout_, stderr_;
+} InitFds;
+
+/* The namespaces the child is created with: pid and mount always, net/ipc/uts unless joined from ns_paths. The
+ * cgroup namespace is unshared after the shim moved the child into its cgroups, so the namespace's root is the
+ * container's cgroup. */
+unsigned long container_init_clone_flags(const ContainerConfig *c);
+
+_noreturn_ void container_init_run(const ContainerConfig *c, const SeccompFilter *filter, const InitFds *fds);

@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/* The container engine: takes a ContainerSpec (no Kubernetes and no image-store knowledge) and runs it under a
+ * per-container monitor, `nodelet-shim`. See docs/runtime.md for the design.
+ *
+ * Lifecycle: container_create() validates and resolves the spec (user names, capabilities, seccomp, cgroup limits)
+ * and writes <state-dir>/containers/<id>/config.json; container_start() spawns the shim, which creates the
+ * namespaces/mounts/cgroups and returns once the entrypoint has been exec'd (a few ms; the daemon may call it from
+ * the loop). container_exit_fd() is a pidfd of the shim: it becomes readable when the container has exited and its
+ * exit record is on disk, so the daemon adds it to sd-event. container_load() re-adopts a container from the state
+ * dir after a restart of the caller. Every function returns a negative errno; ErrorBuf (may be NULL) names the
+ * object and the reason. */
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/error.h"
+#include "common/macro.h"
+
+typedef enum SeccompMode {
+        SECCOMP_MODE_RUNTIME_DEFAULT, /* containerd's default allowlist, EPERM otherwise */
+        SECCOMP_MODE_UNCONFINED,
+        SECCOMP_MODE_LOCALHOST, /* OCI/Docker JSON profile at seccomp_profile */
+        _SECCOMP_MODE_MAX,
+        _SECCOMP_MODE_INVALID = -EINVAL,
+} SeccompMode;
+const char *seccomp_mode_to_string(SeccompMode m);
+SeccompMode seccomp_mode_from_string(const char *s);
+
+typedef enum MountPropagation {
+        MOUNT_PROPAGATION_PRIVATE, /* rprivate: Kubernetes' MountPropagationNone */
+        MOUNT_PROPAGATION_SLAVE,   /* rslave: HostToContainer */
+        MOUNT_PROPAGATION_SHARED,  /* rshared: Bidirectional */
+        _MOUNT_PROPAGATION_MAX,
+        _MOUNT_PROPAGATION_INVALID = -EINVAL,
+} MountPropagation;
+const char *mount_propagation_to_string(MountPropagation p);
+MountPropagation mount_propagation_from_string(const char *s);
+
+/* The namespaces a container may join instead of creating its own (the pod sandbox's). */
+typedef enum NamespaceKind {
+        NAMESPACE_NET,
+        NAMESPACE_IPC,
+        NAMESPACE_UTS,
+        _NAMESPACE_KIND_MAX,
+        _NAMESPACE_KIND_INVALID = -EINVAL,
+} NamespaceKind;
+const char *namespace_kind_to_string(NamespaceKind k);
+
+typedef struct BindMount {
+        char *source;
+        char *destination; /* absolute path inside the container */
+        bool readonly;
+        MountPropagation propagation;
+} BindMount;
+
+typedef struct ContainerRlimit {
+        char *name; /* "RLIMIT_NOFILE" or "nofile" */
+        uint64_t soft, hard;
+} ContainerRlimit;
+
+typedef struct ContainerResources {
+        uint64_t cpu_shares;    /* 0 = unset; 2..262144 (v2: converted to cpu.weight) */
+        int64_t cpu_quota_us;   /* 0 = unset; ≥ 1000 */
+        uint64_t cpu_period_us; /* 0 = 100000 */
+        int64_t memory_limit;   /* bytes, 0 = unlimited */
+        int64_t pids_limit;     /* 0 = unlimited */
+} ContainerResources;
+
+typedef struct ContainerSpec {
+        /* rootfs: overlayfs of lower_dirs (bottom-most first) + upper_dir/work_dir, which create() makes and
+         * remove() deletes: they are per container. */
+        char **lower_dirs;
+        char *upper_dir;
+        char *work_dir;
+        bool readonly_rootfs;
+
+        char **argv; /* argv[0] is looked up in the container's PATH when it has no '/' */
+        char **env;  /* "K=V"; PATH and HOME get defaults when absent, like containerd */
+        char *cwd;   /* NULL = "/" */
+
+        /* User: `user` is "name", "uid", "name:group" or "uid:gid", resolved against the rootfs's /etc/passwd and
+         * /etc/group (supplementary groups from /etc/group too); NULL with uid_set = numeric uid/gid. */
+        char *user;
+        bool uid_set;
+        uid_t uid;
+        gid_t gid;
+        gid_t *additional_gids;
+        size_t n_additional_gids;
+
+        char **cap_add; /* "CAP_NET_ADMIN" or "NET_ADMIN"; "ALL" */
+        char **cap_drop;
+        bool privileged; /* all capabilities, no seccomp, no masked paths, /sys read-write */
+        bool no_new_privs;
+        SeccompMode seccomp;
+        char *seccomp_profile; /* SECCOMP_MODE_LOCALHOST: path of the JSON profile */
+
+        ContainerRlimit *rlimits;
+        size_t n_rlimits;
+
+        char *hostname; /* only applied when the container has its own UTS namespace */
+        BindMount *mounts;
+        size_t n_mounts;
+        char *ns_paths[_NAMESPACE_KIND_MAX]; /* join these (sandbox); NULL = a new private namespace */
+
+        ContainerResources resources;
+        char *cgroup_parent; /* below the runtime's cgroup base, e.g. the pod's cgroup "pod<uid>"; NULL = none */
+
+        int stop_signal;    /* 0 = SIGTERM */
+        char **annotations; /* "key=value", kept with the container for its owner (image id, pod, name…) */
+
+        char *log_path;         /* CRI-format log; NULL = discard output */
+        uint64_t log_max_size;  /* rotate above this many bytes; 0 = never */
+        unsigned log_max_files; /* rotated files kept including the live one; 0 = 5 */
+        size_t log_line_max;    /* longer lines are split into "P" records; 0 = 16 KiB */
+} ContainerSpec;
+
+void container_spec_done(ContainerSpec *s);
+
+typedef struct RuntimeConfig {
+        const char *state_dir; /* NULL = /run/nodelet */
+        const char *shim_path; /* NULL = the NODELET_SHIM env var, then the installed libexec dir */
+        /* Relative: below the caller's own cgroup in every hierarchy (the default, "nodelet"); absolute: the same
+         * path in every hierarchy (a delegated cgroup prepared by the administrator). */
+        const char *cgroup_parent;
+} RuntimeConfig;
+
+typedef struct Runtime Runtime;
+int runtime_new(const RuntimeConfig *cfg, Runtime **ret);
+Runtime *runtime_free(Runtime *rt);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Runtime *, runtime_free)
+const char *runtime_state_dir(const Runtime *rt);
+/* The ids of every container in the state dir, sorted. */
+int runtime_list(Runtime *rt, char ***ret_ids);
+
+typedef enum ContainerState {
+        CONTAINER_CREATED,
+        CONTAINER_RUNNING,
+        CONTAINER_EXITED,
+        CONTAINER_UNKNOWN, /* the shim vanished without an exit record */
+        _CONTAINER_STATE_MAX,
+        _CONTAINER_STATE_INVALID = -EINVAL,
+} ContainerState;
+const char *container_state_to_string(ContainerState s);
+
+typedef struct ContainerStatus {
+        ContainerState state;
+        pid_t pid;      /* the entrypoint, in the caller's pid namespace; 0 unless running */
+        pid_t shim_pid; /* 0 before start */
+        int exit_code;  /* 128+signal when killed by a signal, like the kubelet shows it */
+        int signal;
+        bool oom_killed;                              /* reason "OOMKilled" */
+        uint64_t created_at, started_at, finished_at; /* ns since the epoch, 0 = not yet */
+        char reason[64];
+        char message[256]; /* start error, e.g. exec: "foo": executable file not found in $PATH */
+} ContainerStatus;
+
+typedef struct Container Container;
+/* Validates and resolves spec; on failure nothing is left behind. */
+int container_create(Runtime *rt, const char *id, const ContainerSpec *spec, Container **ret, ErrorBuf *e);
+/* Re-adopts an existing container (created, running or exited) from the state dir. */
+int container_load(Runtime *rt, const char *id, Container **ret, ErrorBuf *e);
+Container *container_free(Container *c); /* the in-memory handle only; the container keeps running */
+DEFINE_TRIVIAL_CLEANUP_FUNC(Container *, container_free)
+const char *container_id(const Container *c);
+
+/* Spawns the shim and returns once the entrypoint runs (or fails to start: -errno + the message, and the container
+ * is then EXITED with reason StartError). attach_out/attach_err (or -1): the shim copies the raw output there too,
+ * for `nodeletctl run` in the foreground. */
+int container_start(Container *c, int attach_out, int attach_err, ErrorBuf *e);
+/* A pidfd of the shim, owned by c: readable once the exit record exists. -ESRCH: the shim is already gone. */
+int container_exit_fd(Container *c);
+int container_get_status(Container *c, ContainerStatus *ret);
+/* Blocks until the container has exited (timeout_usec 0 = forever); -ETIMEDOUT. */
+int container_wait(Container *c, uint64_t timeout_usec);
+/* Sends sig to the entrypoint (pid 1 of its namespace). -ESRCH when it is not running. */
+int container_kill(Container *c, int sig);
+/* The spec's stop signal, then SIGKILL (which takes the whole pid namespace) after timeout_usec. */
+int container_stop(Container *c, uint64_t timeout_usec);
+/* Removes a non-running container (force: stops it first): cgroups, upper/work dirs, state. Frees c. */
+int container_remove(Container *c, bool force, ErrorBuf *e);
+/* The entrypoint's pid, or -ESRCH. */
+int container_pid(Container *c, pid_t *ret);
+const char *container_log_path(const Container *c);
+/* The value of annotation key, NULL when absent. */
+const char *container_annotation(const Container *c, const char *key);
+/* The entrypoint's argv. */
+char *const *container_argv(const Container *c);
+
+/* Exec into a running container: its namespaces, cgroups, user, capabilities, seccomp, env. */
+typedef struct ExecSpec {
+        char **argv;
+        char **env;            /* appended to (and overriding) the container's env */
+        uint64_t timeout_usec; /* 0 = none; on timeout the process is killed and timed_out is set */
+        size_t output_max;     /* per stream; 0 = 64 KiB; more is discarded */
+} ExecSpec;
+typedef struct ExecResult {
+        int exit_code; /* 128+signal when killed */
+        bool timed_out;
+        char *out, *err; /* NUL-terminated */
+        size_t out_size, err_size;
+} ExecResult;
+void exec_result_done(ExecResult *r);
+int container_exec(Container *c, const ExecSpec *spec, ExecResult *ret, ErrorBuf *e);

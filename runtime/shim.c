@@ -1,0 +1,283 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* nodelet-shim: the per-container monitor, in the role conmon plays for CRI-O.
+ *
+ *   nodelet-shim CONTAINER-DIR [--attach]
+ *
+ * fd 3 is the caller's sync socket: the shim answers "ok <pid> <shim-pid>" once the entrypoint has been exec'd, or
+ * "error <message>". With --attach, fds 4 and 5 receive a raw copy of the container's stdout and stderr.
+ * The shim forks once so the caller's child exits at once (the caller spawned it with setsid): the monitor is then
+ * nobody's child but init's (or the subreaper's) and outlives the caller. It creates the container (clone with the
+ * namespaces, cgroups, mounts: container-init.c), writes the CRI log, and when the entrypoint exits records
+ * exit code, signal, OOM and times in CONTAINER-DIR/exit (atomically) before reaping it and exiting. Memory stays
+ * small: no allocations after start besides the two line buffers (docs/runtime.md measures it). */
+
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <malloc.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "common/fileio.h"
+#include "runtime/cgroup.h"
+#include "runtime/container-init.h"
+#include "runtime/logs.h"
+#include "runtime/shim-protocol.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+typedef struct Shim {
+        ContainerConfig *cfg;
+        int report_fd;
+        int attach[_LOG_STREAM_MAX];
+        int out[_LOG_STREAM_MAX]; /* read ends of the container's stdout/stderr */
+        int pidfd;
+        pid_t pid;
+        uint64_t started_at;
+        LogWriter log;
+} Shim;
+
+static void report(Shim *s, const char *fmt, ...) _printf_(2, 3);
+static void report(Shim *s, const char *fmt, ...) {
+        if (s->report_fd < 0)
+                return;
+        char buf[1024];
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+        va_end(ap);
+        if (n > 0)
+                (void) !write(s->report_fd, buf, MIN((size_t) n, sizeof(buf) - 1));
+        s->report_fd = safe_close(s->report_fd);
+}
+
+static int write_file_in_dir(const char *dir, const char *name, const char *text) {
+        char p[PATH_MAX];
+        snprintf(p, sizeof(p), "%s/%s", dir, name);
+        return write_file_atomic(p, text, strlen(text), 0644, false);
+}
+
+static int write_exit(Shim *s, int code, int sig, bool oom, const char *reason, const char *message) {
+        char esc[600];
+        shim_json_escape(message ?: "", esc, sizeof(esc));
+        char text[1024];
+        snprintf(text, sizeof(text),
+                 "{\"exitCode\":%d,\"signal\":%d,\"oomKilled\":%s,\"reason\":\"%s\",\"message\":\"%s\","
+                 "\"startedAt\":%" PRIu64 ",\"finishedAt\":%" PRIu64 "}\n",
+                 code, sig, oom ? "true" : "false", reason, esc, s->started_at, now_realtime_ns());
+        return write_file_in_dir(s->cfg->dir, CONTAINER_EXIT_FILE, text);
+}
+
+/* Clone the entrypoint and wait until it exec'd. Returns 0, or -errno with msg filled. */
+static int start_container(Shim *s, const SeccompFilter *filter, char *msg, size_t msgsz) {
+        const ContainerConfig *c = s->cfg;
+        int sync[2], outp[2], errp[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sync) < 0 || pipe2(outp, O_CLOEXEC) < 0 ||
+            pipe2(errp, O_CLOEXEC) < 0) {
+                snprintf(msg, msgsz, "creating pipes: %s", strerror(errno));
+                return -errno;
+        }
+        int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (devnull < 0) {
+                snprintf(msg, msgsz, "opening /dev/null: %s", strerror(errno));
+                return -errno;
+        }
+
+        int pidfd = -1;
+        /* A raw clone is fork-like (same stack, copy-on-write) and lets us ask for a pidfd atomically. */
+        long pid = syscall(SYS_clone, container_init_clone_flags(c) | CLONE_PIDFD | SIGCHLD, 0, &pidfd, 0, 0);
+        if (pid < 0) {
+                snprintf(msg, msgsz, "clone: %s", strerror(errno));
+                return -errno;
+        }
+        if (pid == 0) {
+                close(sync[0]);
+                close(outp[0]);
+                close(errp[0]);
+                InitFds fds = {.sync = sync[1], .stdin_ = devnull, .stdout_ = outp[1], .stderr_ = errp[1]};
+                container_init_run(c, filter, &fds);
+        }
+        close(sync[1]);
+        close(outp[1]);
+        close(errp[1]);
+        close(devnull);
+        s->pid = (pid_t) pid;
+        s->pidfd = pidfd;
+        s->out[LOG_STREAM_STDOUT] = outp[0];
+        s->out[LOG_STREAM_STDERR] = errp[0];
+
+        int r = cgroup_attach(c->cgroup_dirs, s->pid);
+        if (r < 0) {
+                snprintf(msg, msgsz, "moving the container into its cgroups: %s", strerror(-r));
+                close(sync[0]);
+                return r;
+        }
+        if (write(sync[0], "g", 1) != 1) {
+                snprintf(msg, msgsz, "container init died before start");
+                close(sync[0]);
+                return -EPIPE;
+        }
+        /* EOF: execve() closed the CLOEXEC socket, the entrypoint runs. Anything else is the init's error. */
+        ssize_t n = read(sync[0], msg, msgsz - 1);
+        close(sync[0]);
+        if (n > 0) {
+                msg[n] = 0;
+                return -ENOEXEC;
+        }
+        return 0;
+}
+
+static void copy_output(Shim *s, LogStream st, bool *open_) {
+        static char buf[32 * 1024];
+        ssize_t n = read(s->out[st], buf, sizeof(buf));
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                return;
+        if (n <= 0) {
+                (void) log_writer_flush(&s->log, st);
+                s->out[st] = safe_close(s->out[st]);
+                *open_ = false;
+                return;
+        }
+        (void) log_writer_feed(&s->log, st, buf, (size_t) n);
+        if (s->attach[st] >= 0 && write(s->attach[st], buf, (size_t) n) < 0)
+                s->attach[st] = safe_close(s->attach[st]); /* the attached reader went away */
+}
+
+static int monitor(Shim *s) {
+        bool open_[_LOG_STREAM_MAX] = {true, true};
+        bool exited = false;
+        siginfo_t si = {};
+        for (;;) {
+                struct pollfd p[3] = {
+                        {.fd = open_[0] ? s->out[0] : -1, .events = POLLIN},
+                        {.fd = open_[1] ? s->out[1] : -1, .events = POLLIN},
+                        {.fd = exited ? -1 : s->pidfd, .events = POLLIN},
+                };
+                if (exited && !open_[0] && !open_[1])
+                        break;
+                /* After the exit, the pipes close as soon as the pid namespace is gone; do not wait forever on a
+                 * writer that escaped it. */
+                int k = poll(p, 3, exited ? 2000 : -1);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        break;
+                for (int st = 0; st < _LOG_STREAM_MAX; st++)
+                        if (p[st].revents)
+                                copy_output(s, st, &open_[st]);
+                if (p[2].revents) {
+                        /* WNOWAIT: the entrypoint stays a zombie (its pid cannot be reused, so callers signalling
+                         * it by pid are safe) until the exit record is written. */
+                        if (waitid(P_PIDFD, (id_t) s->pidfd, &si, WEXITED | WNOWAIT) < 0)
+                                return -errno;
+                        exited = true;
+                }
+        }
+        if (!exited && waitid(P_PIDFD, (id_t) s->pidfd, &si, WEXITED | WNOWAIT) < 0)
+                return -errno;
+
+        int code = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+        int sig = si.si_code == CLD_EXITED ? 0 : si.si_status;
+        uint64_t ooms = 0;
+        bool oom = cgroup_oom_kills(s->cfg->cgroup_version, s->cfg->cgroup_memory, &ooms) == 0 && ooms > 0;
+        /* The kubelet's reasons: OOMKilled wins, then Completed for 0, Error otherwise. */
+        const char *reason = oom ? "OOMKilled" : code == 0 ? "Completed" : "Error";
+        int r = write_exit(s, code, sig, oom, reason, NULL);
+        (void) waitid(P_PIDFD, (id_t) s->pidfd, &si, WEXITED);
+        return r;
+}
+
+int main(int argc, char *argv[]) {
+        Shim s = {.report_fd = 3, .attach = {-1, -1}, .out = {-1, -1}, .pidfd = -1};
+        if (argc < 2) {
+                fprintf(stderr, "usage: nodelet-shim CONTAINER-DIR [--attach]\n");
+                return 2;
+        }
+        if (argc > 2 && streq(argv[2], "--attach")) {
+                s.attach[0] = 4;
+                s.attach[1] = 5;
+        }
+        (void) fcntl(3, F_SETFD, FD_CLOEXEC);
+        for (int i = 0; i < _LOG_STREAM_MAX; i++)
+                if (s.attach[i] >= 0)
+                        (void) fcntl(s.attach[i], F_SETFD, FD_CLOEXEC);
+        signal(SIGPIPE, SIG_IGN);
+        signal(SIGHUP, SIG_IGN);
+
+        /* Detach: the caller waits for this parent; the monitor continues in the child. */
+        pid_t p = fork();
+        if (p < 0) {
+                report(&s, "error fork: %s", strerror(errno));
+                return 1;
+        }
+        if (p > 0)
+                _exit(0);
+
+        ErrorBuf e = {};
+        int r = container_config_load(argv[1], &s.cfg, &e);
+        if (r < 0) {
+                report(&s, "error %s", error_message(&e, r));
+                return 1;
+        }
+        SeccompFilter filter = {};
+        r = seccomp_filter_load_file(s.cfg->seccomp_bpf, &filter);
+        if (r < 0) {
+                report(&s, "error reading the seccomp filter %s: %s", s.cfg->seccomp_bpf, strerror(-r));
+                return 1;
+        }
+        r = log_writer_open(&s.log, s.cfg->log_path, s.cfg->log_max_size, s.cfg->log_max_files, s.cfg->log_line_max);
+        if (r < 0) {
+                report(&s, "error opening the log %s: %s", s.cfg->log_path, strerror(-r));
+                return 1;
+        }
+
+        char msg[600] = "";
+        s.started_at = now_realtime_ns();
+        r = start_container(&s, &filter, msg, sizeof(msg));
+        seccomp_filter_done(&filter);
+        if (r < 0) {
+                /* Like a CRI runtime: the container exists, exited, reason StartError, exit code 128. */
+                if (s.pidfd >= 0)
+                        (void) waitid(P_PIDFD, (id_t) s.pidfd, &(siginfo_t){}, WEXITED);
+                (void) write_exit(&s, 128, 0, false, "StartError", msg);
+                report(&s, "error %s", msg);
+                return 1;
+        }
+        s.started_at = now_realtime_ns();
+        char state[256];
+        snprintf(state, sizeof(state), "{\"pid\":%d,\"shimPid\":%d,\"startedAt\":%" PRIu64 "}\n", s.pid, getpid(),
+                 s.started_at);
+        r = write_file_in_dir(s.cfg->dir, CONTAINER_STATE_FILE, state);
+        if (r < 0) {
+                (void) kill(s.pid, SIGKILL);
+                report(&s, "error writing the state file: %s", strerror(-r));
+                return 1;
+        }
+        report(&s, "ok %d %d\n", s.pid, getpid());
+
+        /* From here on the shim only copies output: give back what parsing the config took. */
+        int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (devnull >= 0) {
+                (void) dup2(devnull, 0);
+                (void) dup2(devnull, 1);
+                (void) dup2(devnull, 2);
+                close(devnull);
+        }
+        (void) malloc_trim(0);
+
+        r = monitor(&s);
+        log_writer_close(&s.log);
+        container_config_free(s.cfg);
+        return r < 0 ? 1 : 0;
+}

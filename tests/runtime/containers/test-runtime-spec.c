@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Spec resolution without a kernel: capabilities, users from passwd/group, seccomp compilation, resource limits,
+ * config.json round trip. */
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <linux/capability.h>
+
+#include "common/fileio.h"
+#include "common/json-util.h"
+#include "runtime/caps.h"
+#include "runtime/cgroup.h"
+#include "runtime/container-config.h"
+#include "runtime/seccomp.h"
+#include "runtime/user.h"
+#include "tests/lib/testlib.h"
+
+static char *tmp;
+
+static void setup(void) {
+        tmp = test_tmpdir_new("nodelet-spec");
+        ck_assert_ptr_nonnull(tmp);
+}
+
+static void teardown(void) {
+        test_tmpdir_remove(tmp);
+}
+
+#define CAPBIT(c) (UINT64_C(1) << (c))
+
+START_TEST(test_caps) {
+        uint64_t m;
+        ck_assert_int_eq(__builtin_popcountll(caps_default()), 14);
+        ck_assert(caps_default() & CAPBIT(CAP_CHOWN));
+        ck_assert(!(caps_default() & CAPBIT(CAP_SYS_ADMIN)));
+        char *add[] = {(char *) "NET_ADMIN", (char *) "cap_sys_time", NULL};
+        char *drop[] = {(char *) "CAP_CHOWN", NULL};
+        ck_assert_int_eq(caps_compute(false, add, drop, &m, NULL), 0);
+        ck_assert(m & CAPBIT(CAP_NET_ADMIN));
+        ck_assert(m & CAPBIT(CAP_SYS_TIME));
+        ck_assert(!(m & CAPBIT(CAP_CHOWN)));
+        ck_assert_int_eq(__builtin_popcountll(m), 15);
+        /* drop ALL, add one: only that one (the Kubernetes least-privilege idiom). */
+        char *all[] = {(char *) "ALL", NULL};
+        char *nbs[] = {(char *) "NET_BIND_SERVICE", NULL};
+        ck_assert_int_eq(caps_compute(false, nbs, all, &m, NULL), 0);
+        ck_assert(m == CAPBIT(CAP_NET_BIND_SERVICE));
+        ck_assert_int_eq(caps_compute(true, NULL, drop, &m, NULL), 0);
+        ck_assert(m == caps_all());
+        ErrorBuf e = {};
+        char *bad[] = {(char *) "CAP_NOPE", NULL};
+        ck_assert_int_eq(caps_compute(false, bad, NULL, &m, &e), -EINVAL);
+        ck_assert_str_eq(e.msg, "capabilities.add: unknown capability \"CAP_NOPE\"");
+}
+END_TEST
+
+static void write_etc(const char *layer, const char *name, const char *text) {
+        char p[4200];
+        snprintf(p, sizeof(p), "%s/etc", layer);
+        ck_assert_int_eq(mkdir_p(p, 0755), 0);
+        snprintf(p, sizeof(p), "%s/etc/%s", layer, name);
+        ck_assert_int_eq(write_file_atomic(p, text, strlen(text), 0644, false), 0);
+}
+
+START_TEST(test_users) {
+        char l0[4200], l1[4200];
+        snprintf(l0, sizeof(l0), "%s/l0", tmp);
+        snprintf(l1, sizeof(l1), "%s/l1", tmp);
+        write_etc(l0, "passwd", "root:x:0:0::/root:/bin/sh\nold:x:5:5::/old:/bin/sh\n");
+        /* The upper layer's passwd wins. */
+        write_etc(l1, "passwd", "root:x:0:0::/root:/bin/sh\napp:x:1000:2000:App:/home/app:/bin/sh\n");
+        write_etc(l1, "group", "root:x:0:\napp:x:2000:\nextra:x:3000:app,bob\nother:x:4000:bob\n");
+        ck_assert_int_eq(mkdir_p(l1, 0755), 0);
+        char *lowers[] = {l0, l1, NULL};
+        ResolvedUser u;
+        ErrorBuf e = {};
+        ck_assert_int_eq(user_resolve(lowers, "app", &u, &e), 0);
+        ck_assert_int_eq(u.uid, 1000);
+        ck_assert_int_eq(u.gid, 2000);
+        ck_assert_int_eq(u.n_groups, 1);
+        ck_assert_int_eq(u.groups[0], 3000);
+        ck_assert_str_eq(u.home, "/home/app");
+        resolved_user_done(&u);
+        ck_assert_int_eq(user_resolve(lowers, "1000:other", &u, &e), 0);
+        ck_assert_int_eq(u.uid, 1000);
+        ck_assert_int_eq(u.gid, 4000);
+        resolved_user_done(&u);
+        /* Unknown numeric uid: allowed, gid 0. */
+        ck_assert_int_eq(user_resolve(lowers, "4242", &u, &e), 0);
+        ck_assert_int_eq(u.uid, 4242);
+        ck_assert_int_eq(u.gid, 0);
+        ck_assert_ptr_null(u.home);
+        resolved_user_done(&u);
+        ck_assert_int_eq(user_resolve(lowers, "old", &u, &e), -ENOENT);
+        ck_assert_str_eq(e.msg, "unable to find user old: no matching entries in passwd file");
+        error_clear(&e);
+        ck_assert_int_eq(user_resolve(lowers, "app:nogroup", &u, &e), -ENOENT);
+        ck_assert_str_eq(e.msg, "unable to find group nogroup: no matching entries in group file");
+
+        /* A symlinked /etc/passwd pointing at the host stays inside the layer. */
+        char l2[4200], p[4300];
+        snprintf(l2, sizeof(l2), "%s/l2", tmp);
+        snprintf(p, sizeof(p), "%s/etc", l2);
+        ck_assert_int_eq(mkdir_p(p, 0755), 0);
+        snprintf(p, sizeof(p), "%s/etc/passwd", l2);
+        ck_assert_int_eq(symlink("/etc/passwd", p), 0);
+        char *only[] = {l2, NULL};
+        error_clear(&e);
+        ck_assert_int_eq(user_resolve(only, "root", &u, &e), -ENOENT);
+}
+END_TEST
+
+START_TEST(test_seccomp_profiles) {
+        char cache[4200];
+        snprintf(cache, sizeof(cache), "%s/seccomp", tmp);
+        _cleanup_free_ char *bpf = NULL, *bpf2 = NULL, *bpf3 = NULL;
+        ErrorBuf e = {};
+        ck_assert_int_eq(seccomp_prepare(NULL, caps_default(), cache, &bpf, &e), 0);
+        struct stat st;
+        ck_assert_int_eq(stat(bpf, &st), 0);
+        ck_assert_int_gt(st.st_size, 100 * 8);
+        ck_assert_int_eq(st.st_size % 8, 0);
+        /* Cached by content: same input, same file; other capabilities, another filter. */
+        ck_assert_int_eq(seccomp_prepare(NULL, caps_default(), cache, &bpf2, &e), 0);
+        ck_assert_str_eq(bpf, bpf2);
+        ck_assert_int_eq(seccomp_prepare(NULL, caps_default() | CAPBIT(CAP_SYS_ADMIN), cache, &bpf3, &e), 0);
+        ck_assert_str_ne(bpf, bpf3);
+
+        /* The default profile allows what programs need and not namespace creation without CAP_SYS_ADMIN. */
+        _cleanup_json_ json_t *p = NULL;
+        ck_assert_int_eq(seccomp_default_profile(caps_default(), &p), 0);
+        _cleanup_free_ char *dump = jx_dump_compact(p);
+        ck_assert(strstr(dump, "\"read\""));
+        ck_assert(!strstr(dump, "\"unshare\""));
+        ck_assert(!strstr(dump, "\"keyctl\""));
+        ck_assert(!strstr(dump, "\"mount\""));
+
+        struct {
+                const char *json, *err;
+        } bad[] = {
+                {"{\"defaultAction\": 5}", "defaultAction"},
+                {"{\"defaultAction\": \"SCMP_ACT_NOTIFY\"}", "defaultAction: unsupported"},
+                {"{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"action\": \"SCMP_ACT_ERRNO\"}]}",
+                 "syscalls[0]: \"names\""},
+                {"{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": [\"read\"], \"action\": "
+                 "\"SCMP_ACT_ERRNO\", \"args\": [{\"index\": 9, \"value\": 1, \"op\": \"SCMP_CMP_EQ\"}]}]}",
+                 "args[0].index"},
+                {"{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"architectures\": [\"SCMP_ARCH_VAX\"]}", "architectures"},
+                {"{\"defaultAction\": \"SCMP_ACT_ALLOW\",", "profile.json"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                char path[4300];
+                snprintf(path, sizeof(path), "%s/profile.json", tmp);
+                ck_assert_int_eq(write_file_atomic(path, bad[i].json, strlen(bad[i].json), 0644, false), 0);
+                _cleanup_free_ char *out = NULL;
+                error_clear(&e);
+                ck_assert_int_lt(seccomp_prepare(path, caps_default(), cache, &out, &e), 0);
+                ck_assert_msg(strstr(e.msg, bad[i].err), "case %zu: %s", i, e.msg);
+        }
+        /* A Docker-format profile with includes/excludes and several conditions on one argument compiles. */
+        const char *ok =
+                "{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"defaultErrnoRet\":1,"
+                "\"archMap\":[{\"architecture\":\"SCMP_ARCH_X86_64\",\"subArchitectures\":[\"SCMP_ARCH_X86\"]}],"
+                "\"syscalls\":[{\"names\":[\"read\",\"write\",\"no_such_syscall\"],\"action\":\"SCMP_ACT_ALLOW\"},"
+                "{\"names\":[\"personality\"],\"action\":\"SCMP_ACT_ALLOW\",\"args\":["
+                "{\"index\":0,\"value\":0,\"op\":\"SCMP_CMP_EQ\"},{\"index\":0,\"value\":8,\"op\":\"SCMP_CMP_EQ\"}]},"
+                "{\"names\":[\"mount\"],\"action\":\"SCMP_ACT_ALLOW\",\"includes\":{\"caps\":[\"CAP_SYS_ADMIN\"]}}]}";
+        char path[4300];
+        snprintf(path, sizeof(path), "%s/ok.json", tmp);
+        ck_assert_int_eq(write_file_atomic(path, ok, strlen(ok), 0644, false), 0);
+        _cleanup_free_ char *out = NULL;
+        ck_assert_int_eq(seccomp_prepare(path, caps_default(), cache, &out, &e), 0);
+}
+END_TEST
+
+START_TEST(test_resources) {
+        ErrorBuf e = {};
+        ContainerResources ok = {.cpu_shares = 512, .cpu_quota_us = 50000, .memory_limit = 64 << 20, .pids_limit = 100};
+        ck_assert_int_eq(cgroup_resources_validate(&ok, &e), 0);
+        ContainerResources bad[] = {
+                {.cpu_shares = 1},     {.cpu_quota_us = 999},  {.cpu_quota_us = -1},
+                {.cpu_period_us = 10}, {.memory_limit = 4096}, {.pids_limit = -3},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                error_clear(&e);
+                ck_assert_int_eq(cgroup_resources_validate(&bad[i], &e), -EINVAL);
+                ck_assert(startswith(e.msg, "resources."));
+        }
+}
+END_TEST
+
+START_TEST(test_config_roundtrip) {
+        ContainerConfig c = {
+                .id = (char *) "x",
+                .dir = (char *) "/run/x",
+                .lower_dirs = (char *[]){(char *) "/l0", (char *) "/l1", NULL},
+                .upper_dir = (char *) "/u",
+                .work_dir = (char *) "/w",
+                .argv = (char *[]){(char *) "sh", NULL},
+                .env = (char *[]){(char *) "A=1", NULL},
+                .uid = 1000,
+                .gid = 1000,
+                .groups = (uint32_t[]){10, 20},
+                .n_groups = 2,
+                .caps = UINT64_C(0xffffffffff),
+                .rlimits = (ConfigRlimit[]){{7, 1024, 4096}},
+                .n_rlimits = 1,
+                .mounts = (BindMount[]){{(char *) "/src", (char *) "/dst", true, MOUNT_PROPAGATION_SLAVE}},
+                .n_mounts = 1,
+                .ns_paths = {(char *) "/n/net", NULL, (char *) "/n/uts"},
+                .cgroup_version = 1,
+                .cgroup_dirs = (char *[]){(char *) "/sys/fs/cgroup/memory/x", NULL},
+                .stop_signal = 15,
+                .log_max_size = 1 << 20,
+        };
+        _cleanup_free_ char *text = NULL;
+        ck_assert_int_eq(container_config_format(&c, &text), 0);
+        _cleanup_(container_config_freep) ContainerConfig *p = NULL;
+        ck_assert_int_eq(container_config_parse(text, strlen(text), &p, NULL), 0);
+        ck_assert_str_eq(p->lower_dirs[1], "/l1");
+        ck_assert_int_eq(p->groups[1], 20);
+        ck_assert(p->caps == UINT64_C(0xffffffffff));
+        ck_assert_int_eq(p->rlimits[0].hard, 4096);
+        ck_assert(p->mounts[0].readonly && p->mounts[0].propagation == MOUNT_PROPAGATION_SLAVE);
+        ck_assert_str_eq(p->ns_paths[NAMESPACE_NET], "/n/net");
+        ck_assert_ptr_null(p->ns_paths[NAMESPACE_IPC]);
+        ck_assert_int_eq(p->log_max_size, 1 << 20);
+        _cleanup_free_ char *again = NULL;
+        ck_assert_int_eq(container_config_format(p, &again), 0);
+        ck_assert_str_eq(text, again);
+}
+END_TEST
+
+static Suite *suite(void) {
+        Suite *s = suite_create("runtime-spec");
+        TCase *tc = tcase_create("spec");
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_add_test(tc, test_caps);
+        tcase_add_test(tc, test_users);
+        tcase_add_test(tc, test_seccomp_profiles);
+        tcase_add_test(tc, test_resources);
+        tcase_add_test(tc, test_config_roundtrip);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void) {
+        return test_run_suite(suite());
+}
