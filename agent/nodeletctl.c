@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/yaml.h"
 #include "runtime/image-store.h"
+#include "runtime/runtime-ctl.h"
 
 typedef struct Verb {
         const char *name;
@@ -47,7 +48,13 @@ static int verb_version(int argc, char *argv[]) {
 }
 
 static const Verb verbs[] = {
+        {"exec", runtime_ctl_exec, "run a command in a running container"},
         {"images", images_ctl_main, "import, list and remove images (nodeletctl images --help)"},
+        {"logs", runtime_ctl_logs, "print a container's log (CRI format decoded)"},
+        {"ps", runtime_ctl_ps, "list containers (-a: also exited ones)"},
+        {"rm", runtime_ctl_rm, "remove containers (-f: stop them first)"},
+        {"run", runtime_ctl_run, "run a one-off container from an image or a rootfs directory"},
+        {"stop", runtime_ctl_stop, "stop containers (stop signal, then SIGKILL)"},
         {"version", verb_version, "print the version"},
         {"yaml2json", verb_yaml2json, "print manifests as the JSON Kubernetes decodes from them"},
 };
