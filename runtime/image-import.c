@@ -44,7 +44,6 @@ typedef struct Pending {
 typedef struct Candidate {
         char hex[SHA256_HEX_LEN + 1]; /* manifest */
         uint64_t size;
-        bool check_size;
         char **refs; /* normalized */
         char *id;    /* set once imported */
 } Candidate;
@@ -270,17 +269,13 @@ static int ingest_digest(Import *im, const Descriptor *d, const char *what, cons
         return ingest(im, rel, d->hex, (int64_t) d->size, what, hex, ret_path, e);
 }
 
-static int read_json_staged(const char *path, const char *what, json_t **ret, ErrorBuf *e) {
-        return read_json_blob(path, what, ret, e);
-}
-
 /* ---- candidates ---- */
 
-static int candidate_add(Import *im, const char *hex, uint64_t size, bool check_size, char **refs) {
+static int candidate_add(Import *im, const char *hex, uint64_t size, char **refs) {
         Candidate *n = realloc(im->cands, (im->n_cands + 1) * sizeof(Candidate));
         RET_NULL_ENOMEM(n);
         im->cands = n;
-        n[im->n_cands] = (Candidate){.size = size, .check_size = check_size, .refs = refs};
+        n[im->n_cands] = (Candidate){.size = size, .refs = refs};
         memcpy(n[im->n_cands].hex, hex, SHA256_HEX_LEN + 1);
         im->n_cands++;
         return 0;
@@ -342,7 +337,7 @@ static int oci_walk_index(Import *im, const json_t *index, const char *what, con
                         char **refs = NULL;
                         r = refs_one(ref, what, &refs, e);
                         if (r >= 0)
-                                r = candidate_add(im, desc.hex, desc.size, true, refs);
+                                r = candidate_add(im, desc.hex, desc.size, refs);
                         if (r < 0) {
                                 strv_free(refs);
                                 return r;
@@ -354,7 +349,7 @@ static int oci_walk_index(Import *im, const json_t *index, const char *what, con
                         snprintf(swhat, sizeof swhat, "index sha256:%s", desc.hex);
                         r = ingest_digest(im, &desc, swhat, &bpath, e);
                         if (r >= 0)
-                                r = read_json_staged(bpath, swhat, &sub, e);
+                                r = read_json_blob(bpath, swhat, &sub, e);
                         if (r >= 0)
                                 r = oci_walk_index(im, sub, swhat, ref, depth + 1, e);
                         if (r < 0)
@@ -460,7 +455,7 @@ static int docker_one(Import *im, const json_t *m, size_t idx, ErrorBuf *e) {
                 if (r < 0)
                         return error_prefix(e, r, "%s", what);
         }
-        r = candidate_add(im, hex, strlen(text), true, refs);
+        r = candidate_add(im, hex, strlen(text), refs);
         if (r < 0)
                 return r;
         refs = NULL;
@@ -534,7 +529,7 @@ static int import_candidate(Import *im, Candidate *c, ErrorBuf *e) {
         snprintf(what, sizeof what, "manifest sha256:%s", c->hex);
         int r = ingest_digest(im, &md, what, &path, e);
         if (r >= 0)
-                r = read_json_staged(path, what, &mj, e);
+                r = read_json_blob(path, what, &mj, e);
         if (r >= 0)
                 r = manifest_parse(mj, what, &m, e);
         if (r < 0)
@@ -542,7 +537,7 @@ static int import_candidate(Import *im, Candidate *c, ErrorBuf *e) {
         snprintf(what, sizeof what, "config sha256:%s", m.config.hex);
         r = ingest_digest(im, &m.config, what, &path, e);
         if (r >= 0)
-                r = read_json_staged(path, what, &cj, e);
+                r = read_json_blob(path, what, &cj, e);
         if (r >= 0)
                 r = image_config_parse(cj, what, &cfg, e);
         if (r < 0)
