@@ -7,6 +7,7 @@
 #include "common/json-util.h"
 #include "common/log.h"
 #include "common/yaml.h"
+#include "netproxy/netproxy.h"
 #include "runtime/image-store.h"
 #include "runtime/runtime-ctl.h"
 
@@ -52,6 +53,7 @@ static const Verb verbs[] = {
         {"images", images_ctl_main, "import, list and remove images (nodeletctl images --help)"},
         {"logs", runtime_ctl_logs, "print a container's log (CRI format decoded)"},
         {"ps", runtime_ctl_ps, "list containers (-a: also exited ones)"},
+        {"proxy", proxy_ctl_main, "program Services into nftables (nodeletctl proxy --help)"},
         {"rm", runtime_ctl_rm, "remove containers (-f: stop them first)"},
         {"run", runtime_ctl_run, "run a one-off container from an image or a rootfs directory"},
         {"stop", runtime_ctl_stop, "stop containers (stop signal, then SIGKILL)"},

@@ -1,0 +1,487 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Service / EndpointSlice parsing. Defaults follow the API server's defaulting (pkg/apis/core/v1/defaults.go) so
+ * that objects written by hand read like objects read back from the API server. */
+
+#include <arpa/inet.h>
+#include <stdio.h>
+
+#include "common/json-util.h"
+#include "netproxy/model.h"
+
+static const char *const proto_names[_PROTO_MAX] = {
+        [PROTO_TCP] = "TCP",
+        [PROTO_UDP] = "UDP",
+        [PROTO_SCTP] = "SCTP",
+};
+
+const char *proto_to_string(Proto p) {
+        return p >= 0 && p < _PROTO_MAX ? proto_names[p] : NULL;
+}
+
+Proto proto_from_string(const char *s) {
+        for (Proto p = 0; p < _PROTO_MAX; p++)
+                if (streq(s, proto_names[p]))
+                        return p;
+        return _PROTO_INVALID;
+}
+
+uint8_t proto_to_ipproto(Proto p) {
+        switch (p) {
+        case PROTO_UDP:
+                return IPPROTO_UDP;
+        case PROTO_SCTP:
+                return IPPROTO_SCTP;
+        default:
+                return IPPROTO_TCP;
+        }
+}
+
+size_t ipaddr_len(int family) {
+        return family == AF_INET6 ? 16 : 4;
+}
+
+int ipaddr_parse(const char *s, IPAddr *ret) {
+        IPAddr a = {};
+        if (inet_pton(AF_INET, s, &a.in) == 1)
+                a.family = AF_INET;
+        else if (inet_pton(AF_INET6, s, &a.in6) == 1)
+                a.family = AF_INET6;
+        else
+                return -EINVAL;
+        *ret = a;
+        return 0;
+}
+
+int cidr_parse(const char *s, Cidr *ret) {
+        char buf[64];
+        const char *slash = strchr(s, '/');
+        size_t n = slash ? (size_t) (slash - s) : strlen(s);
+        if (n >= sizeof(buf))
+                return -EINVAL;
+        memcpy(buf, s, n);
+        buf[n] = 0;
+        Cidr c = {};
+        if (ipaddr_parse(buf, &c.addr) < 0)
+                return -EINVAL;
+        unsigned max = c.addr.family == AF_INET6 ? 128 : 32;
+        c.prefixlen = max;
+        if (slash) {
+                char *end;
+                errno = 0;
+                unsigned long l = strtoul(slash + 1, &end, 10);
+                if (errno || *end || end == slash + 1 || l > max)
+                        return -EINVAL;
+                c.prefixlen = (unsigned) l;
+        }
+        /* Normalize the host bits away, as net.ParseCIDR does with the network it returns. */
+        for (unsigned i = 0; i < ipaddr_len(c.addr.family); i++) {
+                unsigned bits = c.prefixlen > i * 8 ? MIN(8U, c.prefixlen - i * 8) : 0;
+                c.addr.bytes[i] &= (uint8_t) (0xff00 >> bits);
+        }
+        *ret = c;
+        return 0;
+}
+
+bool ipaddr_equal(const IPAddr *a, const IPAddr *b) {
+        return a->family == b->family && memcmp(a->bytes, b->bytes, ipaddr_len(a->family)) == 0;
+}
+
+bool cidr_contains(const Cidr *c, const IPAddr *a) {
+        if (c->addr.family != a->family)
+                return false;
+        for (unsigned i = 0; i < ipaddr_len(a->family); i++) {
+                unsigned bits = c->prefixlen > i * 8 ? MIN(8U, c->prefixlen - i * 8) : 0;
+                uint8_t mask = (uint8_t) (0xff00 >> bits);
+                if ((a->bytes[i] & mask) != c->addr.bytes[i])
+                        return false;
+        }
+        return true;
+}
+
+const char *ipaddr_to_string(const IPAddr *a, char buf[static 46]) {
+        if (!inet_ntop(a->family, a->bytes, buf, 46))
+                strcpy(buf, "?");
+        return buf;
+}
+
+const char *object_kind(const json_t *obj) {
+        const char *k = json_string_value(json_object_get(obj, "kind"));
+        if (k && (streq(k, "Service") || streq(k, "EndpointSlice")))
+                return k;
+        return NULL;
+}
+
+static int parse_meta(const json_t *obj, const char *kind, char **ret_ns, char **ret_name, char **ret_key,
+                      ErrorBuf *e) {
+        json_t *meta;
+        const char *name = NULL, *ns = "default";
+        int r = jx_get_object(obj, "metadata", "", true, &meta, e);
+        if (r < 0)
+                return error_prefix(e, r, "%s", kind);
+        r = jx_get_string(meta, "name", "metadata", true, &name, e);
+        if (r < 0)
+                return error_prefix(e, r, "%s", kind);
+        r = jx_get_string(meta, "namespace", "metadata", false, &ns, e);
+        if (r < 0)
+                return error_prefix(e, r, "%s %s", kind, name);
+        if (isempty(name))
+                return error_set(e, -EINVAL, "%s: metadata.name: must not be empty", kind);
+        *ret_ns = strdup(ns);
+        *ret_name = strdup(name);
+        if (asprintf(ret_key, "%s/%s", ns, name) < 0)
+                *ret_key = NULL;
+        if (!*ret_ns || !*ret_name || !*ret_key)
+                return -ENOMEM;
+        return 0;
+}
+
+static int parse_ip_list(const json_t *arr, const char *path, IPAddr **ret, size_t *ret_n, ErrorBuf *e) {
+        size_t n = json_array_size(arr), k = 0;
+        IPAddr *l = calloc(n ?: 1, sizeof(IPAddr));
+        RET_NULL_ENOMEM(l);
+        for (size_t i = 0; i < n; i++) {
+                const char *s = json_string_value(json_array_get(arr, i));
+                if (!s) {
+                        free(l);
+                        return error_set(e, -EINVAL, "%s[%zu]: expected a string", path, i);
+                }
+                if (streq(s, "None") || isempty(s))
+                        continue;
+                if (ipaddr_parse(s, &l[k]) < 0) {
+                        free(l);
+                        return error_set(e, -EINVAL, "%s[%zu]: invalid IP address \"%s\"", path, i, s);
+                }
+                k++;
+        }
+        *ret = l;
+        *ret_n = k;
+        return 0;
+}
+
+static int parse_service_ports(const json_t *spec, Service *s, ErrorBuf *e) {
+        json_t *ports = NULL;
+        int r = jx_get_array(spec, "ports", "spec", false, &ports, e);
+        if (r < 0)
+                return r;
+        s->ports = calloc(json_array_size(ports) ?: 1, sizeof(ServicePort));
+        RET_NULL_ENOMEM(s->ports);
+        size_t i;
+        json_t *p;
+        json_array_foreach (ports, i, p) {
+                ServicePort *sp = &s->ports[i];
+                char path[64];
+                const char *name = "", *proto = "TCP";
+                int64_t port = 0, node_port = 0;
+                snprintf(path, sizeof(path), "spec.ports[%zu]", i);
+                if (!json_is_object(p))
+                        return error_set(e, -EINVAL, "%s: expected an object, got %s", path, json_type_name(p));
+                if ((r = jx_get_string(p, "name", path, false, &name, e)) < 0 ||
+                    (r = jx_get_string(p, "protocol", path, false, &proto, e)) < 0 ||
+                    (r = jx_get_int(p, "port", path, true, 1, 65535, &port, e)) < 0 ||
+                    (r = jx_get_int(p, "nodePort", path, false, 0, 65535, &node_port, e)) < 0)
+                        return r;
+                sp->proto = proto_from_string(proto);
+                if (sp->proto < 0)
+                        return error_set(e, -EINVAL, "%s.protocol: unsupported protocol \"%s\"", path, proto);
+                sp->name = strdup(name);
+                RET_NULL_ENOMEM(sp->name);
+                sp->port = (uint16_t) port;
+                sp->node_port = (uint16_t) node_port;
+                s->n_ports++;
+        }
+        return 0;
+}
+
+static int parse_service_addresses(const json_t *obj, const json_t *spec, Service *s, ErrorBuf *e) {
+        json_t *ips = NULL, *ext = NULL, *ranges = NULL, *status = NULL, *lb = NULL, *ingress = NULL;
+        const char *cip = NULL;
+        int r;
+
+        /* clusterIPs (dual-stack) supersedes clusterIP; "None" marks a headless Service, which has no VIP. */
+        if ((r = jx_get_array(spec, "clusterIPs", "spec", false, &ips, e)) < 0)
+                return r;
+        if (ips && json_array_size(ips) > 0)
+                r = parse_ip_list(ips, "spec.clusterIPs", &s->cluster_ips, &s->n_cluster_ips, e);
+        else {
+                _cleanup_json_ json_t *one = NULL;
+                if ((r = jx_get_string(spec, "clusterIP", "spec", false, &cip, e)) < 0)
+                        return r;
+                one = cip ? json_pack("[s]", cip) : json_array();
+                RET_NULL_ENOMEM(one);
+                r = parse_ip_list(one, "spec.clusterIP", &s->cluster_ips, &s->n_cluster_ips, e);
+        }
+        if (r < 0)
+                return r;
+
+        if ((r = jx_get_array(spec, "externalIPs", "spec", false, &ext, e)) < 0 ||
+            (r = parse_ip_list(ext, "spec.externalIPs", &s->external_ips, &s->n_external_ips, e)) < 0)
+                return r;
+
+        if ((r = jx_get_array(spec, "loadBalancerSourceRanges", "spec", false, &ranges, e)) < 0)
+                return r;
+        s->source_ranges = calloc(json_array_size(ranges) ?: 1, sizeof(Cidr));
+        RET_NULL_ENOMEM(s->source_ranges);
+        for (size_t i = 0; i < json_array_size(ranges); i++) {
+                const char *c = json_string_value(json_array_get(ranges, i));
+                if (!c || cidr_parse(c, &s->source_ranges[s->n_source_ranges]) < 0)
+                        return error_set(e, -EINVAL, "spec.loadBalancerSourceRanges[%zu]: invalid CIDR", i);
+                s->n_source_ranges++;
+        }
+
+        /* Only ingress points with ipMode VIP (or unset, the pre-1.29 behaviour) are captured on the node; "Proxy"
+         * means the load balancer delivers to the node address itself. */
+        if ((r = jx_get_object(obj, "status", "", false, &status, e)) < 0 ||
+            (status && (r = jx_get_object(status, "loadBalancer", "status", false, &lb, e)) < 0) ||
+            (lb && (r = jx_get_array(lb, "ingress", "status.loadBalancer", false, &ingress, e)) < 0))
+                return r;
+        s->lb_ips = calloc(json_array_size(ingress) ?: 1, sizeof(IPAddr));
+        RET_NULL_ENOMEM(s->lb_ips);
+        for (size_t i = 0; i < json_array_size(ingress); i++) {
+                json_t *in = json_array_get(ingress, i);
+                const char *ip = json_string_value(json_object_get(in, "ip"));
+                const char *mode = json_string_value(json_object_get(in, "ipMode"));
+                if (!ip || (mode && !streq(mode, "VIP")))
+                        continue;
+                if (ipaddr_parse(ip, &s->lb_ips[s->n_lb_ips]) < 0)
+                        return error_set(e, -EINVAL, "status.loadBalancer.ingress[%zu].ip: invalid IP address", i);
+                s->n_lb_ips++;
+        }
+        return 0;
+}
+
+static int parse_service_policies(const json_t *spec, Service *s, ErrorBuf *e) {
+        const char *type = "ClusterIP", *aff = "None", *etp = "Cluster", *itp = "Cluster";
+        int64_t timeout = SERVICE_AFFINITY_TIMEOUT_DEFAULT, hc = 0;
+        json_t *affcfg = NULL, *client = NULL;
+        int r;
+
+        if ((r = jx_get_string(spec, "type", "spec", false, &type, e)) < 0 ||
+            (r = jx_get_string(spec, "sessionAffinity", "spec", false, &aff, e)) < 0 ||
+            (r = jx_get_string(spec, "externalTrafficPolicy", "spec", false, &etp, e)) < 0 ||
+            (r = jx_get_string(spec, "internalTrafficPolicy", "spec", false, &itp, e)) < 0 ||
+            (r = jx_get_int(spec, "healthCheckNodePort", "spec", false, 0, 65535, &hc, e)) < 0 ||
+            (r = jx_get_object(spec, "sessionAffinityConfig", "spec", false, &affcfg, e)) < 0 ||
+            (affcfg && (r = jx_get_object(affcfg, "clientIP", "spec.sessionAffinityConfig", false, &client, e)) < 0) ||
+            (client && (r = jx_get_int(client, "timeoutSeconds", "spec.sessionAffinityConfig.clientIP", false, 1, 86400,
+                                       &timeout, e)) < 0))
+                return r;
+
+        if (streq(type, "ClusterIP"))
+                s->type = SERVICE_CLUSTER_IP;
+        else if (streq(type, "NodePort"))
+                s->type = SERVICE_NODE_PORT;
+        else if (streq(type, "LoadBalancer"))
+                s->type = SERVICE_LOAD_BALANCER;
+        else if (streq(type, "ExternalName"))
+                s->type = SERVICE_EXTERNAL_NAME;
+        else
+                return error_set(e, -EINVAL, "spec.type: unknown Service type \"%s\"", type);
+
+        if (!streq(aff, "None") && !streq(aff, "ClientIP"))
+                return error_set(e, -EINVAL, "spec.sessionAffinity: unknown value \"%s\"", aff);
+        if (!streq(etp, "Cluster") && !streq(etp, "Local"))
+                return error_set(e, -EINVAL, "spec.externalTrafficPolicy: unknown value \"%s\"", etp);
+        if (!streq(itp, "Cluster") && !streq(itp, "Local"))
+                return error_set(e, -EINVAL, "spec.internalTrafficPolicy: unknown value \"%s\"", itp);
+        s->affinity = streq(aff, "ClientIP");
+        s->affinity_timeout = (uint32_t) timeout;
+        s->external_local = streq(etp, "Local");
+        s->internal_local = streq(itp, "Local");
+        s->health_check_node_port = (uint16_t) hc;
+        return 0;
+}
+
+int service_parse(const json_t *obj, Service **ret, ErrorBuf *e) {
+        _cleanup_(service_freep) Service *s = calloc(1, sizeof(Service));
+        json_t *spec;
+        int r;
+
+        RET_NULL_ENOMEM(s);
+        r = parse_meta(obj, "Service", &s->namespace, &s->name, &s->key, e);
+        if (r < 0)
+                return r;
+        r = jx_get_object(obj, "spec", "", true, &spec, e);
+        if (r >= 0)
+                r = parse_service_policies(spec, s, e);
+        if (r >= 0)
+                r = parse_service_ports(spec, s, e);
+        if (r >= 0)
+                r = parse_service_addresses(obj, spec, s, e);
+        if (r < 0)
+                return error_prefix(e, r, "Service %s", s->key);
+
+        _cleanup_json_ json_t *fp = json_pack("{sOsO*}", "spec", spec, "status", json_object_get(obj, "status"));
+        RET_NULL_ENOMEM(fp);
+        s->fingerprint = jx_dump_compact(fp);
+        RET_NULL_ENOMEM(s->fingerprint);
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+Service *service_free(Service *s) {
+        if (!s)
+                return NULL;
+        for (size_t i = 0; i < s->n_ports; i++)
+                free(s->ports[i].name);
+        free(s->ports);
+        free(s->cluster_ips);
+        free(s->external_ips);
+        free(s->lb_ips);
+        free(s->source_ranges);
+        free(s->namespace);
+        free(s->name);
+        free(s->key);
+        free(s->fingerprint);
+        free(s);
+        return NULL;
+}
+
+static int parse_conditions(const json_t *ep, const char *path, Endpoint *out, ErrorBuf *e) {
+        json_t *cond = NULL;
+        int r = jx_get_object(ep, "conditions", path, false, &cond, e);
+        if (r < 0)
+                return r;
+        /* discovery/v1: a nil ready means ready; nil serving follows ready; nil terminating is false. */
+        bool ready = true, serving, terminating = false;
+        char cpath[96];
+        snprintf(cpath, sizeof(cpath), "%s.conditions", path);
+        if (cond && (r = jx_get_bool(cond, "ready", cpath, false, &ready, e)) < 0)
+                return r;
+        serving = ready;
+        if (cond && ((r = jx_get_bool(cond, "serving", cpath, false, &serving, e)) < 0 ||
+                     (r = jx_get_bool(cond, "terminating", cpath, false, &terminating, e)) < 0))
+                return r;
+        out->ready = ready;
+        out->serving = serving;
+        out->terminating = terminating;
+        return 0;
+}
+
+static int parse_slice_endpoints(const json_t *obj, EndpointSlice *s, ErrorBuf *e) {
+        json_t *eps = NULL;
+        int r = jx_get_array(obj, "endpoints", "", false, &eps, e);
+        if (r < 0)
+                return r;
+        s->endpoints = calloc(json_array_size(eps) ?: 1, sizeof(Endpoint));
+        RET_NULL_ENOMEM(s->endpoints);
+        size_t i;
+        json_t *ep;
+        json_array_foreach (eps, i, ep) {
+                char path[64];
+                json_t *addrs = NULL;
+                const char *node = NULL;
+                Endpoint *out = &s->endpoints[s->n_endpoints];
+                snprintf(path, sizeof(path), "endpoints[%zu]", i);
+                if (!json_is_object(ep))
+                        return error_set(e, -EINVAL, "%s: expected an object, got %s", path, json_type_name(ep));
+                if ((r = jx_get_array(ep, "addresses", path, true, &addrs, e)) < 0 ||
+                    (r = jx_get_string(ep, "nodeName", path, false, &node, e)) < 0 ||
+                    (r = parse_conditions(ep, path, out, e)) < 0)
+                        return r;
+                /* Like kube-proxy, only the first address is used (the API says consumers may assume they are
+                 * fungible). */
+                const char *a = json_string_value(json_array_get(addrs, 0));
+                if (!a || ipaddr_parse(a, &out->addr) < 0)
+                        return error_set(e, -EINVAL, "%s.addresses[0]: invalid IP address", path);
+                if (out->addr.family != s->family)
+                        return error_set(e, -EINVAL, "%s.addresses[0]: address family does not match addressType",
+                                         path);
+                if (node) {
+                        out->node_name = strdup(node);
+                        RET_NULL_ENOMEM(out->node_name);
+                }
+                s->n_endpoints++;
+        }
+        return 0;
+}
+
+static int parse_slice_ports(const json_t *obj, EndpointSlice *s, ErrorBuf *e) {
+        json_t *ports = NULL;
+        int r = jx_get_array(obj, "ports", "", false, &ports, e);
+        if (r < 0)
+                return r;
+        s->ports = calloc(json_array_size(ports) ?: 1, sizeof(SlicePort));
+        RET_NULL_ENOMEM(s->ports);
+        size_t i;
+        json_t *p;
+        json_array_foreach (ports, i, p) {
+                char path[32];
+                const char *name = "", *proto = "TCP";
+                int64_t port = 0;
+                SlicePort *sp = &s->ports[s->n_ports];
+                snprintf(path, sizeof(path), "ports[%zu]", i);
+                if (!json_is_object(p))
+                        return error_set(e, -EINVAL, "%s: expected an object, got %s", path, json_type_name(p));
+                if ((r = jx_get_string(p, "name", path, false, &name, e)) < 0 ||
+                    (r = jx_get_string(p, "protocol", path, false, &proto, e)) < 0 ||
+                    (r = jx_get_int(p, "port", path, false, 1, 65535, &port, e)) < 0)
+                        return r;
+                sp->proto = proto_from_string(proto);
+                if (sp->proto < 0)
+                        return error_set(e, -EINVAL, "%s.protocol: unsupported protocol \"%s\"", path, proto);
+                sp->name = strdup(name);
+                RET_NULL_ENOMEM(sp->name);
+                sp->port = (uint16_t) port;
+                s->n_ports++;
+        }
+        return 0;
+}
+
+int endpoint_slice_parse(const json_t *obj, EndpointSlice **ret, ErrorBuf *e) {
+        _cleanup_(endpoint_slice_freep) EndpointSlice *s = calloc(1, sizeof(EndpointSlice));
+        const char *at = NULL, *svc = NULL;
+        json_t *labels = NULL, *meta;
+        int r;
+
+        RET_NULL_ENOMEM(s);
+        r = parse_meta(obj, "EndpointSlice", &s->namespace, &s->name, &s->key, e);
+        if (r < 0)
+                return r;
+        meta = json_object_get(obj, "metadata");
+        if ((r = jx_get_object(meta, "labels", "metadata", false, &labels, e)) < 0 ||
+            (labels &&
+             (r = jx_get_string(labels, "kubernetes.io/service-name", "metadata.labels", false, &svc, e)) < 0) ||
+            (r = jx_get_string(obj, "addressType", "", true, &at, e)) < 0)
+                return error_prefix(e, r, "EndpointSlice %s", s->key);
+        /* The Service a slice belongs to is named by this label (the EndpointSlice controller sets it). */
+        if (isempty(svc))
+                return error_set(e, -EINVAL, "EndpointSlice %s: metadata.labels: missing kubernetes.io/service-name",
+                                 s->key);
+        if (streq(at, "IPv4"))
+                s->family = AF_INET;
+        else if (streq(at, "IPv6"))
+                s->family = AF_INET6;
+        else
+                return error_set(e, -EOPNOTSUPP, "EndpointSlice %s: addressType: unsupported \"%s\"", s->key, at);
+        s->service_name = strdup(svc);
+        RET_NULL_ENOMEM(s->service_name);
+        if ((r = parse_slice_endpoints(obj, s, e)) < 0 || (r = parse_slice_ports(obj, s, e)) < 0)
+                return error_prefix(e, r, "EndpointSlice %s", s->key);
+
+        _cleanup_json_ json_t *fp =
+                json_pack("{sssO*sO*ss}", "service", svc, "endpoints", json_object_get(obj, "endpoints"), "ports",
+                          json_object_get(obj, "ports"), "addressType", at);
+        RET_NULL_ENOMEM(fp);
+        s->fingerprint = jx_dump_compact(fp);
+        RET_NULL_ENOMEM(s->fingerprint);
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+EndpointSlice *endpoint_slice_free(EndpointSlice *s) {
+        if (!s)
+                return NULL;
+        for (size_t i = 0; i < s->n_endpoints; i++)
+                free(s->endpoints[i].node_name);
+        for (size_t i = 0; i < s->n_ports; i++)
+                free(s->ports[i].name);
+        free(s->endpoints);
+        free(s->ports);
+        free(s->namespace);
+        free(s->name);
+        free(s->key);
+        free(s->service_name);
+        free(s->fingerprint);
+        free(s);
+        return NULL;
+}

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/* Service and EndpointSlice objects (core/v1 Service, discovery.k8s.io/v1 EndpointSlice) reduced to what a proxy
+ * needs. Parsers take the jansson tree as the API server or `kubectl get -o json|yaml` prints it and fill an
+ * ErrorBuf naming the field when the object is unusable. Nothing here knows where the objects come from. */
+
+#include <jansson.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+typedef enum Proto {
+        PROTO_TCP,
+        PROTO_UDP,
+        PROTO_SCTP,
+        _PROTO_MAX,
+        _PROTO_INVALID = -EINVAL,
+} Proto;
+
+const char *proto_to_string(Proto p); /* "TCP", "UDP", "SCTP" as in the API */
+Proto proto_from_string(const char *s);
+uint8_t proto_to_ipproto(Proto p); /* IPPROTO_TCP, ... */
+
+typedef struct IPAddr {
+        int family; /* AF_INET or AF_INET6 */
+        union {
+                struct in_addr in;
+                struct in6_addr in6;
+                uint8_t bytes[16];
+        };
+} IPAddr;
+
+typedef struct Cidr {
+        IPAddr addr;
+        unsigned prefixlen;
+} Cidr;
+
+int ipaddr_parse(const char *s, IPAddr *ret);
+int cidr_parse(const char *s, Cidr *ret); /* a bare address is a /32 or /128 */
+size_t ipaddr_len(int family);
+bool ipaddr_equal(const IPAddr *a, const IPAddr *b);
+bool cidr_contains(const Cidr *c, const IPAddr *a);
+const char *ipaddr_to_string(const IPAddr *a, char buf[static 46]);
+
+typedef enum ServiceType {
+        SERVICE_CLUSTER_IP,
+        SERVICE_NODE_PORT,
+        SERVICE_LOAD_BALANCER,
+        SERVICE_EXTERNAL_NAME,
+        _SERVICE_TYPE_MAX,
+        _SERVICE_TYPE_INVALID = -EINVAL,
+} ServiceType;
+
+typedef struct ServicePort {
+        char *name; /* "" when the Service has a single unnamed port */
+        Proto proto;
+        uint16_t port;
+        uint16_t node_port; /* 0 = none */
+} ServicePort;
+
+/* The default ClientIP affinity timeout (core/v1 DefaultClientIPServiceAffinitySeconds: 3 hours). */
+#define SERVICE_AFFINITY_TIMEOUT_DEFAULT 10800U
+
+typedef struct Service {
+        char *namespace, *name; /* "namespace/name" is key */
+        char *key;
+        ServiceType type;
+        IPAddr *cluster_ips; /* empty for headless ("None") services */
+        size_t n_cluster_ips;
+        IPAddr *external_ips;
+        size_t n_external_ips;
+        IPAddr *lb_ips; /* status.loadBalancer.ingress[].ip with ipMode VIP or unset */
+        size_t n_lb_ips;
+        Cidr *source_ranges; /* spec.loadBalancerSourceRanges */
+        size_t n_source_ranges;
+        ServicePort *ports;
+        size_t n_ports;
+        bool affinity;             /* sessionAffinity: ClientIP */
+        uint32_t affinity_timeout; /* seconds */
+        bool external_local;       /* externalTrafficPolicy: Local */
+        bool internal_local;       /* internalTrafficPolicy: Local */
+        uint16_t health_check_node_port;
+        char *fingerprint; /* compact JSON of what the proxy reads: equal fingerprints program the same rules */
+} Service;
+
+typedef struct Endpoint {
+        IPAddr addr;
+        bool ready, serving, terminating;
+        char *node_name; /* NULL when unknown */
+} Endpoint;
+
+typedef struct SlicePort {
+        char *name; /* "" for the unnamed port */
+        Proto proto;
+        uint16_t port; /* 0 = unknown port (the slice carries no number): skipped */
+} SlicePort;
+
+typedef struct EndpointSlice {
+        char *namespace, *name, *key;
+        char *service_name; /* label kubernetes.io/service-name */
+        int family;         /* addressType IPv4/IPv6; FQDN slices are rejected */
+        Endpoint *endpoints;
+        size_t n_endpoints;
+        SlicePort *ports;
+        size_t n_ports;
+        char *fingerprint;
+} EndpointSlice;
+
+/* Parse objects; on error the ErrorBuf says "Service default/web: spec.ports[0].port: ...". */
+int service_parse(const json_t *obj, Service **ret, ErrorBuf *e);
+Service *service_free(Service *s);
+int endpoint_slice_parse(const json_t *obj, EndpointSlice **ret, ErrorBuf *e);
+EndpointSlice *endpoint_slice_free(EndpointSlice *s);
+
+/* "Service", "EndpointSlice", or NULL; the kind of an object (items of *List kinds are handled by callers). */
+const char *object_kind(const json_t *obj);
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(Service *, service_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(EndpointSlice *, endpoint_slice_free)

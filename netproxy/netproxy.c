@@ -1,0 +1,1129 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Desired state and the mirror of what is committed.
+ *
+ * Every Service contributes elements (frontend verdicts, endpoint buckets, cluster IPs, hairpin pairs) and
+ * references dynamic chains. Elements live in one reference-counted store; an element whose wanted state differs
+ * from what was committed goes on a dirty list, and an incremental sync walks only that list. A change to one
+ * Service therefore costs O(its elements), whatever the number of Services. */
+
+#include <arpa/inet.h>
+#include <linux/netfilter.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "netproxy/conntrack.h"
+#include "netproxy/netproxy.h"
+#include "netproxy/ruleset.h"
+#include "netproxy/smap.h"
+
+typedef struct Entry {
+        struct Entry *next;  /* hash chain */
+        struct Entry *dnext; /* dirty list */
+        uint32_t refs;
+        uint8_t fam; /* 0 = ip, 1 = ip6 */
+        uint8_t set;
+        uint8_t klen, dlen;
+        bool have, dirty;
+        uint8_t bytes[]; /* key[klen] want[dlen] have[dlen] */
+} Entry;
+
+#define E_KEY(e) ((e)->bytes)
+#define E_WANT(e) ((e)->bytes + (e)->klen)
+#define E_HAVE(e) ((e)->bytes + (e)->klen + (e)->dlen)
+
+typedef struct ChainEnt {
+        char *name;
+        uint32_t refs;
+        bool have, dirty;
+        ChainSpec want, committed;
+        struct ChainEnt *dnext;
+} ChainEnt;
+
+typedef struct SvcState {
+        char *key;
+        Service *svc;
+        EndpointSlice **slices;
+        size_t n_slices;
+        Entry **elems;
+        size_t n_elems;
+        ChainEnt **chains;
+        size_t n_chains;
+        bool dirty;
+        struct SvcState *dnext;
+        int local_ready;
+} SvcState;
+
+struct NetProxy {
+        NetProxyConfig cfg;
+        char *table;
+        char *hostname;
+        SMap services; /* key → SvcState */
+        SMap slices;   /* key → EndpointSlice */
+        SMap chains;   /* name → ChainEnt */
+        Entry **buckets;
+        size_t n_buckets, n_entries;
+        Entry *dirty;
+        ChainEnt *dirty_chains;
+        SvcState *dirty_svcs;
+        unsigned synced;
+        bool need_full, committed_once;
+        unsigned aux_gen;
+        uint32_t genid;
+        uint64_t pending_since;
+        uint64_t static_rules[2];
+        CtFlushList ct;
+        NetProxyMetrics m;
+};
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+static int fam_of(int family) {
+        return family == AF_INET6 ? 1 : 0;
+}
+
+static int family_of(int fam) {
+        return fam ? AF_INET6 : AF_INET;
+}
+
+/* ---- element store ---- */
+
+static size_t entry_slot(const NetProxy *np, uint8_t fam, uint8_t set, const uint8_t *key, size_t klen) {
+        uint64_t h = hash_bytes(key, klen, ((uint64_t) fam << 8) | set);
+        return (size_t) h & (np->n_buckets - 1);
+}
+
+static int store_grow(NetProxy *np) {
+        size_t nb = np->n_buckets ? np->n_buckets * 2 : 1024;
+        Entry **b = calloc(nb, sizeof(Entry *));
+        RET_NULL_ENOMEM(b);
+        size_t old = np->n_buckets;
+        Entry **ob = np->buckets;
+        np->buckets = b;
+        np->n_buckets = nb;
+        for (size_t i = 0; i < old; i++)
+                for (Entry *e = ob[i], *next; e; e = next) {
+                        next = e->next;
+                        size_t s = entry_slot(np, e->fam, e->set, E_KEY(e), e->klen);
+                        e->next = b[s];
+                        b[s] = e;
+                }
+        free(ob);
+        return 0;
+}
+
+static void mark_dirty(NetProxy *np, Entry *e) {
+        if (e->dirty)
+                return;
+        e->dirty = true;
+        e->dnext = np->dirty;
+        np->dirty = e;
+}
+
+/* Takes a reference on (set, key) wanting data; returns the entry. */
+static Entry *entry_acquire(NetProxy *np, int family, SetId set, const uint8_t *key, const uint8_t *data) {
+        uint8_t fam = (uint8_t) fam_of(family);
+        size_t klen = set_key_len(set, family), dlen = set_data_len(set, family);
+        if (np->n_entries >= np->n_buckets && store_grow(np) < 0)
+                return NULL;
+        size_t s = entry_slot(np, fam, (uint8_t) set, key, klen);
+        Entry *e;
+        for (e = np->buckets[s]; e; e = e->next)
+                if (e->fam == fam && e->set == set && memcmp(E_KEY(e), key, klen) == 0)
+                        break;
+        if (!e) {
+                e = calloc(1, sizeof(Entry) + klen + 2 * dlen);
+                if (!e)
+                        return NULL;
+                e->fam = fam;
+                e->set = (uint8_t) set;
+                e->klen = (uint8_t) klen;
+                e->dlen = (uint8_t) dlen;
+                memcpy(E_KEY(e), key, klen);
+                e->next = np->buckets[s];
+                np->buckets[s] = e;
+                np->n_entries++;
+        }
+        if (e->refs == 0 || (dlen > 0 && memcmp(E_WANT(e), data, dlen) != 0)) {
+                if (dlen > 0)
+                        memcpy(E_WANT(e), data, dlen);
+                mark_dirty(np, e);
+        }
+        e->refs++;
+        return e;
+}
+
+static void entry_release(NetProxy *np, Entry *e) {
+        if (--e->refs == 0)
+                mark_dirty(np, e);
+}
+
+static void entry_unlink_free(NetProxy *np, Entry *e) {
+        size_t s = entry_slot(np, e->fam, e->set, E_KEY(e), e->klen);
+        for (Entry **i = &np->buckets[s]; *i; i = &(*i)->next)
+                if (*i == e) {
+                        *i = e->next;
+                        break;
+                }
+        np->n_entries--;
+        free(e);
+}
+
+/* ---- dynamic chains ---- */
+
+static void chain_spec_done(ChainSpec *s) {
+        free(s->eps);
+        s->eps = NULL;
+}
+
+static int chain_spec_copy(ChainSpec *dst, const ChainSpec *src) {
+        *dst = *src;
+        dst->eps = NULL;
+        if (src->kind == CHAIN_AFFINITY && src->n > 0) {
+                dst->eps = malloc(src->n * sizeof(EpTarget));
+                RET_NULL_ENOMEM(dst->eps);
+                memcpy(dst->eps, src->eps, src->n * sizeof(EpTarget));
+        }
+        return 0;
+}
+
+static void chain_mark_dirty(NetProxy *np, ChainEnt *c) {
+        if (c->dirty)
+                return;
+        c->dirty = true;
+        c->dnext = np->dirty_chains;
+        np->dirty_chains = c;
+}
+
+static ChainEnt *chain_acquire(NetProxy *np, const char *name, const ChainSpec *spec) {
+        ChainEnt *c = smap_get(&np->chains, name);
+        if (!c) {
+                c = calloc(1, sizeof(ChainEnt));
+                if (!c)
+                        return NULL;
+                c->name = strdup(name);
+                if (!c->name || smap_put(&np->chains, c->name, c) < 0) {
+                        free(c->name);
+                        free(c);
+                        return NULL;
+                }
+        }
+        if (c->refs == 0 && chain_spec_equal(&c->want, spec))
+                chain_mark_dirty(np, c); /* revived before its deletion was committed: keep what is there */
+        else if (c->refs == 0 || !chain_spec_equal(&c->want, spec)) {
+                ChainSpec n;
+                if (chain_spec_copy(&n, spec) < 0)
+                        return NULL;
+                /* A rewritten affinity chain gets fresh names for its per-endpoint objects, so the old ones can be
+                 * deleted in the same transaction that creates the new ones. */
+                n.gen = ++np->aux_gen;
+                chain_spec_done(&c->want);
+                c->want = n;
+                chain_mark_dirty(np, c);
+        }
+        c->refs++;
+        return c;
+}
+
+static void chain_release(NetProxy *np, ChainEnt *c) {
+        if (--c->refs == 0)
+                chain_mark_dirty(np, c);
+}
+
+static void chain_free(NetProxy *np, ChainEnt *c) {
+        smap_remove(&np->chains, c->name);
+        chain_spec_done(&c->want);
+        chain_spec_done(&c->committed);
+        free(c->name);
+        free(c);
+}
+
+/* ---- services ---- */
+
+static SvcState *svc_state_get(NetProxy *np, const char *key, bool create) {
+        SvcState *st = smap_get(&np->services, key);
+        if (st || !create)
+                return st;
+        st = calloc(1, sizeof(SvcState));
+        if (!st)
+                return NULL;
+        st->key = strdup(key);
+        if (!st->key || smap_put(&np->services, st->key, st) < 0) {
+                free(st->key);
+                free(st);
+                return NULL;
+        }
+        return st;
+}
+
+static void svc_mark_dirty(NetProxy *np, SvcState *st) {
+        if (!np->pending_since)
+                np->pending_since = now_usec();
+        if (st->dirty)
+                return;
+        st->dirty = true;
+        st->dnext = np->dirty_svcs;
+        np->dirty_svcs = st;
+}
+
+typedef struct Cand {
+        EpTarget t;
+        bool ready, serving, terminating, local;
+} Cand;
+
+typedef struct Vec {
+        void **v;
+        size_t n, cap;
+} Vec;
+
+static int vec_push(Vec *v, void *p) {
+        if (v->n == v->cap) {
+                size_t nc = v->cap ? v->cap * 2 : 16;
+                void **n = realloc(v->v, nc * sizeof(void *));
+                RET_NULL_ENOMEM(n);
+                v->v = n;
+                v->cap = nc;
+        }
+        v->v[v->n++] = p;
+        return 0;
+}
+
+static int cmp_target(const void *a, const void *b) {
+        const EpTarget *x = a, *y = b;
+        int c = memcmp(x->addr.bytes, y->addr.bytes, 16);
+        return c ?: (int) x->port - (int) y->port;
+}
+
+/* The endpoints of one service port in one family (EndpointSlice ports are matched by name and protocol; the
+ * EndpointSlice controller already resolved named targetPorts into numbers). */
+static int gather(NetProxy *np, SvcState *st, const ServicePort *sp, int family, Cand **ret, size_t *ret_n) {
+        size_t cap = 0, n = 0;
+        for (size_t i = 0; i < st->n_slices; i++)
+                cap += st->slices[i]->n_endpoints;
+        Cand *c = calloc(cap ?: 1, sizeof(Cand));
+        RET_NULL_ENOMEM(c);
+        for (size_t i = 0; i < st->n_slices; i++) {
+                const EndpointSlice *s = st->slices[i];
+                uint16_t port = 0;
+                if (s->family != family)
+                        continue;
+                for (size_t j = 0; j < s->n_ports; j++)
+                        if (s->ports[j].proto == sp->proto && streq(s->ports[j].name, sp->name))
+                                port = s->ports[j].port;
+                if (port == 0)
+                        continue;
+                for (size_t j = 0; j < s->n_endpoints; j++) {
+                        const Endpoint *ep = &s->endpoints[j];
+                        Cand x = {.t = {.addr = ep->addr, .port = port},
+                                  .ready = ep->ready,
+                                  .serving = ep->serving,
+                                  .terminating = ep->terminating,
+                                  .local = np->hostname && ep->node_name && streq(ep->node_name, np->hostname)};
+                        bool dup = false;
+                        for (size_t k = 0; k < n && !dup; k++)
+                                dup = ipaddr_equal(&c[k].t.addr, &x.t.addr) && c[k].t.port == x.t.port;
+                        if (!dup)
+                                c[n++] = x;
+                }
+        }
+        *ret = c;
+        *ret_n = n;
+        return 0;
+}
+
+/* Like kube-proxy's CategorizeEndpoints (pkg/proxy/topology.go): ready endpoints, or when there is none, the ones
+ * still serving while terminating; restricted to this node's endpoints for a Local traffic policy. */
+static size_t select_eps(const Cand *c, size_t n, bool local_only, EpTarget *out) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+                if ((!local_only || c[i].local) && c[i].ready)
+                        out[k++] = c[i].t;
+        if (k == 0)
+                for (size_t i = 0; i < n; i++)
+                        if ((!local_only || c[i].local) && c[i].serving && c[i].terminating)
+                                out[k++] = c[i].t;
+        qsort(out, k, sizeof(EpTarget), cmp_target);
+        return k;
+}
+
+typedef struct Build {
+        NetProxy *np;
+        SvcState *st;
+        Vec elems, chains;
+} Build;
+
+static int add_elem(Build *b, int family, SetId set, const uint8_t *key, const uint8_t *data) {
+        Entry *e = entry_acquire(b->np, family, set, key, data);
+        RET_NULL_ENOMEM(e);
+        return vec_push(&b->elems, e);
+}
+
+static int add_verdict(Build *b, int family, SetId set, const uint8_t *key, int kind, const char *chain) {
+        uint8_t d[VERDICT_DATA_LEN] = {};
+        d[0] = (uint8_t) kind;
+        if (chain)
+                snprintf((char *) d + 1, sizeof(d) - 1, "%s", chain);
+        return add_elem(b, family, set, key, d);
+}
+
+static int add_frontend(Build *b, const ServicePort *sp, const IPAddr *addr, uint16_t port, const EpTarget *eps,
+                        size_t n, bool masq, bool any_usable, const char *scope) {
+        NetProxy *np = b->np;
+        const Service *svc = b->st->svc;
+        int family = addr->family, r;
+        uint8_t key[64], k2[64], d[64];
+        key_frontend(key, addr, sp->proto, port);
+
+        if (n == 0)
+                /* No usable endpoint: REJECT when the Service has none at all, DROP when the Local policy leaves
+                 * none on this node while others exist elsewhere (kube-proxy's behaviour). */
+                return add_verdict(b, family, SET_NO_ENDPOINTS, key, any_usable ? VERDICT_DROP : VERDICT_GOTO,
+                                   any_usable ? NULL : "reject-chain");
+
+        for (size_t i = 0; i < n; i++) {
+                key_hairpin(k2, &eps[i].addr);
+                if ((r = add_elem(b, family, SET_HAIRPIN, k2, NULL)) < 0)
+                        return r;
+        }
+
+        ChainSpec spec = {.family = family, .n = (uint32_t) n, .masq = masq};
+        char name[64];
+        if (svc->affinity) {
+                char id[256];
+                snprintf(id, sizeof(id), "%s|%s|%s|%d|%s|%s", svc->key, sp->name, proto_to_string(sp->proto), family,
+                         scope, masq ? "m" : "");
+                snprintf(name, sizeof(name), "aff-%012llx",
+                         (unsigned long long) (hash_bytes(id, strlen(id), 0) & 0xffffffffffffULL));
+                spec.kind = CHAIN_AFFINITY;
+                spec.proto = sp->proto;
+                spec.timeout = svc->affinity_timeout;
+                spec.eps = (EpTarget *) eps;
+        } else {
+                snprintf(name, sizeof(name), "%s-%zu", masq ? "lbm" : "lb", n);
+                spec.kind = CHAIN_LB;
+                static const SetId ep_set[_PROTO_MAX] = {SET_EP_TCP, SET_EP_UDP, SET_EP_SCTP};
+                for (size_t i = 0; i < n; i++) {
+                        key_endpoint(k2, addr, port, (uint32_t) i);
+                        data_endpoint(d, &eps[i].addr, eps[i].port);
+                        if ((r = add_elem(b, family, ep_set[sp->proto], k2, d)) < 0)
+                                return r;
+                }
+        }
+        ChainEnt *c = chain_acquire(np, name, &spec);
+        RET_NULL_ENOMEM(c);
+        if ((r = vec_push(&b->chains, c)) < 0)
+                return r;
+        return add_verdict(b, family, SET_FRONTENDS, key, VERDICT_GOTO, name);
+}
+
+static int build_port_family(Build *b, const ServicePort *sp, int family) {
+        NetProxy *np = b->np;
+        const Service *svc = b->st->svc;
+        _cleanup_free_ Cand *c = NULL;
+        _cleanup_free_ EpTarget *internal = NULL, *external = NULL, *all = NULL;
+        size_t n = 0;
+        uint8_t key[64];
+        int r = gather(np, b->st, sp, family, &c, &n);
+        if (r < 0)
+                return r;
+        internal = calloc(n ?: 1, sizeof(EpTarget));
+        external = calloc(n ?: 1, sizeof(EpTarget));
+        all = calloc(n ?: 1, sizeof(EpTarget));
+        if (!internal || !external || !all)
+                return -ENOMEM;
+        size_t n_int = select_eps(c, n, svc->internal_local, internal);
+        size_t n_ext = select_eps(c, n, svc->external_local, external);
+        bool usable = select_eps(c, n, false, all) > 0;
+
+        for (size_t i = 0; i < svc->n_cluster_ips; i++) {
+                const IPAddr *a = &svc->cluster_ips[i];
+                if (a->family != family)
+                        continue;
+                if ((r = add_frontend(b, sp, a, sp->port, internal, n_int, np->cfg.masquerade_all, usable, "int")) < 0)
+                        return r;
+                memcpy(key, a->bytes, ipaddr_len(family));
+                if ((r = add_elem(b, family, SET_CLUSTER_IPS, key, NULL)) < 0)
+                        return r;
+        }
+        /* External traffic (externalIPs, load-balancer ingress IPs, NodePorts) is masqueraded for policy Cluster,
+         * so replies return through this node; policy Local keeps the client address. */
+        bool masq = !svc->external_local || np->cfg.masquerade_all;
+        for (size_t i = 0; i < svc->n_external_ips + svc->n_lb_ips; i++) {
+                const IPAddr *a =
+                        i < svc->n_external_ips ? &svc->external_ips[i] : &svc->lb_ips[i - svc->n_external_ips];
+                if (a->family == family &&
+                    (r = add_frontend(b, sp, a, sp->port, external, n_ext, masq, usable, "ext")) < 0)
+                        return r;
+        }
+        if (sp->node_port && svc->type != SERVICE_CLUSTER_IP)
+                for (size_t i = 0; i < np->cfg.n_nodeport_addresses; i++) {
+                        const IPAddr *a = &np->cfg.nodeport_addresses[i];
+                        if (a->family == family &&
+                            (r = add_frontend(b, sp, a, sp->node_port, external, n_ext, masq, usable, "ext")) < 0)
+                                return r;
+                }
+        return 0;
+}
+
+static int count_local_ready(NetProxy *np, SvcState *st) {
+        int n = 0;
+        for (size_t i = 0; i < st->n_slices; i++)
+                for (size_t j = 0; j < st->slices[i]->n_endpoints; j++) {
+                        const Endpoint *ep = &st->slices[i]->endpoints[j];
+                        n += ep->ready && np->hostname && ep->node_name && streq(ep->node_name, np->hostname);
+                }
+        return n;
+}
+
+static int svc_recompute(NetProxy *np, SvcState *st) {
+        Build b = {.np = np, .st = st};
+        int r = 0;
+        if (st->svc && st->svc->type != SERVICE_EXTERNAL_NAME)
+                for (size_t i = 0; r >= 0 && i < st->svc->n_ports; i++)
+                        for (int f = 0; r >= 0 && f < 2; f++)
+                                r = build_port_family(&b, &st->svc->ports[i], family_of(f));
+        if (r < 0) {
+                /* Undo the references taken so far; the old contribution stays. */
+                for (size_t i = 0; i < b.elems.n; i++)
+                        entry_release(np, b.elems.v[i]);
+                for (size_t i = 0; i < b.chains.n; i++)
+                        chain_release(np, b.chains.v[i]);
+                free(b.elems.v);
+                free(b.chains.v);
+                return r;
+        }
+        for (size_t i = 0; i < st->n_elems; i++)
+                entry_release(np, st->elems[i]);
+        for (size_t i = 0; i < st->n_chains; i++)
+                chain_release(np, st->chains[i]);
+        free(st->elems);
+        free(st->chains);
+        st->elems = (Entry **) b.elems.v;
+        st->n_elems = b.elems.n;
+        st->chains = (ChainEnt **) b.chains.v;
+        st->n_chains = b.chains.n;
+        st->local_ready = count_local_ready(np, st);
+        return 0;
+}
+
+static void svc_state_free(NetProxy *np, SvcState *st) {
+        smap_remove(&np->services, st->key);
+        service_free(st->svc);
+        free(st->slices);
+        free(st->elems);
+        free(st->chains);
+        free(st->key);
+        free(st);
+}
+
+/* ---- public API ---- */
+
+int netproxy_new(const NetProxyConfig *config, NetProxy **ret) {
+        NetProxy *np = calloc(1, sizeof(NetProxy));
+        RET_NULL_ENOMEM(np);
+        np->cfg = *config;
+        np->table = strdup(config->table ?: "nodelet");
+        np->hostname = config->hostname ? strdup(config->hostname) : NULL;
+        np->cfg.nodeport_addresses = calloc(config->n_nodeport_addresses ?: 1, sizeof(IPAddr));
+        if (!np->table || (config->hostname && !np->hostname) || !np->cfg.nodeport_addresses) {
+                netproxy_free(np);
+                return -ENOMEM;
+        }
+        if (config->n_nodeport_addresses)
+                memcpy(np->cfg.nodeport_addresses, config->nodeport_addresses,
+                       config->n_nodeport_addresses * sizeof(IPAddr));
+        np->cfg.table = np->table;
+        np->cfg.hostname = np->hostname;
+        np->need_full = true;
+        *ret = np;
+        return 0;
+}
+
+NetProxy *netproxy_free(NetProxy *np) {
+        if (!np)
+                return NULL;
+        size_t b = 0;
+        for (SMapNode *i = NULL; (i = smap_next(&np->slices, i, &b));)
+                endpoint_slice_free(i->value);
+        smap_clear(&np->slices);
+        while (np->services.n > 0) {
+                b = 0;
+                SMapNode *i = smap_next(&np->services, NULL, &b);
+                svc_state_free(np, i->value);
+        }
+        smap_clear(&np->services);
+        while (np->chains.n > 0) {
+                b = 0;
+                SMapNode *i = smap_next(&np->chains, NULL, &b);
+                chain_free(np, i->value);
+        }
+        smap_clear(&np->chains);
+        for (size_t i = 0; i < np->n_buckets; i++)
+                for (Entry *e = np->buckets[i], *next; e; e = next) {
+                        next = e->next;
+                        free(e);
+                }
+        free(np->buckets);
+        ct_flush_list_done(&np->ct);
+        free(np->cfg.nodeport_addresses);
+        free(np->table);
+        free(np->hostname);
+        free(np);
+        return NULL;
+}
+
+static int update_service(NetProxy *np, const json_t *obj, ErrorBuf *e) {
+        _cleanup_(service_freep) Service *s = NULL;
+        int r = service_parse(obj, &s, e);
+        if (r < 0)
+                return r;
+        SvcState *st = svc_state_get(np, s->key, true);
+        RET_NULL_ENOMEM(st);
+        if (st->svc && streq(st->svc->fingerprint, s->fingerprint))
+                return 0;
+        service_free(st->svc);
+        st->svc = TAKE_PTR(s);
+        svc_mark_dirty(np, st);
+        return 1;
+}
+
+static int slice_detach(NetProxy *np, EndpointSlice *s) {
+        char key[512];
+        snprintf(key, sizeof(key), "%s/%s", s->namespace, s->service_name);
+        SvcState *st = svc_state_get(np, key, false);
+        if (!st)
+                return 0;
+        for (size_t i = 0; i < st->n_slices; i++)
+                if (st->slices[i] == s) {
+                        st->slices[i] = st->slices[--st->n_slices];
+                        break;
+                }
+        svc_mark_dirty(np, st);
+        return 0;
+}
+
+static int update_slice(NetProxy *np, const json_t *obj, ErrorBuf *e) {
+        _cleanup_(endpoint_slice_freep) EndpointSlice *s = NULL;
+        char key[512];
+        int r = endpoint_slice_parse(obj, &s, e);
+        if (r < 0)
+                return r;
+        EndpointSlice *old = smap_get(&np->slices, s->key);
+        if (old && streq(old->fingerprint, s->fingerprint))
+                return 0;
+        snprintf(key, sizeof(key), "%s/%s", s->namespace, s->service_name);
+        SvcState *st = svc_state_get(np, key, true);
+        RET_NULL_ENOMEM(st);
+        EndpointSlice **l = realloc(st->slices, (st->n_slices + 1) * sizeof(EndpointSlice *));
+        RET_NULL_ENOMEM(l);
+        st->slices = l;
+        if (old) {
+                slice_detach(np, old);
+                smap_remove(&np->slices, old->key);
+                endpoint_slice_free(old);
+        }
+        if ((r = smap_put(&np->slices, s->key, s)) < 0)
+                return r;
+        st->slices[st->n_slices++] = TAKE_PTR(s);
+        svc_mark_dirty(np, st);
+        return 1;
+}
+
+int netproxy_update_object(NetProxy *np, const json_t *obj, ErrorBuf *e) {
+        const char *kind = json_string_value(json_object_get(obj, "kind"));
+        if (!kind)
+                return error_set(e, -EINVAL, "kind: required field is missing");
+        if (streq(kind, "Service"))
+                return update_service(np, obj, e);
+        if (streq(kind, "EndpointSlice"))
+                return update_slice(np, obj, e);
+        return error_set(e, -EOPNOTSUPP, "kind: unsupported kind \"%s\"", kind);
+}
+
+int netproxy_delete_object(NetProxy *np, const char *kind, const char *ns, const char *name) {
+        char key[512];
+        snprintf(key, sizeof(key), "%s/%s", ns, name);
+        if (streq(kind, "Service")) {
+                SvcState *st = svc_state_get(np, key, false);
+                if (!st || !st->svc)
+                        return 0;
+                st->svc = service_free(st->svc);
+                svc_mark_dirty(np, st);
+                return 1;
+        }
+        if (streq(kind, "EndpointSlice")) {
+                EndpointSlice *s = smap_remove(&np->slices, key);
+                if (!s)
+                        return 0;
+                slice_detach(np, s);
+                endpoint_slice_free(s);
+                return 1;
+        }
+        return -EOPNOTSUPP;
+}
+
+void netproxy_set_synced(NetProxy *np, unsigned what) {
+        np->synced |= what;
+}
+
+void netproxy_request_full_sync(NetProxy *np) {
+        np->need_full = true;
+}
+
+static int recompute_dirty(NetProxy *np) {
+        while (np->dirty_svcs) {
+                SvcState *st = np->dirty_svcs;
+                int r = svc_recompute(np, st);
+                if (r < 0)
+                        return r;
+                np->dirty_svcs = st->dnext;
+                st->dirty = false;
+                if (!st->svc && st->n_slices == 0)
+                        svc_state_free(np, st);
+        }
+        return 0;
+}
+
+static int emit_full(NetProxy *np, NftBatch *b) {
+        int r;
+        for (int f = 0; f < 2; f++) {
+                int family = family_of(f);
+                RulesetConfig rc = {
+                        .table = np->table,
+                        .cluster_cidr = np->cfg.cluster_cidr[f].addr.family ? &np->cfg.cluster_cidr[f] : NULL,
+                        .service_cidr = np->cfg.service_cidr[f].addr.family ? &np->cfg.service_cidr[f] : NULL,
+                };
+                /* add + delete + add: replaces the table atomically whether or not it existed. */
+                if ((r = nft_batch_table(b, family, np->table, false)) < 0 ||
+                    (r = nft_batch_table(b, family, np->table, true)) < 0 ||
+                    (r = nft_batch_table(b, family, np->table, false)) < 0)
+                        return r;
+                r = ruleset_emit_static(b, family, &rc);
+                if (r < 0)
+                        return r;
+                np->static_rules[f] = (uint64_t) r;
+        }
+        size_t bk = 0;
+        for (SMapNode *i = NULL; (i = smap_next(&np->chains, i, &bk));) {
+                ChainEnt *c = i->value;
+                if (c->refs > 0 && (r = ruleset_emit_chain(b, np->table, c->name, &c->want)) < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < np->n_buckets; i++)
+                for (Entry *e = np->buckets[i]; e; e = e->next)
+                        if (e->refs > 0) {
+                                r = ruleset_emit_elem(b, family_of(e->fam), np->table, e->set, false, E_KEY(e),
+                                                      e->dlen ? E_WANT(e) : NULL);
+                                if (r < 0)
+                                        return r;
+                                np->m.last_elements_added++;
+                        }
+        return 0;
+}
+
+static bool entry_changed(const Entry *e) {
+        return e->dlen > 0 && memcmp(E_WANT(e), E_HAVE(e), e->dlen) != 0;
+}
+
+/* UDP flows whose conntrack entries must go (kube-proxy pkg/proxy/conntrack): a removed UDP endpoint, and a UDP
+ * frontend that gets endpoints (flows created while it had none were not DNATed). */
+static void note_conntrack(NetProxy *np, const Entry *e, bool deleting) {
+        int family = family_of(e->fam);
+        size_t l = ipaddr_len(family);
+        if (deleting && e->set == SET_EP_UDP) {
+                CtFlush f = {.family = family, .proto = IPPROTO_UDP};
+                memcpy(f.vip.bytes, E_KEY(e), l);
+                memcpy(&f.vport, E_KEY(e) + l, 2);
+                memcpy(f.endpoint.bytes, E_HAVE(e), l);
+                f.has_endpoint = true;
+                (void) ct_flush_list_add(&np->ct, &f);
+        } else if (!deleting && e->set == SET_FRONTENDS && E_KEY(e)[l] == IPPROTO_UDP && !e->have) {
+                CtFlush f = {.family = family, .proto = IPPROTO_UDP};
+                memcpy(f.vip.bytes, E_KEY(e), l);
+                memcpy(&f.vport, E_KEY(e) + l + 4, 2);
+                (void) ct_flush_list_add(&np->ct, &f);
+        }
+}
+
+static int emit_partial(NetProxy *np, NftBatch *b) {
+        int r;
+        /* 1. new and rewritten chains, before elements that jump to them */
+        for (ChainEnt *c = np->dirty_chains; c; c = c->dnext) {
+                if (c->refs == 0)
+                        continue;
+                if (!c->have)
+                        r = ruleset_emit_chain(b, np->table, c->name, &c->want);
+                else if (!chain_spec_equal(&c->want, &c->committed) || c->want.gen != c->committed.gen)
+                        r = ruleset_emit_chain_replace(b, np->table, c->name, &c->committed, &c->want);
+                else
+                        continue;
+                if (r < 0)
+                        return r;
+                np->m.last_chains_changed++;
+        }
+        /* 2. element deletions (also of elements whose data changes), 3. additions */
+        for (Entry *e = np->dirty; e; e = e->dnext)
+                if (e->have && (e->refs == 0 || entry_changed(e))) {
+                        r = ruleset_emit_elem(b, family_of(e->fam), np->table, e->set, true, E_KEY(e), NULL);
+                        if (r < 0)
+                                return r;
+                        note_conntrack(np, e, true);
+                        np->m.last_elements_deleted++;
+                }
+        for (Entry *e = np->dirty; e; e = e->dnext)
+                if (e->refs > 0 && (!e->have || entry_changed(e))) {
+                        r = ruleset_emit_elem(b, family_of(e->fam), np->table, e->set, false, E_KEY(e),
+                                              e->dlen ? E_WANT(e) : NULL);
+                        if (r < 0)
+                                return r;
+                        note_conntrack(np, e, false);
+                        np->m.last_elements_added++;
+                }
+        /* 4. chains nobody references any more */
+        for (ChainEnt *c = np->dirty_chains; c; c = c->dnext)
+                if (c->refs == 0 && c->have) {
+                        if ((r = ruleset_emit_chain_delete(b, np->table, c->name, &c->committed)) < 0)
+                                return r;
+                        np->m.last_chains_changed++;
+                }
+        return 0;
+}
+
+/* After a successful commit the mirror becomes the wanted state. */
+static void apply_committed(NetProxy *np, bool full) {
+        if (full) {
+                np->dirty = NULL; /* the walk below frees entries that may be on it */
+                for (size_t i = 0; i < np->n_buckets; i++)
+                        for (Entry *e = np->buckets[i], *next; e; e = next) {
+                                next = e->next;
+                                e->have = e->refs > 0;
+                                if (e->dlen)
+                                        memcpy(E_HAVE(e), E_WANT(e), e->dlen);
+                                e->dirty = false;
+                                if (!e->have)
+                                        entry_unlink_free(np, e);
+                        }
+        } else
+                for (Entry *e = np->dirty; e; e = e->dnext) {
+                        e->have = e->refs > 0;
+                        if (e->dlen)
+                                memcpy(E_HAVE(e), E_WANT(e), e->dlen);
+                }
+        for (Entry *e = np->dirty, *next; e; e = next) {
+                next = e->dnext;
+                e->dirty = false;
+                if (!full && e->refs == 0)
+                        entry_unlink_free(np, e);
+        }
+        np->dirty = NULL;
+
+        size_t bk = 0;
+        Vec dead = {};
+        for (SMapNode *i = NULL; (i = smap_next(&np->chains, i, &bk));) {
+                ChainEnt *c = i->value;
+                if (!full && !c->dirty)
+                        continue;
+                c->dirty = false;
+                c->have = c->refs > 0;
+                chain_spec_done(&c->committed);
+                if (c->have)
+                        (void) chain_spec_copy(&c->committed, &c->want);
+                else
+                        (void) vec_push(&dead, c);
+        }
+        np->dirty_chains = NULL;
+        for (size_t i = 0; i < dead.n; i++)
+                chain_free(np, dead.v[i]);
+        free(dead.v);
+}
+
+static void update_counts(NetProxy *np) {
+        uint64_t elems = 0, rules = np->static_rules[0] + np->static_rules[1], chains = 0, sets = 2 * _SET_MAX;
+        for (size_t i = 0; i < np->n_buckets; i++)
+                for (Entry *e = np->buckets[i]; e; e = e->next)
+                        elems += e->have;
+        size_t bk = 0;
+        for (SMapNode *i = NULL; (i = smap_next(&np->chains, i, &bk));) {
+                ChainEnt *c = i->value;
+                if (!c->have)
+                        continue;
+                rules += ruleset_chain_rules(&c->committed);
+                chains += 1 + (c->committed.kind == CHAIN_AFFINITY ? c->committed.n : 0);
+                sets += c->committed.kind == CHAIN_AFFINITY ? c->committed.n : 0;
+        }
+        np->m.elements = elems;
+        np->m.rules = rules;
+        np->m.chains = chains + 2 * 10; /* 4 plain + 6 base chains per family */
+        np->m.sets = sets;
+        np->m.services = np->services.n;
+        np->m.endpoint_slices = np->slices.n;
+}
+
+int netproxy_sync(NetProxy *np) {
+        _cleanup_(nft_batch_freep) NftBatch *b = NULL;
+        int r;
+
+        if ((np->synced & (NETPROXY_SYNCED_SERVICES | NETPROXY_SYNCED_ENDPOINT_SLICES)) !=
+            (NETPROXY_SYNCED_SERVICES | NETPROXY_SYNCED_ENDPOINT_SLICES))
+                return 0;
+        uint64_t start = now_usec();
+        r = recompute_dirty(np);
+        if (r < 0)
+                return r;
+        bool full = np->need_full;
+        if (!full && !np->dirty && !np->dirty_chains) {
+                np->pending_since = 0;
+                return 0;
+        }
+        if ((r = nft_batch_new(&b)) < 0)
+                return r;
+        np->m.last_elements_added = np->m.last_elements_deleted = np->m.last_chains_changed = 0;
+        ct_flush_list_done(&np->ct);
+        r = full ? emit_full(np, b) : emit_partial(np, b);
+        if (r >= 0 && !np->cfg.dry_run)
+                r = nft_batch_commit(b);
+        np->m.last_batch_bytes = nft_batch_size(b);
+        if (r < 0) {
+                /* The kernel state is unknown now: rebuild everything next time. */
+                np->m.sync_failures++;
+                np->need_full = true;
+                return r;
+        }
+        apply_committed(np, full);
+        np->need_full = false;
+        np->committed_once = true;
+        if (!np->cfg.dry_run) {
+                (void) nft_get_genid(&np->genid);
+                np->m.conntrack_flushed += (uint64_t) MAX(ct_flush_apply(&np->ct), 0);
+        }
+        uint64_t end = now_usec(), d = end - start;
+        np->m.last_sync_full = full;
+        if (full) {
+                np->m.full_syncs++;
+                np->m.last_full_sync_usec = d;
+                np->m.total_full_sync_usec += d;
+        } else {
+                np->m.partial_syncs++;
+                np->m.last_partial_sync_usec = d;
+                np->m.total_partial_sync_usec += d;
+                np->m.max_partial_sync_usec = MAX(np->m.max_partial_sync_usec, d);
+        }
+        if (np->pending_since) {
+                np->m.last_programming_latency_usec = end - np->pending_since;
+                np->m.max_programming_latency_usec =
+                        MAX(np->m.max_programming_latency_usec, np->m.last_programming_latency_usec);
+                np->pending_since = 0;
+        }
+        update_counts(np);
+        return 1;
+}
+
+int netproxy_verify(NetProxy *np) {
+        uint32_t gen;
+        int r;
+        if (!np->committed_once || np->need_full || np->cfg.dry_run)
+                return 0;
+        np->m.verifications++;
+        r = nft_get_genid(&gen);
+        if (r < 0)
+                return r;
+        if (gen == np->genid)
+                return 0; /* nobody committed anything since our last transaction */
+
+        uint64_t want_rules[2] = {np->static_rules[0], np->static_rules[1]}, want_chains[2] = {10, 10},
+                 want_sets[2] = {_SET_MAX, _SET_MAX};
+        size_t bk = 0;
+        for (SMapNode *i = NULL; (i = smap_next(&np->chains, i, &bk));) {
+                ChainEnt *c = i->value;
+                if (!c->have)
+                        continue;
+                int f = fam_of(c->committed.family);
+                bool aff = c->committed.kind == CHAIN_AFFINITY;
+                want_rules[f] += ruleset_chain_rules(&c->committed);
+                want_chains[f] += 1 + (aff ? c->committed.n : 0);
+                want_sets[f] += aff ? c->committed.n : 0;
+        }
+        for (int f = 0; f < 2; f++) {
+                uint64_t rules = 0, chains = 0, sets = 0;
+                r = nft_table_count(family_of(f), np->table, &rules, &chains, &sets);
+                if (r < 0 || rules != want_rules[f] || chains != want_chains[f] || sets != want_sets[f]) {
+                        np->need_full = true;
+                        np->m.repairs++;
+                        return 1;
+                }
+        }
+        np->genid = gen;
+        return 0;
+}
+
+int netproxy_cleanup(const char *table) {
+        _cleanup_(nft_batch_freep) NftBatch *b = NULL;
+        int r = nft_batch_new(&b);
+        if (r < 0)
+                return r;
+        for (int f = 0; f < 2; f++)
+                if ((r = nft_batch_table(b, family_of(f), table ?: "nodelet", false)) < 0 ||
+                    (r = nft_batch_table(b, family_of(f), table ?: "nodelet", true)) < 0)
+                        return r;
+        return nft_batch_commit(b);
+}
+
+const NetProxyMetrics *netproxy_metrics(NetProxy *np) {
+        return &np->m;
+}
+
+int netproxy_local_endpoints(NetProxy *np, const char *ns, const char *name) {
+        char key[512];
+        snprintf(key, sizeof(key), "%s/%s", ns, name);
+        SvcState *st = svc_state_get(np, key, false);
+        if (!st || !st->svc)
+                return -ENOENT;
+        return st->local_ready;
+}
+
+void netproxy_metrics_print(const NetProxyMetrics *m, FILE *f) {
+        fprintf(f,
+                "netproxy_sync_full_total %llu\n"
+                "netproxy_sync_partial_total %llu\n"
+                "netproxy_sync_failures_total %llu\n"
+                "netproxy_sync_full_last_seconds %.6f\n"
+                "netproxy_sync_partial_last_seconds %.6f\n"
+                "netproxy_sync_partial_max_seconds %.6f\n"
+                "netproxy_network_programming_last_seconds %.6f\n"
+                "netproxy_network_programming_max_seconds %.6f\n"
+                "netproxy_last_sync_elements_added %llu\n"
+                "netproxy_last_sync_elements_deleted %llu\n"
+                "netproxy_last_sync_chains_changed %llu\n"
+                "netproxy_last_sync_batch_bytes %llu\n"
+                "netproxy_elements %llu\n"
+                "netproxy_rules %llu\n"
+                "netproxy_chains %llu\n"
+                "netproxy_sets %llu\n"
+                "netproxy_services %llu\n"
+                "netproxy_endpoint_slices %llu\n"
+                "netproxy_verifications_total %llu\n"
+                "netproxy_repairs_total %llu\n"
+                "netproxy_conntrack_entries_flushed_total %llu\n",
+                (unsigned long long) m->full_syncs, (unsigned long long) m->partial_syncs,
+                (unsigned long long) m->sync_failures, m->last_full_sync_usec / 1e6, m->last_partial_sync_usec / 1e6,
+                m->max_partial_sync_usec / 1e6, m->last_programming_latency_usec / 1e6,
+                m->max_programming_latency_usec / 1e6, (unsigned long long) m->last_elements_added,
+                (unsigned long long) m->last_elements_deleted, (unsigned long long) m->last_chains_changed,
+                (unsigned long long) m->last_batch_bytes, (unsigned long long) m->elements,
+                (unsigned long long) m->rules, (unsigned long long) m->chains, (unsigned long long) m->sets,
+                (unsigned long long) m->services, (unsigned long long) m->endpoint_slices,
+                (unsigned long long) m->verifications, (unsigned long long) m->repairs,
+                (unsigned long long) m->conntrack_flushed);
+}
+
+void netproxy_foreach_health_check(NetProxy *np, netproxy_health_fn cb, void *userdata) {
+        size_t bk = 0;
+        for (SMapNode *i = NULL; (i = smap_next(&np->services, i, &bk));) {
+                SvcState *st = i->value;
+                if (st->svc && st->svc->health_check_node_port && st->svc->external_local)
+                        cb(st->svc->namespace, st->svc->name, st->svc->health_check_node_port, st->local_ready,
+                           userdata);
+        }
+}
+
+static const char *ipproto_name(uint8_t p) {
+        return p == IPPROTO_TCP ? "tcp" : p == IPPROTO_UDP ? "udp" : p == IPPROTO_SCTP ? "sctp" : "?";
+}
+
+static void describe_entry(const Entry *e, FILE *f) {
+        int family = family_of(e->fam);
+        size_t l = ipaddr_len(family);
+        char a[46], b[46];
+        IPAddr x = {.family = family}, y = {.family = family};
+        uint16_t port;
+        uint32_t bucket;
+        const uint8_t *k = E_KEY(e), *d = E_WANT(e);
+
+        fprintf(f, "%s %s ", e->fam ? "ip6" : "ip", set_name(e->set));
+        memcpy(x.bytes, k, l);
+        switch (e->set) {
+        case SET_FRONTENDS:
+        case SET_NO_ENDPOINTS:
+                memcpy(&port, k + l + 4, 2);
+                fprintf(f, "%s . %s . %u : ", ipaddr_to_string(&x, a), ipproto_name(k[l]), ntohs(port));
+                if (d[0] == VERDICT_GOTO)
+                        fprintf(f, "goto %s\n", (const char *) d + 1);
+                else
+                        fprintf(f, "drop\n");
+                break;
+        case SET_EP_TCP:
+        case SET_EP_UDP:
+        case SET_EP_SCTP: {
+                uint16_t p2;
+                memcpy(&port, k + l, 2);
+                memcpy(&bucket, k + l + 4, 4);
+                memcpy(y.bytes, d, l);
+                memcpy(&p2, d + l, 2);
+                fprintf(f, "%s . %u . %u : %s . %u\n", ipaddr_to_string(&x, a), ntohs(port), bucket,
+                        ipaddr_to_string(&y, b), ntohs(p2));
+                break;
+        }
+        case SET_HAIRPIN:
+                memcpy(y.bytes, k + l, l);
+                fprintf(f, "%s . %s\n", ipaddr_to_string(&x, a), ipaddr_to_string(&y, b));
+                break;
+        default:
+                fprintf(f, "%s\n", ipaddr_to_string(&x, a));
+        }
+}
+
+static int cmp_line(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+int netproxy_describe(NetProxy *np, char **ret) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        int r = recompute_dirty(np);
+        if (r < 0)
+                return r;
+        FILE *f = open_memstream(&buf, &size);
+        RET_NULL_ENOMEM(f);
+        for (size_t i = 0; i < np->n_buckets; i++)
+                for (Entry *e = np->buckets[i]; e; e = e->next)
+                        if (e->refs > 0)
+                                describe_entry(e, f);
+        size_t bk = 0;
+        for (SMapNode *i = NULL; (i = smap_next(&np->chains, i, &bk));) {
+                ChainEnt *c = i->value;
+                if (c->refs == 0)
+                        continue;
+                fprintf(f, "%s chain %s", c->want.family == AF_INET6 ? "ip6" : "ip", c->name);
+                if (c->want.kind == CHAIN_AFFINITY) {
+                        fprintf(f, " affinity timeout %u%s", c->want.timeout, c->want.masq ? " masq" : "");
+                        for (uint32_t j = 0; j < c->want.n; j++) {
+                                char a[46];
+                                fprintf(f, " %s.%u", ipaddr_to_string(&c->want.eps[j].addr, a), c->want.eps[j].port);
+                        }
+                }
+                fputc('\n', f);
+        }
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        /* sort the lines */
+        size_t n = 0;
+        for (char *p = buf; p && *p; p++)
+                n += *p == '\n';
+        _cleanup_free_ char **lines = calloc(n + 1, sizeof(char *));
+        RET_NULL_ENOMEM(lines);
+        size_t k = 0;
+        for (char *save = NULL, *t = strtok_r(buf, "\n", &save); t; t = strtok_r(NULL, "\n", &save))
+                lines[k++] = t;
+        qsort(lines, k, sizeof(char *), cmp_line);
+        char *out = malloc(size + 2);
+        RET_NULL_ENOMEM(out);
+        out[0] = 0;
+        char *w = out;
+        for (size_t i = 0; i < k; i++)
+                w = stpcpy(stpcpy(w, lines[i]), "\n");
+        *ret = out;
+        return 0;
+}
