@@ -178,6 +178,30 @@ START_TEST(test_config_fields_and_ref_override) {
 }
 END_TEST
 
+/* A multi-platform index: the host's manifest is chosen and the other platform's (absent) never read. A ref.name
+ * that is only a tag (skopeo's "latest") names no repository: the image is imported untagged. */
+START_TEST(test_multiarch_and_tag_only) {
+        _cleanup_free_ char *ma = fixture("ma.tar", "--multiarch --ref registry.example.com/team/app:2"),
+                            *tag = fixture("tag.tar", "--variant t --ref latest");
+        _cleanup_(image_store_freep) ImageStore *s = store_new("store");
+        _cleanup_(image_info_freep) ImageInfo *a = NULL, *t = NULL, *byid = NULL;
+        import_ok(s, ma, NULL, &a);
+        ck_assert_str_eq(a->refs[0], "registry.example.com/team/app:2");
+        ck_assert_int_eq(access(a->layer_dirs[0], F_OK), 0);
+        import_ok(s, tag, NULL, &t);
+        ck_assert_ptr_null(t->refs[0]);
+        ck_assert_int_eq(image_store_get(s, "latest", &(ImageInfo *){NULL}, NULL), -ENOENT);
+        ck_assert_int_eq(image_store_get(s, t->id, &byid, NULL), 0);
+        ImageInfo **l = NULL;
+        size_t n = 0;
+        ck_assert_int_eq(image_store_list(s, &l, &n), 0);
+        ck_assert_int_eq(n, 2);
+        ck_assert_ptr_null(l[1]->refs[0]); /* untagged images sort last */
+        image_info_list_free(l, n);
+        ck_assert_int_eq(image_store_remove(s, t->id, NULL), 0);
+}
+END_TEST
+
 START_TEST(test_shared_layers_refcount) {
         _cleanup_free_ char *bb = fixture("bb.tar", ""), *wh = fixture("wh.tar", "--whiteout --ref wh:1 --zstd");
         _cleanup_(image_store_freep) ImageStore *s = store_new("store");
@@ -484,6 +508,7 @@ static Suite *suite(void) {
         tcase_set_timeout(tc, 240);
         tcase_add_loop_test(tc, test_import_formats, 0, 9);
         tcase_add_test(tc, test_config_fields_and_ref_override);
+        tcase_add_test(tc, test_multiarch_and_tag_only);
         tcase_add_test(tc, test_shared_layers_refcount);
         tcase_add_test(tc, test_tags_and_in_use);
         tcase_add_test(tc, test_whiteouts_with_overlayfs);
