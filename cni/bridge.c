@@ -141,7 +141,7 @@ typedef struct AddState {
         struct nl_sock *host, *pod;
         struct rtnl_link *br, *veth, *peer;
         char veth_name[IFNAMSIZ];
-        bool veth_created, masq_added;
+        bool bridge_created, veth_created, masq_added, ipam_allocated;
 } AddState;
 
 static void add_state_done(AddState *s) {
@@ -161,32 +161,30 @@ static void add_state_done(AddState *s) {
                 rtnl_link_put(s->peer);
 }
 
+/* The bridge, created when missing. Called with the lock held. */
 static int setup_bridge(AddState *s, CniError *e) {
-        int r = nl_open(&s->host);
-        if (r < 0)
-                return cni_error(e, CNI_ERR_IO, "failed to open netlink socket: %s", strerror(-r));
-        r = lock_bridge(&s->lock_fd);
-        if (r < 0)
-                return cni_error(e, CNI_ERR_IO, "failed to lock bridge %s: %s", s->c.bridge, strerror(-r));
-        r = bridge_ensure(s->host, s->c.bridge, s->c.mtu, &s->br);
+        int r = bridge_ensure(s->host, s->c.bridge, s->c.mtu, &s->br, &s->bridge_created);
         if (r == -ENOTTY)
                 return cni_error(e, CNI_ERR_INVALID_CONFIG, "%s already exists but is not a bridge", s->c.bridge);
         if (r < 0)
                 return cni_error(e, CNI_ERR_IO, "failed to create bridge %s: %s", s->c.bridge, strerror(-r));
-        if (s->c.is_gateway)
-                for (size_t i = 0; i < s->n_ips; i++) {
-                        if (!s->ips[i].has_gateway)
-                                continue;
-                        CniPrefix gw = {.ip = s->ips[i].gateway, .len = s->ips[i].addr.len};
-                        r = addr_add(s->host, rtnl_link_get_ifindex(s->br), &gw);
-                        if (r < 0) {
-                                char b[CNI_PREFIX_STRLEN];
-                                return cni_error(e, CNI_ERR_IO, "failed to add gateway address %s to %s: %s",
-                                                 cni_prefix_format(&gw, b), s->c.bridge, strerror(-r));
-                        }
-                        enable_forwarding(gw.ip.family);
+        return 0;
+}
+
+/* isGateway: the gateway addresses on the bridge (EEXIST from earlier pods is success), forwarding on. */
+static int setup_gateway(AddState *s, CniError *e) {
+        for (size_t i = 0; s->c.is_gateway && i < s->n_ips; i++) {
+                if (!s->ips[i].has_gateway)
+                        continue;
+                CniPrefix gw = {.ip = s->ips[i].gateway, .len = s->ips[i].addr.len};
+                int r = addr_add(s->host, rtnl_link_get_ifindex(s->br), &gw);
+                if (r < 0) {
+                        char b[CNI_PREFIX_STRLEN];
+                        return cni_error(e, CNI_ERR_IO, "failed to add gateway address %s to %s: %s",
+                                         cni_prefix_format(&gw, b), s->c.bridge, strerror(-r));
                 }
-        s->lock_fd = safe_close(s->lock_fd);
+                enable_forwarding(gw.ip.family);
+        }
         return 0;
 }
 
@@ -226,6 +224,22 @@ static int setup_veth(AddState *s, CniError *e) {
                                          strerror(-r));
         }
         return 0;
+}
+
+/* Bridge and veth pair, serialized with other invocations by the namespace lock, so a bridge this invocation
+ * created cannot be removed by its rollback while another ADD attaches to it. */
+static int setup_links(AddState *s, CniError *e) {
+        int r = nl_open(&s->host);
+        if (r < 0)
+                return cni_error(e, CNI_ERR_IO, "failed to open netlink socket: %s", strerror(-r));
+        r = lock_bridge(&s->lock_fd);
+        if (r < 0)
+                return cni_error(e, CNI_ERR_IO, "failed to lock the network namespace: %s", strerror(-r));
+        r = setup_bridge(s, e);
+        if (r >= 0)
+                r = setup_veth(s, e);
+        s->lock_fd = safe_close(s->lock_fd);
+        return r;
 }
 
 static const IpConf *ip_of_family(const AddState *s, int family) {
@@ -321,13 +335,21 @@ static void rollback(AddState *s) {
                 (void) masq_del(s->a->name, s->a->container_id, s->a->ifname);
         if (s->veth_created && s->host)
                 (void) link_delete(s->host, s->veth_name); /* takes the pod end with it */
-        if (s->c.ipam_type)
+        /* A bridge this ADD created goes too, unless another pod attached meanwhile: a failed first ADD (bad
+         * IPAM configuration, exhausted range) leaves nothing behind. */
+        if (s->bridge_created && s->host && lock_bridge(&s->lock_fd) >= 0) {
+                if (bridge_has_ports(s->host, rtnl_link_get_ifindex(s->br)) == 0)
+                        (void) link_delete(s->host, s->c.bridge);
+                s->lock_fd = safe_close(s->lock_fd);
+        }
+        if (s->ipam_allocated)
                 (void) cni_delegate(s->c.ipam_type, CNI_CMD_DEL, s->a, NULL, NULL);
 }
 
 int cni_bridge_add(const CniArgs *a, json_t **ret_result, CniError *e) {
         _cleanup_(add_state_done) AddState s = {.a = a, .ns_fd = -EBADF, .lock_fd = -EBADF};
         _cleanup_json_ json_t *routes = NULL, *result = NULL;
+        CniDelegate ipam = {.out_fd = -EBADF};
         int r;
 
         r = config_parse(a, &s.c, e);
@@ -336,15 +358,30 @@ int cni_bridge_add(const CniArgs *a, json_t **ret_result, CniError *e) {
         r = open_netns(a->netns, &s.ns_fd, e);
         if (r < 0)
                 return r;
-        /* IPAM first: a bad range, an unknown IPAM plugin or an exhausted pool fails before anything exists. */
+        /* IPAM allocates while we create the bridge and the veth pair: the two halves of an ADD overlap, which
+         * is most of why we are fast. If IPAM fails (bad range, unknown plugin, exhausted pool), the links are
+         * rolled back, so nothing is left either way. */
         if (s.c.ipam_type) {
-                r = cni_delegate(s.c.ipam_type, CNI_CMD_ADD, a, &s.ipam_result, e);
+                r = cni_delegate_start(s.c.ipam_type, CNI_CMD_ADD, a, &ipam, e);
                 if (r < 0)
                         return r;
-                r = parse_ips(s.ipam_result, &s.ips, &s.n_ips, e);
-                if (r < 0)
-                        goto fail;
         }
+        r = setup_links(&s, e);
+        if (s.c.ipam_type) {
+                CniError ie = {};
+                int k = cni_delegate_finish(&ipam, &s.ipam_result, &ie);
+                s.ipam_allocated = k >= 0;
+                if (k < 0) {
+                        /* The IPAM error names the configuration problem: it wins over a link error. */
+                        if (e)
+                                *e = ie;
+                        r = k;
+                }
+        }
+        if (r >= 0 && s.ipam_result)
+                r = parse_ips(s.ipam_result, &s.ips, &s.n_ips, e);
+        if (r < 0)
+                goto fail;
         routes = json_is_array(json_object_get(s.ipam_result, "routes"))
                          ? json_deep_copy(json_object_get(s.ipam_result, "routes"))
                          : json_array();
@@ -359,9 +396,7 @@ int cni_bridge_add(const CniArgs *a, json_t **ret_result, CniError *e) {
                                         routes, json_pack("{s:s}", "dst",
                                                           s.ips[i].addr.ip.family == AF_INET ? "0.0.0.0/0" : "::/0"));
 
-        r = setup_bridge(&s, e);
-        if (r >= 0)
-                r = setup_veth(&s, e);
+        r = setup_gateway(&s, e);
         if (r >= 0)
                 r = setup_pod(&s, routes, e);
         if (r >= 0 && s.c.ip_masq)
@@ -386,19 +421,9 @@ fail:
         return r;
 }
 
-int cni_bridge_del(const CniArgs *a, CniError *e) {
-        BridgeConfig c = {};
+static int del_links(const CniArgs *a, const BridgeConfig *c, CniError *e) {
         int r;
 
-        r = config_parse(a, &c, e);
-        if (r < 0)
-                return r;
-        /* Release the addresses first, like the reference: a pod whose netns is already gone still frees them. */
-        if (c.ipam_type) {
-                r = cni_delegate(c.ipam_type, CNI_CMD_DEL, a, NULL, e);
-                if (r < 0)
-                        return r;
-        }
         if (!isempty(a->netns)) {
                 _cleanup_close_ int ns_fd = open(a->netns, O_RDONLY | O_CLOEXEC);
                 if (ns_fd >= 0) {
@@ -414,10 +439,40 @@ int cni_bridge_del(const CniArgs *a, CniError *e) {
                 } else if (errno != ENOENT && errno != EINVAL)
                         return cni_error(e, CNI_ERR_IO, "failed to open netns \"%s\": %s", a->netns, strerror(errno));
         }
-        if (c.ip_masq) {
+        if (c->ip_masq) {
                 r = masq_del(a->name, a->container_id, a->ifname);
                 if (r < 0)
                         return cni_error(e, CNI_ERR_IO, "failed to remove IP masquerade rules: %s", strerror(-r));
+        }
+        return 0;
+}
+
+int cni_bridge_del(const CniArgs *a, CniError *e) {
+        BridgeConfig c = {};
+        int r;
+
+        r = config_parse(a, &c, e);
+        if (r < 0)
+                return r;
+        /* Addresses are released whether or not the netns still exists (like the reference); IPAM runs while we
+         * delete the interface, and its error is reported first. */
+        CniDelegate ipam = {.out_fd = -EBADF};
+        if (c.ipam_type) {
+                r = cni_delegate_start(c.ipam_type, CNI_CMD_DEL, a, &ipam, e);
+                if (r < 0)
+                        return r;
+        }
+        CniError le = {};
+        r = del_links(a, &c, &le);
+        if (c.ipam_type) {
+                int k = cni_delegate_finish(&ipam, NULL, e);
+                if (k < 0)
+                        return k;
+        }
+        if (r < 0) {
+                if (e)
+                        *e = le;
+                return r;
         }
         return 0;
 }

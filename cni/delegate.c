@@ -3,7 +3,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <sys/wait.h>
 
@@ -63,16 +62,12 @@ static int write_all(int fd, const char *p, size_t n) {
         return 0;
 }
 
-int cni_delegate(const char *type, CniCommand cmd, const CniArgs *a, json_t **ret_result, CniError *e) {
-        _cleanup_free_ char *path = NULL, *out = NULL, *cmd_env = NULL;
+int cni_delegate_start(const char *type, CniCommand cmd, const CniArgs *a, CniDelegate *ret, CniError *e) {
+        _cleanup_free_ char *path = NULL, *cmd_env = NULL;
         _cleanup_free_ char **env = NULL;
         _cleanup_close_ int in_r = -EBADF, in_w = -EBADF, out_r = -EBADF, out_w = -EBADF;
-        posix_spawn_file_actions_t fa;
-        posix_spawnattr_t attr;
-        sigset_t dfl;
-        size_t out_size = 0;
         pid_t pid;
-        int r, status;
+        int r;
 
         r = cni_find_plugin(type, a->path, &path);
         if (r == -EINVAL)
@@ -82,7 +77,8 @@ int cni_delegate(const char *type, CniCommand cmd, const CniArgs *a, json_t **re
                                  strempty(a->path));
         if (asprintf(&cmd_env, "CNI_COMMAND=%s", cni_command_to_string(cmd)) < 0 || !(env = make_env(cmd_env)))
                 return cni_error(e, CNI_ERR_INTERNAL, "out of memory");
-
+        /* The configuration is small (far below the 64 KiB pipe buffer), so it is written before the delegate
+         * runs and the caller is free until finish(); larger ones would block here, which is still correct. */
         int p[2];
         if (pipe2(p, O_CLOEXEC) < 0)
                 return cni_error(e, CNI_ERR_IO, "pipe: %s", strerror(errno));
@@ -91,35 +87,46 @@ int cni_delegate(const char *type, CniCommand cmd, const CniArgs *a, json_t **re
                 return cni_error(e, CNI_ERR_IO, "pipe: %s", strerror(errno));
         out_r = p[0], out_w = p[1];
 
-        /* posix_spawn (vfork + exec in glibc): the cheapest way to start the delegate, which matters because it is
-         * the only exec on the ADD/DEL path. */
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_adddup2(&fa, in_r, STDIN_FILENO);
-        posix_spawn_file_actions_adddup2(&fa, out_w, STDOUT_FILENO);
-        /* We ignore SIGPIPE (a delegate may exit without reading stdin); the delegate gets the default back. */
-        posix_spawnattr_init(&attr);
-        sigemptyset(&dfl);
-        sigaddset(&dfl, SIGPIPE);
-        posix_spawnattr_setsigdefault(&attr, &dfl);
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+        /* fork, not posix_spawn: vfork would stop us until the delegate's exec finished, while with fork the
+         * exec runs on the other CPU as we create the links. The child only calls async-signal-safe functions
+         * (we are single-threaded anyway). */
         char *argv[] = {path, NULL};
-        r = posix_spawn(&pid, path, &fa, &attr, argv, env);
-        posix_spawn_file_actions_destroy(&fa);
-        posix_spawnattr_destroy(&attr);
-        if (r != 0)
-                return cni_error(e, CNI_ERR_IO, "failed to execute %s: %s", path, strerror(r));
+        pid = fork();
+        if (pid < 0)
+                return cni_error(e, CNI_ERR_IO, "fork: %s", strerror(errno));
+        if (pid == 0) {
+                /* We ignore SIGPIPE (a delegate may exit without reading stdin); the delegate gets the default. */
+                (void) signal(SIGPIPE, SIG_DFL);
+                if (dup2(in_r, STDIN_FILENO) < 0 || dup2(out_w, STDOUT_FILENO) < 0)
+                        _exit(127);
+                execve(path, argv, env);
+                _exit(127);
+        }
         in_r = safe_close(in_r);
         out_w = safe_close(out_w);
-
-        /* Plugins read all of stdin before writing, so writing first then reading cannot deadlock. */
         r = write_all(in_w, a->stdin_data, a->stdin_size);
-        in_w = safe_close(in_w);
-        int rr = read_full_fd(out_r, 16 * 1024 * 1024, &out, &out_size);
-        while (waitpid(pid, &status, 0) < 0)
+        if (r < 0 && r != -EPIPE) {
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                return cni_error(e, CNI_ERR_IO, "failed to write configuration to %s: %s", type, strerror(-r));
+        }
+        *ret = (CniDelegate){.pid = pid, .out_fd = TAKE_FD(out_r), .type = type};
+        return 0;
+}
+
+int cni_delegate_finish(CniDelegate *d, json_t **ret_result, CniError *e) {
+        _cleanup_free_ char *out = NULL;
+        _cleanup_close_ int out_fd = TAKE_FD(d->out_fd);
+        size_t out_size = 0;
+        int status;
+
+        int rr = read_full_fd(out_fd, 16 * 1024 * 1024, &out, &out_size);
+        while (waitpid(d->pid, &status, 0) < 0)
                 if (errno != EINTR)
                         return cni_error(e, CNI_ERR_IO, "waitpid: %s", strerror(errno));
+        d->pid = 0;
         if (rr < 0)
-                return cni_error(e, CNI_ERR_IO, "failed to read output of %s: %s", type, strerror(-rr));
+                return cni_error(e, CNI_ERR_IO, "failed to read output of %s: %s", d->type, strerror(-rr));
 
         _cleanup_json_ json_t *j = out_size > 0 ? json_loadb(out, out_size, 0, NULL) : NULL;
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -129,16 +136,22 @@ int cni_delegate(const char *type, CniCommand cmd, const CniArgs *a, json_t **re
                                 *e = de;
                         return cni_error(e, de.code, "%s", de.msg);
                 }
-                return cni_error(e, CNI_ERR_INTERNAL, "plugin %s failed (%s %d) without an error JSON", type,
+                return cni_error(e, CNI_ERR_INTERNAL, "plugin %s failed (%s %d) without an error JSON", d->type,
                                  WIFEXITED(status) ? "exit status" : "signal",
                                  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
         }
-        if (r < 0 && r != -EPIPE)
-                return cni_error(e, CNI_ERR_IO, "failed to write configuration to %s: %s", type, strerror(-r));
         if (ret_result) {
                 if (!json_is_object(j))
-                        return cni_error(e, CNI_ERR_DECODE, "failed to decode the result of %s", type);
+                        return cni_error(e, CNI_ERR_DECODE, "failed to decode the result of %s", d->type);
                 *ret_result = TAKE_PTR(j);
         }
         return 0;
+}
+
+int cni_delegate(const char *type, CniCommand cmd, const CniArgs *a, json_t **ret_result, CniError *e) {
+        CniDelegate d;
+        int r = cni_delegate_start(type, cmd, a, &d, e);
+        if (r < 0)
+                return r;
+        return cni_delegate_finish(&d, ret_result, e);
 }

@@ -13,3 +13,15 @@ int cni_find_plugin(const char *type, const char *search_path, char **ret_path);
 /* ret_result may be NULL (DEL, CHECK, GC, STATUS print nothing on success). Errors printed by the delegate are
  * copied into e with their code. */
 int cni_delegate(const char *type, CniCommand cmd, const CniArgs *a, json_t **ret_result, CniError *e);
+
+/* The same in two halves, so the caller can do its own work while the delegate runs (nodelet-bridge creates the
+ * veth pair while IPAM allocates). start() spawns and hands over stdin; finish() collects and reaps. A started
+ * delegate must be finished, also on the caller's error paths. */
+typedef struct CniDelegate {
+        pid_t pid;
+        int out_fd;
+        const char *type;
+} CniDelegate;
+
+int cni_delegate_start(const char *type, CniCommand cmd, const CniArgs *a, CniDelegate *ret, CniError *e);
+int cni_delegate_finish(CniDelegate *d, json_t **ret_result, CniError *e);

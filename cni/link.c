@@ -80,8 +80,9 @@ int link_get(struct nl_sock *sk, const char *name, struct rtnl_link **ret) {
         return nl_to_errno(rtnl_link_get_kernel(sk, 0, name, ret));
 }
 
-int bridge_ensure(struct nl_sock *sk, const char *name, uint32_t mtu, struct rtnl_link **ret) {
+int bridge_ensure(struct nl_sock *sk, const char *name, uint32_t mtu, struct rtnl_link **ret, bool *ret_created) {
         _cleanup_(rtnl_link_putp) struct rtnl_link *link = NULL;
+        bool created = false;
         int r;
 
         r = link_get(sk, name, &link);
@@ -96,6 +97,7 @@ int bridge_ensure(struct nl_sock *sk, const char *name, uint32_t mtu, struct rtn
                 r = nl_to_errno(rtnl_link_add(sk, b, NLM_F_CREATE | NLM_F_EXCL));
                 if (r < 0 && r != -EEXIST) /* EEXIST: a concurrent ADD won the race, fine */
                         return r;
+                created = r >= 0;
                 r = link_get(sk, name, &link);
         }
         if (r < 0)
@@ -108,6 +110,18 @@ int bridge_ensure(struct nl_sock *sk, const char *name, uint32_t mtu, struct rtn
                         return r;
         }
         *ret = TAKE_PTR(link);
+        *ret_created = created;
+        return 0;
+}
+
+int bridge_has_ports(struct nl_sock *sk, int bridge_index) {
+        _cleanup_(nl_cache_freep) struct nl_cache *cache = NULL;
+        int r = nl_to_errno(rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache));
+        if (r < 0)
+                return r;
+        for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o))
+                if (rtnl_link_get_master((struct rtnl_link *) o) == bridge_index)
+                        return 1;
         return 0;
 }
 

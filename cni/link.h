@@ -27,7 +27,9 @@ int nl_open_in_netns(int ns_fd, struct nl_sock **ret);
 int link_get(struct nl_sock *sk, const char *name, struct rtnl_link **ret);
 /* Creates the bridge unless it exists (EEXIST from a concurrent creator is success), sets it up; -EEXIST-like
  * -ENOTTY when a link of that name exists but is not a bridge. Returns the bridge. */
-int bridge_ensure(struct nl_sock *sk, const char *name, uint32_t mtu, struct rtnl_link **ret);
+int bridge_ensure(struct nl_sock *sk, const char *name, uint32_t mtu, struct rtnl_link **ret, bool *ret_created);
+/* 1 when any link has the bridge as master. */
+int bridge_has_ports(struct nl_sock *sk, int bridge_index);
 /* One RTM_NEWLINK: veth host_name (master bridge_index, up) with its peer pod_name created in pod_ns_fd. */
 int veth_create(struct nl_sock *sk, const char *host_name, const char *pod_name, int pod_ns_fd, int bridge_index,
                 uint32_t mtu);

@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* ADD and DEL per pod: nodelet-bridge + nodelet-ipam against the reference bridge + host-local, same configuration
+ * shape, the same number of fresh network namespaces, interleaved pod by pod in one run so both see the same
+ * machine state. Each operation is timed the way a runtime pays for it: spawn the plugin with the CNI environment,
+ * write the configuration, read the result, reap.
+ *
+ * Runs as root inside a private network namespace (bridges and veths vanish with it); pod namespaces are named
+ * bench-cni-<pid>-<n> and removed at the end. Usage: bench-cni [PODS] [NODELET_BIN_DIR] [REFERENCE_BIN_DIR] */
+
+#include <fcntl.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <math.h>
+#include <sched.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "common/fileio.h"
+
+extern char **environ;
+
+typedef struct Impl {
+        const char *label, *bridge_plugin, *ipam_plugin, *bin_dir, *bridge, *subnet;
+        char *conf;
+        double *add_ms, *del_ms;
+} Impl;
+
+static double now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec * 1e3 + (double) ts.tv_nsec / 1e6;
+}
+
+/* One plugin execution; returns its exit status, or -1. */
+static int exec_plugin(const Impl *im, const char *cmd, const char *cid, const char *netns) {
+        char path[512], e_cmd[64], e_cid[128], e_ns[256], e_path[600];
+        int in[2], out[2], status;
+        pid_t pid;
+
+        snprintf(path, sizeof path, "%s/%s", im->bin_dir, im->bridge_plugin);
+        snprintf(e_cmd, sizeof e_cmd, "CNI_COMMAND=%s", cmd);
+        snprintf(e_cid, sizeof e_cid, "CNI_CONTAINERID=%s", cid);
+        snprintf(e_ns, sizeof e_ns, "CNI_NETNS=%s", netns);
+        snprintf(e_path, sizeof e_path, "CNI_PATH=%s", im->bin_dir);
+        char *env[] = {
+                e_cmd, e_cid, e_ns, (char *) "CNI_IFNAME=eth0", e_path, (char *) "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+                NULL};
+        char *argv[] = {path, NULL};
+        if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0)
+                return -1;
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+        posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+        int r = posix_spawn(&pid, path, &fa, NULL, argv, env);
+        posix_spawn_file_actions_destroy(&fa);
+        close(in[0]);
+        close(out[1]);
+        if (r != 0)
+                return -1;
+        (void) (write(in[1], im->conf, strlen(im->conf)) < 0);
+        close(in[1]);
+        _cleanup_free_ char *result = NULL;
+        (void) read_full_fd(out[0], 0, &result, NULL);
+        close(out[0]);
+        if (waitpid(pid, &status, 0) < 0)
+                return -1;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                fprintf(stderr, "%s %s %s failed: %s\n", im->label, cmd, cid, strempty(result));
+                return -1;
+        }
+        return 0;
+}
+
+static int run_cmd(const char *fmt, ...) _printf_(1, 2);
+static int run_cmd(const char *fmt, ...) {
+        _cleanup_free_ char *cmd = NULL;
+        va_list ap;
+        va_start(ap, fmt);
+        int r = vasprintf(&cmd, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -1;
+        r = system(cmd);
+        return r < 0 || !WIFEXITED(r) ? -1 : WEXITSTATUS(r);
+}
+
+/* The kernel's share of a DEL: one RTM_DELLINK of a veth pair inside the pod namespace, nothing else. Unregistering
+ * a net device ends in rcu_barrier() (netdev_run_todo), which no plugin can avoid. */
+static double delete_veth_ms(const char *netns) {
+        _cleanup_close_ int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+        _cleanup_close_ int ns = open(netns, O_RDONLY | O_CLOEXEC);
+        _cleanup_close_ int fd = -EBADF;
+        struct {
+                struct nlmsghdr h;
+                struct ifinfomsg i;
+        } req = {
+                .h = {.nlmsg_len = sizeof req, .nlmsg_type = RTM_DELLINK, .nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK},
+                .i = {.ifi_family = AF_UNSPEC},
+        };
+        struct ifreq ifr = {};
+        char buf[4096];
+
+        if (self < 0 || ns < 0 || setns(ns, CLONE_NEWNET) < 0)
+                return -1;
+        fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+        if (setns(self, CLONE_NEWNET) < 0)
+                abort();
+        if (fd < 0)
+                return -1;
+        double t0 = now_ms();
+        /* Look the index up inside the namespace as a plugin would, then delete. */
+        snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "eth0");
+        if (ioctl(fd, SIOCGIFINDEX, &ifr) < 0)
+                return -1;
+        req.i.ifi_index = ifr.ifr_ifindex;
+        if (send(fd, &req, sizeof req, 0) != (ssize_t) sizeof req || recv(fd, buf, sizeof buf, 0) <= 0)
+                return -1;
+        return now_ms() - t0;
+}
+
+static int cmp_double(const void *a, const void *b) {
+        double x = *(const double *) a, y = *(const double *) b;
+        return x < y ? -1 : x > y;
+}
+
+static void stats(double *v, int n, double *mean, double *median, double *p90) {
+        double sum = 0;
+        qsort(v, (size_t) n, sizeof(double), cmp_double);
+        for (int i = 0; i < n; i++)
+                sum += v[i];
+        *mean = sum / n;
+        *median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+        *p90 = v[(int) ceil(0.9 * n) - 1];
+}
+
+int main(int argc, char *argv[]) {
+        int pods = argc > 1 ? atoi(argv[1]) : 30;
+        const char *ours = argc > 2 ? argv[2] : "build/release/cni";
+        const char *ref = argc > 3 ? argv[3] : "/usr/lib/cni";
+        char tmpl[] = "/tmp/bench-cni.XXXXXX";
+        _cleanup_free_ double *floor_ms = NULL;
+        int r = 0;
+
+        if (geteuid() != 0 || pods < 2 || pods > 500) {
+                fprintf(stderr, "usage (as root): bench-cni [PODS 2..500] [NODELET_BIN_DIR] [REFERENCE_BIN_DIR]\n");
+                return 2;
+        }
+        if (unshare(CLONE_NEWNET) < 0 || system("ip link set lo up") != 0 || !mkdtemp(tmpl)) {
+                perror("setup");
+                return 1;
+        }
+        Impl impls[2] = {
+                {"reference bridge+host-local", "bridge", "host-local", ref, "tbref0", "10.241.0.0/16"},
+                {"nodelet-bridge+nodelet-ipam", "nodelet-bridge", "nodelet-ipam", ours, "tbnod0", "10.242.0.0/16"},
+        };
+        for (int k = 0; k < 2; k++) {
+                Impl *im = &impls[k];
+                /* The shape of a Kubernetes pod network: gateway on the bridge, hairpin, default route. */
+                if (asprintf(&im->conf,
+                             "{\"cniVersion\":\"1.0.0\",\"name\":\"bench%d\",\"type\":\"%s\",\"bridge\":\"%s\","
+                             "\"isGateway\":true,\"hairpinMode\":true,\"ipam\":{\"type\":\"%s\",\"dataDir\":\"%s\","
+                             "\"ranges\":[[{\"subnet\":\"%s\"}]],\"routes\":[{\"dst\":\"0.0.0.0/0\"}]}}",
+                             k, im->bridge_plugin, im->bridge, im->ipam_plugin, tmpl, im->subnet) < 0)
+                        return 1;
+                im->add_ms = calloc((size_t) pods, sizeof(double));
+                im->del_ms = calloc((size_t) pods, sizeof(double));
+        }
+        /* Fresh namespaces, one per pod and implementation, plus a warm-up pod each (creates the bridge). */
+        int n_ns = 2 * (pods + 1);
+        for (int i = 0; i < n_ns; i++)
+                if (run_cmd("ip netns add bench-cni-%d-%d", (int) getpid(), i) != 0) {
+                        n_ns = i;
+                        r = 1;
+                        goto cleanup;
+                }
+        for (int i = 0; i <= pods && r == 0; i++)
+                for (int k = 0; k < 2; k++) {
+                        char cid[64], ns[128];
+                        snprintf(cid, sizeof cid, "bench-%d", i);
+                        snprintf(ns, sizeof ns, "/run/netns/bench-cni-%d-%d", (int) getpid(), 2 * i + k);
+                        double t0 = now_ms();
+                        if (exec_plugin(&impls[k], "ADD", cid, ns) < 0) {
+                                r = 1;
+                                break;
+                        }
+                        if (i > 0)
+                                impls[k].add_ms[i - 1] = now_ms() - t0;
+                }
+        for (int i = 0; i <= pods && r == 0; i++)
+                for (int k = 0; k < 2; k++) {
+                        char cid[64], ns[128];
+                        snprintf(cid, sizeof cid, "bench-%d", i);
+                        snprintf(ns, sizeof ns, "/run/netns/bench-cni-%d-%d", (int) getpid(), 2 * i + k);
+                        double t0 = now_ms();
+                        if (exec_plugin(&impls[k], "DEL", cid, ns) < 0) {
+                                r = 1;
+                                break;
+                        }
+                        if (i > 0)
+                                impls[k].del_ms[i - 1] = now_ms() - t0;
+                }
+        /* The floor, on the same fresh namespaces (their pods are gone): a veth made with ip(8), deleted by one
+         * raw RTM_DELLINK. */
+        floor_ms = calloc((size_t) pods, sizeof(double));
+        for (int i = 1; i <= pods && r == 0 && floor_ms; i++) {
+                if (run_cmd("ip netns exec bench-cni-%d-%d ip link add eth0 type veth peer name peer0", (int) getpid(),
+                            2 * i) != 0) {
+                        r = 1;
+                        break;
+                }
+                char ns[128];
+                snprintf(ns, sizeof ns, "/run/netns/bench-cni-%d-%d", (int) getpid(), 2 * i);
+                floor_ms[i - 1] = delete_veth_ms(ns);
+        }
+        if (r == 0 && floor_ms) {
+                double m[2][2][3];
+                for (int k = 0; k < 2; k++) {
+                        stats(impls[k].add_ms, pods, &m[k][0][0], &m[k][0][1], &m[k][0][2]);
+                        stats(impls[k].del_ms, pods, &m[k][1][0], &m[k][1][1], &m[k][1][2]);
+                }
+                printf("| per pod (%d pods, fresh netns each) | mean ms | median ms | p90 ms |\n", pods);
+                printf("|---|---|---|---|\n");
+                for (int op = 0; op < 2; op++)
+                        for (int k = 0; k < 2; k++)
+                                printf("| %s %s | %.2f | %.2f | %.2f |\n", op == 0 ? "ADD" : "DEL", impls[k].label,
+                                       m[k][op][0], m[k][op][1], m[k][op][2]);
+                double fm, fmed, fp90;
+                stats(floor_ms, pods, &fm, &fmed, &fp90);
+                printf("| kernel floor of DEL: one RTM_DELLINK of a veth pair | %.2f | %.2f | %.2f |\n", fm, fmed,
+                       fp90);
+                printf("\nnodelet/reference (mean): ADD %.2f, DEL %.2f (target <= 0.20)\n", m[1][0][0] / m[0][0][0],
+                       m[1][1][0] / m[0][1][0]);
+        }
+cleanup:
+        for (int i = 0; i < n_ns; i++)
+                (void) run_cmd("ip netns del bench-cni-%d-%d", (int) getpid(), i);
+        (void) rm_rf(tmpl);
+        for (int k = 0; k < 2; k++) {
+                free(impls[k].conf);
+                free(impls[k].add_ms);
+                free(impls[k].del_ms);
+        }
+        return r;
+}
