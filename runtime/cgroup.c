@@ -93,8 +93,9 @@ int cgroup_self_path(const char *controller, char **ret) {
 static int mkdir_levels(const CgroupDriver *d, const char *base, const char *rel, char **ret) {
         _cleanup_free_ char *p = strdup(base);
         RET_NULL_ENOMEM(p);
-        /* The base itself and every level of rel; the base's parent was prepared by the administrator. */
-        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+        /* The base itself and every level of rel; the base's parent was prepared by the administrator. The base
+         * exists after the first container: check with a cheap stat before mkdir. */
+        if (access(p, F_OK) < 0 && mkdir(p, 0755) < 0 && errno != EEXIST)
                 return -errno;
         _cleanup_free_ char *copy = strdup(rel);
         RET_NULL_ENOMEM(copy);

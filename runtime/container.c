@@ -328,6 +328,13 @@ static int resolve_spec(Runtime *rt, const char *id, const char *dir, const Cont
         return 0;
 }
 
+/* mkdir, and the whole path only when the parent is missing (the common case needs one syscall). */
+static int mkdir_fast(const char *p, mode_t mode) {
+        if (mkdir(p, mode) == 0 || errno == EEXIST)
+                return 0;
+        return errno == ENOENT ? mkdir_p(p, mode) : -errno;
+}
+
 static unsigned rel_levels(const char *cgroup_parent) {
         unsigned n = 0;
         if (!cgroup_parent)
@@ -382,7 +389,7 @@ int container_create(Runtime *rt, const char *id, const ContainerSpec *spec, Con
                 r = -ENOMEM;
                 goto fail;
         }
-        if (mkdir(rootfs, 0755) < 0 || mkdir_p(cfg->upper_dir, 0755) < 0 || mkdir_p(cfg->work_dir, 0700) < 0) {
+        if (mkdir(rootfs, 0755) < 0 || mkdir_fast(cfg->upper_dir, 0755) < 0 || mkdir_fast(cfg->work_dir, 0700) < 0) {
                 r = error_set(e, -errno, "container %s: creating the rootfs directories: %s", id, strerror(errno));
                 goto fail;
         }
@@ -570,10 +577,6 @@ int container_start(Container *c, int attach_out, int attach_err, ErrorBuf *e) {
         theirs = safe_close(theirs);
         if (r < 0)
                 return error_set(e, r, "container %s: spawning %s: %s", c->id, c->rt->shim_path, strerror(-r));
-        int status;
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-                ;
-
         char buf[1024];
         size_t n = 0;
         for (;;) {
@@ -587,6 +590,10 @@ int container_start(Container *c, int attach_out, int attach_err, ErrorBuf *e) {
                         break;
         }
         buf[n] = 0;
+        /* The shim's first process exits right after forking the monitor; reap it now that the answer is in. */
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
         int pid1, spid;
         if (sscanf(buf, "ok %d %d", &pid1, &spid) == 2) {
                 c->pid = pid1;

@@ -51,3 +51,7 @@ else()
   target_link_libraries(nodelet-shim PRIVATE PkgConfig::JANSSON)
 endif()
 install(TARGETS nodelet-shim RUNTIME DESTINATION ${CMAKE_INSTALL_LIBEXECDIR}/nodelet)
+
+# bench/runtime: create+start+wait+remove vs runc and the shim's memory (bench/runtime/run.sh).
+add_executable(nodelet-bench-containers ${CMAKE_SOURCE_DIR}/bench/runtime/bench-containers.c)
+target_link_libraries(nodelet-bench-containers PRIVATE nodelet-runtime m)

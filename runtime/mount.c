@@ -136,7 +136,7 @@ static void mount_at(int err_fd, int root_fd, const char *dest, bool dir, const 
 static void setup_dev(int err_fd, const char *rootfs, int root_fd) {
         const unsigned long nsn = MS_NOSUID | MS_NOEXEC | MS_NODEV;
         mount_at(err_fd, root_fd, "/dev", true, "tmpfs", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
-        char p[PATH_MAX];
+        char p[PATH_MAX + 64];
         static const struct {
                 const char *name;
                 unsigned maj, min;
@@ -169,7 +169,7 @@ static void setup_dev(int err_fd, const char *rootfs, int root_fd) {
 }
 
 static void setup_masks(int err_fd, const char *rootfs) {
-        char p[PATH_MAX], devnull[PATH_MAX];
+        char p[PATH_MAX + 64], devnull[PATH_MAX + 64];
         snprintf(devnull, sizeof(devnull), "%s/dev/null", rootfs);
         for (size_t i = 0; i < ELEMENTSOF(masked_paths); i++) {
                 snprintf(p, sizeof(p), "%s%s", rootfs, masked_paths[i]);
