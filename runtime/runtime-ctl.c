@@ -406,6 +406,9 @@ int runtime_ctl_run(int argc, char *argv[]) {
                 id = gen;
         }
         _cleanup_free_ char *image_id = NULL, *root = NULL, *ann1 = NULL, *ann2 = NULL, *ann3 = NULL;
+        /* Like docker: the hostname is the container's name unless given. */
+        if (!s.hostname && !(s.hostname = strndup(id, 63)))
+                return log_error_errno(-ENOMEM, "Out of memory"), 1;
         r = spec_from_source(&ctl, &o, &s, &image_id);
         if (o.env != env_keep)
                 env_keep = NULL;
