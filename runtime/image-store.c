@@ -19,6 +19,16 @@ static int store_path(const ImageStore *s, const char *sub, char **ret) {
         return path_join(ret, s->dir, sub);
 }
 
+/* Only when needed, so that an unprivileged reader can still open a store it does not own. */
+static int ensure_mode(const char *path, mode_t mode) {
+        struct stat st;
+        if (stat(path, &st) < 0)
+                return -errno;
+        if ((st.st_mode & 07777) != mode && chmod(path, mode) < 0)
+                return -errno;
+        return 0;
+}
+
 int image_store_open(const char *images_dir, ImageStore **ret) {
         _cleanup_(image_store_freep) ImageStore *s = calloc(1, sizeof *s);
         RET_NULL_ENOMEM(s);
@@ -39,8 +49,11 @@ int image_store_open(const char *images_dir, ImageStore **ret) {
                 if (r < 0)
                         return r;
         }
-        if (chmod(s->dir, 0711) < 0 || chmod(s->layers, 0711) < 0)
-                return -errno;
+        r = ensure_mode(s->dir, 0711);
+        if (r >= 0)
+                r = ensure_mode(s->layers, 0711);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(s);
         return 0;
 }

@@ -10,7 +10,7 @@
  *   index.json             images by id (config digest) with their manifest digest and normalized references
  *   users/<id-hex>/<cid>   one empty file per container using the image: such an image cannot be removed
  *   .lock                  flock() taken by every writer (import, remove, user records, gc)
- *   tmp/                   staging; anything here is garbage after a crash and is removed by the next writer
+ *   tmp/                   staging; anything here is garbage after a crash, swept by the next import or removal
  *
  * Thread safety: an ImageStore holds only immutable paths; all state is on disk behind the lock file, so the same
  * store may be used concurrently from several threads (e.g. WorkPool jobs) and processes (nodeletctl). Every
