@@ -201,8 +201,13 @@ END_TEST
 
 START_TEST(test_env_cwd_pid1_proc) {
         ContainerSpec s;
-        spec_sh(&s, "envcwd", "echo foo=$FOO; pwd; echo pid=$$; echo home=$HOME; ls -d /proc/[0-9]* | wc -l");
+        spec_sh(&s, "envcwd",
+                "echo foo=$FOO; pwd; echo pid=$$; echo home=$HOME; ls -d /proc/[0-9]* | wc -l; echo nofile=$(ulimit "
+                "-n)");
         s.cwd = strdup("/tmp");
+        s.rlimits = calloc(1, sizeof(ContainerRlimit));
+        s.rlimits[0] = (ContainerRlimit){.name = strdup("RLIMIT_NOFILE"), .soft = 321, .hard = 654};
+        s.n_rlimits = 1;
         Run r = {};
         run_spec("envcwd", &s, &r);
         ck_assert_int_eq(r.st.exit_code, 0);
@@ -210,6 +215,7 @@ START_TEST(test_env_cwd_pid1_proc) {
         /* Only the container's own processes: sh and the pipeline's children, never the host's hundreds. */
         const char *n = strstr(r.log, "home=/root\n") + strlen("home=/root\n");
         ck_assert_int_le(atoi(n), 3);
+        ck_assert_msg(strstr(r.log, "nofile=321\n"), "log: %s", r.log);
         run_done(&r);
 }
 END_TEST
@@ -227,6 +233,56 @@ START_TEST(test_hostname_and_default_mounts) {
         /* The host has a timer list; the container sees /dev/null there. */
         ck_assert_int_eq(test_system("test \"$(head -c 1 /proc/timer_list | wc -c)\" = 1"), 0);
         run_done(&r);
+}
+END_TEST
+
+START_TEST(test_bind_mounts) {
+        char src[4200], f[4300];
+        snprintf(src, sizeof(src), "%s/shared", tmp);
+        ck_assert_int_eq(mkdir_p(src, 0755), 0);
+        snprintf(f, sizeof(f), "%s/hello", src);
+        ck_assert_int_eq(write_file_atomic(f, "from-host\n", 10, 0644, false), 0);
+        ContainerSpec s;
+        spec_sh(&s, "binds",
+                "cat /data/ro/hello; touch /data/ro/x 2>/dev/null || echo ro-denied; "
+                "echo from-ctr > /data/rw/out && echo rw-ok; cat /etc/single");
+        s.mounts = calloc(3, sizeof(BindMount));
+        s.mounts[0] = (BindMount){strdup(src), strdup("/data/ro"), true, MOUNT_PROPAGATION_PRIVATE};
+        s.mounts[1] = (BindMount){strdup(src), strdup("/data/rw"), false, MOUNT_PROPAGATION_SLAVE};
+        /* A file onto a file that does not exist in the image. */
+        s.mounts[2] = (BindMount){strdup(f), strdup("/etc/single"), true, MOUNT_PROPAGATION_PRIVATE};
+        s.n_mounts = 3;
+        Run r = {};
+        run_spec("binds", &s, &r);
+        ck_assert_msg(strstr(r.log, "from-host\nro-denied\nrw-ok\nfrom-host\n"), "log: %s", r.log);
+        snprintf(f, sizeof(f), "%s/out", src);
+        _cleanup_free_ char *out = NULL;
+        ck_assert_int_eq(read_full_file(f, 0, &out, NULL), 0);
+        ck_assert_str_eq(out, "from-ctr\n");
+        run_done(&r);
+}
+END_TEST
+
+START_TEST(test_stop_kills_pid_namespace) {
+        /* A background process survives nothing: SIGKILL to pid 1 takes the whole namespace, the cgroup empties. */
+        _cleanup_(runtime_freep) Runtime *rt = rt_new();
+        ContainerSpec s;
+        spec_sh(&s, "nskill", "sleep 100 & sleep 100 & exec sleep 100");
+        Container *c = NULL;
+        ErrorBuf e = {};
+        ck_assert_int_eq(container_create(rt, "nskill", &s, &c, &e), 0);
+        ck_assert_int_eq(container_start(c, -1, -1, &e), 0);
+        char procs[8300];
+        snprintf(procs, sizeof(procs), "%s/cgroup.procs", c->cfg->cgroup_dirs[0]);
+        for (int i = 0; i < 100 && test_system("test $(wc -l < %s) -ge 3", procs) != 0; i++)
+                usleep(10000);
+        ck_assert_int_eq(test_system("test $(wc -l < %s) -ge 3", procs), 0);
+        ck_assert_int_eq(container_stop(c, 100 * USEC_PER_MSEC), 0);
+        for (int i = 0; i < 200 && test_system("test -s %s", procs) == 0; i++)
+                usleep(10000);
+        ck_assert_int_eq(test_system("test -s %s", procs), 1);
+        ck_assert_int_eq(container_remove(c, false, &e), 0);
+        container_spec_done(&s);
 }
 END_TEST
 
@@ -598,6 +654,8 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_exit_codes);
         tcase_add_test(tc, test_env_cwd_pid1_proc);
         tcase_add_test(tc, test_hostname_and_default_mounts);
+        tcase_add_test(tc, test_bind_mounts);
+        tcase_add_test(tc, test_stop_kills_pid_namespace);
         tcase_add_test(tc, test_user_and_groups);
         tcase_add_test(tc, test_memory_oom);
         tcase_add_test(tc, test_pids_limit);
