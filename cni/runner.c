@@ -508,6 +508,45 @@ static void cache_remove(CniOp *op) {
 
 static void op_step(CniOp *op);
 
+static bool attachment_listed(const json_t *valid, const char *id, const char *ifname) {
+        size_t i;
+        json_t *v;
+        json_array_foreach (valid, i, v)
+                if (streq_ptr(json_string_value(json_object_get(v, "containerID")), id) &&
+                    streq_ptr(json_string_value(json_object_get(v, "ifname")), ifname))
+                        return true;
+        return false;
+}
+
+/* After a successful GC, cached results of this network's attachments that are not valid any more go too, as
+ * libcni's GCNetworkList does: they would otherwise feed a stale prevResult to a later DEL. */
+static void cache_gc(CniOp *op) {
+        _cleanup_free_ char *dir = NULL;
+        const char *net = cni_network_name(op->net);
+        if (asprintf(&dir, "%s/results", op->runner->cache_dir) < 0)
+                return;
+        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+        if (!d)
+                return;
+        TAKE_FD(dfd); /* owned by d now */
+        for (struct dirent *de; (de = readdir(d));) {
+                const char *rest = startswith(de->d_name, net);
+                if (!rest || rest[0] != '-')
+                        continue;
+                _cleanup_free_ char *path = NULL;
+                _cleanup_json_ json_t *j = NULL;
+                if (path_join(&path, dir, de->d_name) < 0 || jx_load_file(path, &j, NULL) < 0)
+                        continue;
+                if (!streq_ptr(json_string_value(json_object_get(j, "networkName")), net))
+                        continue;
+                if (!attachment_listed(op->valid_attachments, json_string_value(json_object_get(j, "containerId")),
+                                       json_string_value(json_object_get(j, "ifName"))))
+                        (void) unlink(path);
+        }
+        closedir(d);
+}
+
 /* A plugin (or the runner) failed while running op->running. */
 static void op_fail(CniOp *op, int r, const CniError *pe) {
         if (op->running == op->cmd) {
@@ -708,6 +747,8 @@ static void op_step(CniOp *op) {
                         }
                 } else if (op->cmd == CNI_CMD_DEL && op->result >= 0)
                         cache_remove(op);
+                else if (op->cmd == CNI_CMD_GC && op->result >= 0)
+                        cache_gc(op);
                 op_finish(op);
                 return;
         }
@@ -744,6 +785,11 @@ static int on_defer(sd_event_source *s, void *userdata) {
         /* GC and STATUS exist since 1.1.0; libcni skips them for older networks. */
         if ((op->cmd == CNI_CMD_GC || op->cmd == CNI_CMD_STATUS) &&
             cni_version_cmp(cni_network_version(op->net), "1.1.0") < 0) {
+                op_finish(op);
+                return 0;
+        }
+        /* "disableCheck": runtimes must not call CHECK for this list (SPEC.md); like libcni, that is success. */
+        if (op->cmd == CNI_CMD_CHECK && json_is_true(json_object_get(op->net->list, "disableCheck"))) {
                 op_finish(op);
                 return 0;
         }

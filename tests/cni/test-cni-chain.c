@@ -502,6 +502,9 @@ START_TEST(test_gc_status) {
         ck_assert(!file_exists("ipam/gcnet", ipb));
         ck_assert_int_eq(test_system("nft list table ip nodelet-cni | grep -q 'gc-a'"), 0);
         ck_assert_int_ne(test_system("nft list table ip nodelet-cni | grep -q 'gc-b'"), 0);
+        /* The runner dropped gc-b's cached result, like libcni. */
+        ck_assert(file_exists("cache/results", "gcnet-gc-a-eth0"));
+        ck_assert(!file_exists("cache/results", "gcnet-gc-b-eth0"));
         free(dirs[0]);
         del_ok(n, a, "gc-a");
         del_ok(n, b, "gc-b");

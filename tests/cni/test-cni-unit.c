@@ -444,6 +444,159 @@ START_TEST(test_plugin_errors) {
 }
 END_TEST
 
+/* ---- the runner with scripted plugins: order, prevResult, capabilities, cache, rollback, timeout ---- */
+
+static void write_plugin(const char *name, const char *body) {
+        _cleanup_free_ char *rel = NULL, *path = NULL;
+        ck_assert_int_ge(asprintf(&rel, "bin/%s", name), 0);
+        write_rel(rel, body);
+        ck_assert_int_ge(asprintf(&path, "%s/%s", tmp, rel), 0);
+        ck_assert_int_eq(chmod(path, 0755), 0);
+}
+
+/* Each fake plugin saves its stdin as <dir>/<name>-<COMMAND>.json, logs "<COMMAND> <name>" and on ADD prints a
+ * result (b echoes a result that proves it saw a's). */
+static void fake_plugins(void) {
+        _cleanup_free_ char *bin = NULL;
+        ck_assert_int_ge(asprintf(&bin, "%s/bin", tmp), 0);
+        ck_assert_int_eq(mkdir_p(bin, 0755), 0);
+        ck_assert_int_eq(setenv("TEST_CNI_DIR", tmp, 1), 0);
+        write_plugin("fake-a",
+                     "#!/bin/sh\ncat > \"$TEST_CNI_DIR/a-$CNI_COMMAND.json\"\n"
+                     "echo \"$CNI_COMMAND a $CNI_CONTAINERID $CNI_IFNAME $CNI_ARGS\" >> \"$TEST_CNI_DIR/order\"\n"
+                     "[ \"$CNI_COMMAND\" = ADD ] && echo '{\"cniVersion\":\"1.0.0\",\"ips\":[{"
+                     "\"address\":\"10.0.0.5/24\"}]}'\nexit 0\n");
+        write_plugin("fake-b", "#!/bin/sh\ncat > \"$TEST_CNI_DIR/b-$CNI_COMMAND.json\"\n"
+                               "echo \"$CNI_COMMAND b\" >> \"$TEST_CNI_DIR/order\"\n"
+                               "[ \"$CNI_COMMAND\" = ADD ] && echo '{\"cniVersion\":\"1.0.0\",\"ips\":[{"
+                               "\"address\":\"10.0.0.5/24\"}],\"dns\":{\"nameservers\":[\"10.0.0.10\"]}}'\n"
+                               "exit 0\n");
+        write_plugin("fake-fail", "#!/bin/sh\ncat >/dev/null\necho \"$CNI_COMMAND fail\" >> \"$TEST_CNI_DIR/order\"\n"
+                                  "[ \"$CNI_COMMAND\" = DEL ] && exit 0\n"
+                                  "echo '{\"cniVersion\":\"1.0.0\",\"code\":7,\"msg\":\"fake says no\"}'\nexit 1\n");
+        write_plugin("fake-sleep", "#!/bin/sh\ncat >/dev/null\n[ \"$CNI_COMMAND\" = DEL ] && exit 0\nexec sleep 30\n");
+}
+
+static CniNetwork *fake_network(const char *plugins) {
+        _cleanup_free_ char *text = NULL;
+        CniNetwork *n = NULL;
+        ErrorBuf e = {};
+        ck_assert_int_ge(asprintf(&text, "{\"cniVersion\":\"1.0.0\",\"name\":\"fake\",\"plugins\":[%s]}", plugins), 0);
+        ck_assert_int_eq(cni_network_parse(text, strlen(text), "fake", &n, &e), 0);
+        return n;
+}
+
+static int fake_run(CniCommand cmd, const CniNetwork *n, json_t *caps, uint64_t timeout, json_t **ret, CniError *e) {
+        _cleanup_free_ char *bin = NULL, *cache = NULL;
+        ck_assert_int_ge(asprintf(&bin, "%s/bin", tmp), 0);
+        ck_assert_int_ge(asprintf(&cache, "%s/cache", tmp), 0);
+        char *dirs[] = {bin, NULL}, *args[] = {(char *) "K8S_POD_NAME=web", (char *) "K8S_POD_NAMESPACE=default", NULL};
+        CniRunnerOptions o = {.bin_dirs = dirs, .cache_dir = cache, .timeout_usec = timeout};
+        CniRuntimeConf rt = {.container_id = "ctr1",
+                             .netns = "/proc/self/ns/net",
+                             .ifname = "eth0",
+                             .args = args,
+                             .capability_args = caps};
+        return cni_run_sync(&o, cmd, n, &rt, ret, e);
+}
+
+static json_t *load_rel(const char *rel) {
+        _cleanup_free_ char *text = read_file(rel);
+        ck_assert_msg(text, "%s missing", rel);
+        json_t *j = json_loads(text, 0, NULL);
+        ck_assert_msg(j, "%s: %s", rel, text);
+        return j;
+}
+
+START_TEST(test_runner_chain) {
+        fake_plugins();
+        _cleanup_(cni_network_freep) CniNetwork *n =
+                fake_network("{\"type\":\"fake-a\"},{\"type\":\"fake-b\",\"capabilities\":{\"portMappings\":true}}");
+        _cleanup_json_ json_t *caps = json_loads("{\"portMappings\":[{\"hostPort\":80,\"containerPort\":8080}],"
+                                                 "\"bandwidth\":{\"ingressRate\":1}}",
+                                                 0, NULL);
+        _cleanup_json_ json_t *res = NULL;
+        CniError e = {};
+
+        ck_assert_int_eq(fake_run(CNI_CMD_ADD, n, caps, 0, &res, &e), 0);
+        /* The chain's result is the last plugin's. */
+        ck_assert_ptr_nonnull(json_object_get(res, "dns"));
+        _cleanup_json_ json_t *ain = load_rel("a-ADD.json"), *bin = load_rel("b-ADD.json");
+        /* The list's name and version reach every plugin; only the first has no prevResult; capabilities only
+         * where enabled, and only the enabled ones. */
+        ck_assert_str_eq(json_string_value(json_object_get(ain, "name")), "fake");
+        ck_assert_str_eq(json_string_value(json_object_get(bin, "cniVersion")), "1.0.0");
+        ck_assert_ptr_null(json_object_get(ain, "prevResult"));
+        ck_assert_ptr_null(json_object_get(ain, "runtimeConfig"));
+        ck_assert_str_eq(
+                json_string_value(json_object_get(
+                        json_array_get(json_object_get(json_object_get(bin, "prevResult"), "ips"), 0), "address")),
+                "10.0.0.5/24");
+        json_t *rc = json_object_get(bin, "runtimeConfig");
+        ck_assert_ptr_nonnull(json_object_get(rc, "portMappings"));
+        ck_assert_ptr_null(json_object_get(rc, "bandwidth"));
+
+        /* libcni's cache: kind, IDs, base64 of the configuration, the result. */
+        _cleanup_json_ json_t *cache = load_rel("cache/results/fake-ctr1-eth0");
+        ck_assert_str_eq(json_string_value(json_object_get(cache, "kind")), "cniCacheV1");
+        ck_assert_str_eq(json_string_value(json_object_get(cache, "containerId")), "ctr1");
+        ck_assert_str_eq(json_string_value(json_object_get(cache, "ifName")), "eth0");
+        ck_assert_str_eq(json_string_value(json_object_get(cache, "networkName")), "fake");
+        ck_assert(startswith(json_string_value(json_object_get(cache, "config")),
+                             "eyJjbmlWZXJzaW9uIjoi")); /* {"cniVersion":" */
+        ck_assert_ptr_nonnull(json_object_get(json_object_get(cache, "result"), "dns"));
+        ck_assert_str_eq(json_string_value(json_array_get(json_array_get(json_object_get(cache, "cniArgs"), 0), 0)),
+                         "K8S_POD_NAME");
+
+        /* CHECK and DEL get the cached result as prevResult; DEL runs in reverse and drops the cache. */
+        ck_assert_int_eq(fake_run(CNI_CMD_CHECK, n, caps, 0, NULL, &e), 0);
+        _cleanup_json_ json_t *achk = load_rel("a-CHECK.json");
+        ck_assert_ptr_nonnull(json_object_get(json_object_get(achk, "prevResult"), "dns"));
+        ck_assert_int_eq(fake_run(CNI_CMD_DEL, n, caps, 0, NULL, &e), 0);
+        _cleanup_json_ json_t *adel = load_rel("a-DEL.json");
+        ck_assert_ptr_nonnull(json_object_get(adel, "prevResult"));
+        ck_assert(!exists("cache/results/fake-ctr1-eth0"));
+        _cleanup_free_ char *order = read_file("order");
+        ck_assert_str_eq(order, "ADD a ctr1 eth0 K8S_POD_NAME=web;K8S_POD_NAMESPACE=default\nADD b\n"
+                                "CHECK a ctr1 eth0 K8S_POD_NAME=web;K8S_POD_NAMESPACE=default\nCHECK b\n"
+                                "DEL b\nDEL a ctr1 eth0 K8S_POD_NAME=web;K8S_POD_NAMESPACE=default\n");
+        /* CHECK without an ADD result is refused. */
+        e = (CniError){};
+        ck_assert_int_lt(fake_run(CNI_CMD_CHECK, n, caps, 0, NULL, &e), 0);
+}
+END_TEST
+
+START_TEST(test_runner_failures) {
+        fake_plugins();
+        CniError e = {};
+
+        /* A failing plugin: its error is reported, and the whole chain is rolled back in reverse. */
+        _cleanup_(cni_network_freep) CniNetwork *n =
+                fake_network("{\"type\":\"fake-a\"},{\"type\":\"fake-fail\"},{\"type\":\"fake-b\"}");
+        ck_assert_int_lt(fake_run(CNI_CMD_ADD, n, NULL, 0, NULL, &e), 0);
+        ck_assert_int_eq(e.code, 7);
+        ck_assert_str_eq(e.msg, "fake says no");
+        _cleanup_free_ char *order = read_file("order");
+        ck_assert_str_eq(order,
+                         "ADD a ctr1 eth0 K8S_POD_NAME=web;K8S_POD_NAMESPACE=default\nADD fail\nDEL b\nDEL fail\n"
+                         "DEL a ctr1 eth0 K8S_POD_NAME=web;K8S_POD_NAMESPACE=default\n");
+        ck_assert(!exists("cache/results/fake-ctr1-eth0"));
+
+        /* An unknown plugin is named. */
+        _cleanup_(cni_network_freep) CniNetwork *u = fake_network("{\"type\":\"no-such-plugin\"}");
+        e = (CniError){};
+        ck_assert_int_lt(fake_run(CNI_CMD_ADD, u, NULL, 0, NULL, &e), 0);
+        ck_assert_int_eq(e.code, 7);
+        ck_assert_msg(strstr(e.msg, "no-such-plugin"), "%s", e.msg);
+
+        /* A plugin that hangs is killed at the timeout. */
+        _cleanup_(cni_network_freep) CniNetwork *s = fake_network("{\"type\":\"fake-sleep\"}");
+        e = (CniError){};
+        ck_assert_int_eq(fake_run(CNI_CMD_ADD, s, NULL, 300 * USEC_PER_MSEC, NULL, &e), -ETIMEDOUT);
+        ck_assert_msg(strstr(e.msg, "timed out"), "%s", e.msg);
+}
+END_TEST
+
 static Suite *suite(void) {
         Suite *s = suite_create("cni-unit");
         TCase *tc = tcase_create("core");
@@ -458,6 +611,8 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_default_conflist);
         tcase_add_test(tc, test_cache_path);
         tcase_add_test(tc, test_plugin_errors);
+        tcase_add_test(tc, test_runner_chain);
+        tcase_add_test(tc, test_runner_failures);
         suite_add_tcase(s, tc);
         return s;
 }
