@@ -256,9 +256,15 @@ static int ingest_digest(Import *im, const Descriptor *d, const char *what, cons
         int r = store_blob_path(im->s, d->hex, &store_path);
         if (r < 0)
                 return r;
-        if (!pending_find(im, d->hex) && access(store_path, F_OK) == 0) {
-                /* Verified when it was written; content addressing makes it the same bytes. Keep the path alive in
-                 * the pending list's ownership model by staging a reference to it. */
+        struct stat st;
+        if (!pending_find(im, d->hex) && stat(store_path, &st) == 0) {
+                /* Verified when it was written; content addressing makes it the same bytes, so only the size the
+                 * descriptor claims is left to check. Listed as pending with its store path, so lookups find it. */
+                if ((uint64_t) st.st_size != d->size)
+                        return error_set(e, -EBADMSG,
+                                         "%s: size mismatch: descriptor says %" PRIu64
+                                         " bytes, the stored blob has %" PRIu64,
+                                         what, d->size, (uint64_t) st.st_size);
                 r = pending_add(im, d->hex, TAKE_PTR(store_path));
                 if (r < 0)
                         return r;
