@@ -46,7 +46,7 @@ int cgroup_create(const CgroupDriver *d, char **bases, size_t memory_index, cons
 /* Removes the directories (waiting briefly for exiting tasks), then their empty parents up to (excluding) the
  * base's depth given by keep_levels (levels of rel above the leaf that may be removed when empty). */
 int cgroup_destroy(char **dirs, unsigned parent_levels);
-/* Moves pid into each directory (cgroup.procs). Async-signal-safe: usable between fork and exec. */
+/* Moves pid (0: the calling process) into each directory (cgroup.procs). Usable between fork and exec. */
 int cgroup_attach(char *const *dirs, pid_t pid);
 int cgroup_oom_kills(int version, const char *memory_dir, uint64_t *ret);
 

@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <sys/prctl.h>
 
+#include "runtime/cgroup.h"
 #include "runtime/mount.h"
 
 static const int ns_clone_flag[_NAMESPACE_KIND_MAX] = {
@@ -24,7 +25,6 @@ unsigned long container_init_clone_flags(const ContainerConfig *c) {
 void container_init_run(const ContainerConfig *c, const SeccompFilter *filter, const InitFds *fds) {
         int err = fds->sync;
 
-        /* Joining the sandbox's namespaces needs no cgroup, so do it while the shim writes cgroup.procs. */
         for (NamespaceKind k = 0; k < _NAMESPACE_KIND_MAX; k++) {
                 if (!c->ns_paths[k])
                         continue;
@@ -38,10 +38,11 @@ void container_init_run(const ContainerConfig *c, const SeccompFilter *filter, c
                 close(fd);
         }
 
-        char go;
-        ssize_t n = read(fds->sync, &go, 1);
-        if (n != 1)
-                _exit(127); /* the shim gave up on us */
+        /* Into the container's cgroups before anything of the workload runs: "0" is the writing process, so the
+         * child moves itself and the shim need not hand over (one wake-up less on every start). */
+        int r = cgroup_attach(c->cgroup_dirs, 0);
+        if (r < 0)
+                process_fail(err, "moving into the container's cgroups: %s", strerror(-r));
         if (unshare(CLONE_NEWCGROUP) < 0)
                 process_fail(err, "unsharing the cgroup namespace: %s", strerror(errno));
 

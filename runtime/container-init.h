@@ -6,13 +6,13 @@
 #include "runtime/container-process.h"
 
 typedef struct InitFds {
-        int sync;   /* socket: reads one byte ("you are in your cgroups"), errors are written back; CLOEXEC */
+        int sync;   /* socket: errors are written here; CLOEXEC, so the shim reads EOF once execve() succeeded */
         int stdin_; /* /dev/null */
         int stdout_, stderr_;
 } InitFds;
 
 /* The namespaces the child is created with: pid and mount always, net/ipc/uts unless joined from ns_paths. The
- * cgroup namespace is unshared after the shim moved the child into its cgroups, so the namespace's root is the
+ * cgroup namespace is unshared after the child moved itself into its cgroups, so the namespace's root is the
  * container's cgroup. */
 unsigned long container_init_clone_flags(const ContainerConfig *c);
 

@@ -114,17 +114,6 @@ static int start_container(Shim *s, const SeccompFilter *filter, char *msg, size
         s->out[LOG_STREAM_STDOUT] = outp[0];
         s->out[LOG_STREAM_STDERR] = errp[0];
 
-        int r = cgroup_attach(c->cgroup_dirs, s->pid);
-        if (r < 0) {
-                snprintf(msg, msgsz, "moving the container into its cgroups: %s", strerror(-r));
-                close(sync[0]);
-                return r;
-        }
-        if (write(sync[0], "g", 1) != 1) {
-                snprintf(msg, msgsz, "container init died before start");
-                close(sync[0]);
-                return -EPIPE;
-        }
         /* EOF: execve() closed the CLOEXEC socket, the entrypoint runs. Anything else is the init's error. */
         ssize_t n = read(sync[0], msg, msgsz - 1);
         close(sync[0]);
