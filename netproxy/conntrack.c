@@ -113,6 +113,7 @@ static int dump_cb(const struct nlmsghdr *nlh, void *data) {
 static int ct_talk(struct mnl_socket *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data) {
         char buf[NP_NL_BUF_SIZE];
         uint32_t portid = mnl_socket_get_portid(nl);
+        nft_socket_drain(nl);
         if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
                 return -errno;
         for (;;) {
@@ -139,18 +140,10 @@ static struct nlmsghdr *ct_msg(char *buf, uint16_t type, int family, uint16_t fl
         return nlh;
 }
 
-int ct_flush_apply(CtFlushList *l) {
+int ct_flush_apply(CtFlushList *l, struct mnl_socket *nl) {
         int deleted = 0, r = 0;
         if (l->n == 0)
                 return 0;
-        struct mnl_socket *nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-        if (!nl)
-                return -errno;
-        if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-                r = -errno;
-                mnl_socket_close(nl);
-                return r;
-        }
         uint32_t seq = (uint32_t) time(NULL);
         for (int fi = 0; fi < 2 && r >= 0; fi++) {
                 int family = fi ? AF_INET6 : AF_INET;
@@ -176,6 +169,5 @@ int ct_flush_apply(CtFlushList *l) {
                 }
                 free(c.victims);
         }
-        mnl_socket_close(nl);
         return r < 0 ? r : deleted;
 }

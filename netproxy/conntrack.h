@@ -27,5 +27,6 @@ typedef struct CtFlushList {
 
 int ct_flush_list_add(CtFlushList *l, const CtFlush *f);
 void ct_flush_list_done(CtFlushList *l);
-/* Deletes matching entries; returns how many were deleted. */
-int ct_flush_apply(CtFlushList *l);
+/* Deletes matching entries over the given (netfilter netlink) socket; returns how many were deleted. */
+struct mnl_socket;
+int ct_flush_apply(CtFlushList *l, struct mnl_socket *nl);

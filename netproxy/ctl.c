@@ -387,7 +387,8 @@ static void usage(FILE *f) {
               "  --watch                         follow DIR with inotify and sync incrementally\n"
               "  --verify-interval SEC           how often --watch verifies the kernel state (default 30)\n"
               "  --dry-run                       parse and build the transaction, do not send it\n"
-              "  -v, --verbose                   print sync metrics\n",
+              "  -v, --verbose                   print sync metrics\n"
+              "      --debug                     debug logging (sync phases)\n",
               f);
 }
 
@@ -403,6 +404,7 @@ static int ctl_sync(int argc, char *argv[]) {
                 {"table", required_argument, NULL, 't'},
                 {"dry-run", no_argument, NULL, 'd'},
                 {"verbose", no_argument, NULL, 'v'},
+                {"debug", no_argument, NULL, 'D'},
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
@@ -453,6 +455,9 @@ static int ctl_sync(int argc, char *argv[]) {
                         break;
                 case 'v':
                         c.verbose = true;
+                        break;
+                case 'D':
+                        log_set_max_level(LOG_LEVEL_DEBUG);
                         break;
                 case 'h':
                         usage(stdout);

@@ -310,10 +310,6 @@ int service_parse(const json_t *obj, Service **ret, ErrorBuf *e) {
         if (r < 0)
                 return error_prefix(e, r, "Service %s", s->key);
 
-        _cleanup_json_ json_t *fp = json_pack("{sOsO*}", "spec", spec, "status", json_object_get(obj, "status"));
-        RET_NULL_ENOMEM(fp);
-        s->fingerprint = jx_dump_compact(fp);
-        RET_NULL_ENOMEM(s->fingerprint);
         *ret = TAKE_PTR(s);
         return 0;
 }
@@ -331,7 +327,6 @@ Service *service_free(Service *s) {
         free(s->namespace);
         free(s->name);
         free(s->key);
-        free(s->fingerprint);
         free(s);
         return NULL;
 }
@@ -458,12 +453,6 @@ int endpoint_slice_parse(const json_t *obj, EndpointSlice **ret, ErrorBuf *e) {
         if ((r = parse_slice_endpoints(obj, s, e)) < 0 || (r = parse_slice_ports(obj, s, e)) < 0)
                 return error_prefix(e, r, "EndpointSlice %s", s->key);
 
-        _cleanup_json_ json_t *fp =
-                json_pack("{sssO*sO*ss}", "service", svc, "endpoints", json_object_get(obj, "endpoints"), "ports",
-                          json_object_get(obj, "ports"), "addressType", at);
-        RET_NULL_ENOMEM(fp);
-        s->fingerprint = jx_dump_compact(fp);
-        RET_NULL_ENOMEM(s->fingerprint);
         *ret = TAKE_PTR(s);
         return 0;
 }
@@ -481,7 +470,47 @@ EndpointSlice *endpoint_slice_free(EndpointSlice *s) {
         free(s->name);
         free(s->key);
         free(s->service_name);
-        free(s->fingerprint);
         free(s);
         return NULL;
+}
+
+static bool ports_equal(const ServicePort *a, const ServicePort *b) {
+        return streq(a->name, b->name) && a->proto == b->proto && a->port == b->port && a->node_port == b->node_port;
+}
+
+bool service_equal(const Service *a, const Service *b) {
+        if (a->type != b->type || a->affinity != b->affinity || a->affinity_timeout != b->affinity_timeout ||
+            a->external_local != b->external_local || a->internal_local != b->internal_local ||
+            a->health_check_node_port != b->health_check_node_port || a->n_cluster_ips != b->n_cluster_ips ||
+            a->n_external_ips != b->n_external_ips || a->n_lb_ips != b->n_lb_ips ||
+            a->n_source_ranges != b->n_source_ranges || a->n_ports != b->n_ports)
+                return false;
+        /* IPAddr and Cidr come from calloc()ed arrays and have no padding: memcmp is exact. */
+        if (memcmp(a->cluster_ips, b->cluster_ips, a->n_cluster_ips * sizeof(IPAddr)) != 0 ||
+            memcmp(a->external_ips, b->external_ips, a->n_external_ips * sizeof(IPAddr)) != 0 ||
+            memcmp(a->lb_ips, b->lb_ips, a->n_lb_ips * sizeof(IPAddr)) != 0 ||
+            memcmp(a->source_ranges, b->source_ranges, a->n_source_ranges * sizeof(Cidr)) != 0)
+                return false;
+        for (size_t i = 0; i < a->n_ports; i++)
+                if (!ports_equal(&a->ports[i], &b->ports[i]))
+                        return false;
+        return true;
+}
+
+bool endpoint_slice_equal(const EndpointSlice *a, const EndpointSlice *b) {
+        if (a->family != b->family || !streq(a->service_name, b->service_name) || a->n_endpoints != b->n_endpoints ||
+            a->n_ports != b->n_ports)
+                return false;
+        for (size_t i = 0; i < a->n_endpoints; i++) {
+                const Endpoint *x = &a->endpoints[i], *y = &b->endpoints[i];
+                if (!ipaddr_equal(&x->addr, &y->addr) || x->ready != y->ready || x->serving != y->serving ||
+                    x->terminating != y->terminating || x->local != y->local || x->remote != y->remote ||
+                    !streq_ptr(x->node_name, y->node_name))
+                        return false;
+        }
+        for (size_t i = 0; i < a->n_ports; i++)
+                if (!streq(a->ports[i].name, b->ports[i].name) || a->ports[i].proto != b->ports[i].proto ||
+                    a->ports[i].port != b->ports[i].port)
+                        return false;
+        return true;
 }

@@ -83,13 +83,14 @@ typedef struct Service {
         bool external_local;       /* externalTrafficPolicy: Local */
         bool internal_local;       /* internalTrafficPolicy: Local */
         uint16_t health_check_node_port;
-        char *fingerprint; /* compact JSON of what the proxy reads: equal fingerprints program the same rules */
 } Service;
 
 typedef struct Endpoint {
         IPAddr addr;
         bool ready, serving, terminating;
-        char *node_name; /* NULL when unknown */
+        char *node_name; /* NULL when unknown; the proxy replaces it by `local` to keep 10k-Service state small */
+        bool local;      /* nodeName is this node */
+        bool remote;     /* nodeName is another node (unset: neither) */
 } Endpoint;
 
 typedef struct SlicePort {
@@ -106,7 +107,6 @@ typedef struct EndpointSlice {
         size_t n_endpoints;
         SlicePort *ports;
         size_t n_ports;
-        char *fingerprint;
 } EndpointSlice;
 
 /* Parse objects; on error the ErrorBuf says "Service default/web: spec.ports[0].port: ...". */
@@ -114,6 +114,14 @@ int service_parse(const json_t *obj, Service **ret, ErrorBuf *e);
 Service *service_free(Service *s);
 int endpoint_slice_parse(const json_t *obj, EndpointSlice **ret, ErrorBuf *e);
 EndpointSlice *endpoint_slice_free(EndpointSlice *s);
+/* Equal objects program the same rules: an update that changes nothing else (resourceVersion, status of other
+ * fields, managedFields) is a no-op. */
+bool service_equal(const Service *a, const Service *b);
+bool endpoint_slice_equal(const EndpointSlice *a, const EndpointSlice *b);
+/* Equal objects program the same rules: an update that changes nothing else (resourceVersion, status of other
+ * fields, managedFields) is a no-op. */
+bool service_equal(const Service *a, const Service *b);
+bool endpoint_slice_equal(const EndpointSlice *a, const EndpointSlice *b);
 
 /* "Service", "EndpointSlice", or NULL; the kind of an object (items of *List kinds are handled by callers). */
 const char *object_kind(const json_t *obj);

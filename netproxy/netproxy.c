@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "common/log.h"
 #include "netproxy/conntrack.h"
 #include "netproxy/netproxy.h"
 #include "netproxy/ruleset.h"
@@ -71,7 +72,9 @@ struct NetProxy {
         uint32_t genid;
         uint64_t pending_since;
         uint64_t static_rules[2];
+        uint64_t n_committed; /* elements in the kernel */
         CtFlushList ct;
+        NftConn *conn;
         NetProxyMetrics m;
 };
 
@@ -79,6 +82,11 @@ static uint64_t now_usec(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+static void *mfree(void *p) {
+        free(p);
+        return NULL;
 }
 
 static int fam_of(int family) {
@@ -317,11 +325,11 @@ static int gather(NetProxy *np, SvcState *st, const ServicePort *sp, int family,
                         continue;
                 for (size_t j = 0; j < s->n_endpoints; j++) {
                         const Endpoint *ep = &s->endpoints[j];
-                        Cand x = {.t = {.addr = ep->addr, .port = port},
+                        Cand x = {.t = {.addr = ep->addr, .port = port, .remote = ep->remote},
                                   .ready = ep->ready,
                                   .serving = ep->serving,
                                   .terminating = ep->terminating,
-                                  .local = np->hostname && ep->node_name && streq(ep->node_name, np->hostname)};
+                                  .local = ep->local};
                         bool dup = false;
                         for (size_t k = 0; k < n && !dup; k++)
                                 dup = ipaddr_equal(&c[k].t.addr, &x.t.addr) && c[k].t.port == x.t.port;
@@ -383,7 +391,12 @@ static int add_frontend(Build *b, const ServicePort *sp, const IPAddr *addr, uin
                 return add_verdict(b, family, SET_NO_ENDPOINTS, key, any_usable ? VERDICT_DROP : VERDICT_GOTO,
                                    any_usable ? NULL : "reject-chain");
 
+        /* Hairpin (a pod reaching itself through a VIP) needs the client to be the endpoint, and clients of this
+         * node's rules are on this node: pairs for endpoints known to live elsewhere would never match. This keeps
+         * the set at the size of the local pod count instead of the cluster's endpoint count. */
         for (size_t i = 0; i < n; i++) {
+                if (eps[i].remote)
+                        continue;
                 key_hairpin(k2, &eps[i].addr);
                 if ((r = add_elem(b, family, SET_HAIRPIN, k2, NULL)) < 0)
                         return r;
@@ -473,7 +486,7 @@ static int count_local_ready(NetProxy *np, SvcState *st) {
         for (size_t i = 0; i < st->n_slices; i++)
                 for (size_t j = 0; j < st->slices[i]->n_endpoints; j++) {
                         const Endpoint *ep = &st->slices[i]->endpoints[j];
-                        n += ep->ready && np->hostname && ep->node_name && streq(ep->node_name, np->hostname);
+                        n += ep->ready && ep->local;
                 }
         return n;
 }
@@ -568,6 +581,7 @@ NetProxy *netproxy_free(NetProxy *np) {
                 }
         free(np->buckets);
         ct_flush_list_done(&np->ct);
+        nft_conn_close(np->conn);
         free(np->cfg.nodeport_addresses);
         free(np->table);
         free(np->hostname);
@@ -582,7 +596,7 @@ static int update_service(NetProxy *np, const json_t *obj, ErrorBuf *e) {
                 return r;
         SvcState *st = svc_state_get(np, s->key, true);
         RET_NULL_ENOMEM(st);
-        if (st->svc && streq(st->svc->fingerprint, s->fingerprint))
+        if (st->svc && service_equal(st->svc, s))
                 return 0;
         service_free(st->svc);
         st->svc = TAKE_PTR(s);
@@ -611,8 +625,15 @@ static int update_slice(NetProxy *np, const json_t *obj, ErrorBuf *e) {
         int r = endpoint_slice_parse(obj, &s, e);
         if (r < 0)
                 return r;
+        /* Only "is it on this node" matters about nodeName: keep a flag, not 100k strings. */
+        for (size_t i = 0; i < s->n_endpoints; i++) {
+                Endpoint *ep = &s->endpoints[i];
+                ep->local = np->hostname && ep->node_name && streq(ep->node_name, np->hostname);
+                ep->remote = np->hostname && ep->node_name && !ep->local;
+                ep->node_name = mfree(ep->node_name);
+        }
         EndpointSlice *old = smap_get(&np->slices, s->key);
-        if (old && streq(old->fingerprint, s->fingerprint))
+        if (old && endpoint_slice_equal(old, s))
                 return 0;
         snprintf(key, sizeof(key), "%s/%s", s->namespace, s->service_name);
         SvcState *st = svc_state_get(np, key, true);
@@ -712,15 +733,26 @@ static int emit_full(NetProxy *np, NftBatch *b) {
                 if (c->refs > 0 && (r = ruleset_emit_chain(b, np->table, c->name, &c->want)) < 0)
                         return r;
         }
-        for (size_t i = 0; i < np->n_buckets; i++)
-                for (Entry *e = np->buckets[i]; e; e = e->next)
-                        if (e->refs > 0) {
-                                r = ruleset_emit_elem(b, family_of(e->fam), np->table, e->set, false, E_KEY(e),
+        /* Grouped by set (one pass over the store), so that elements pack into few large messages. */
+        Vec by_set[2][_SET_MAX] = {};
+        r = 0;
+        for (size_t i = 0; r >= 0 && i < np->n_buckets; i++)
+                for (Entry *e = np->buckets[i]; r >= 0 && e; e = e->next)
+                        if (e->refs > 0)
+                                r = vec_push(&by_set[e->fam][e->set], e);
+        for (int f = 0; f < 2; f++)
+                for (SetId s = 0; s < _SET_MAX; s++) {
+                        Vec *v = &by_set[f][s];
+                        for (size_t i = 0; r >= 0 && i < v->n; i++) {
+                                Entry *e = v->v[i];
+                                r = ruleset_emit_elem(b, family_of(f), np->table, s, false, E_KEY(e),
                                                       e->dlen ? E_WANT(e) : NULL);
-                                if (r < 0)
-                                        return r;
-                                np->m.last_elements_added++;
                         }
+                        np->m.last_elements_added += v->n;
+                        free(v->v);
+                }
+        if (r < 0)
+                return r;
         return 0;
 }
 
@@ -796,10 +828,12 @@ static int emit_partial(NetProxy *np, NftBatch *b) {
 static void apply_committed(NetProxy *np, bool full) {
         if (full) {
                 np->dirty = NULL; /* the walk below frees entries that may be on it */
+                np->n_committed = 0;
                 for (size_t i = 0; i < np->n_buckets; i++)
                         for (Entry *e = np->buckets[i], *next; e; e = next) {
                                 next = e->next;
                                 e->have = e->refs > 0;
+                                np->n_committed += e->have;
                                 if (e->dlen)
                                         memcpy(E_HAVE(e), E_WANT(e), e->dlen);
                                 e->dirty = false;
@@ -808,6 +842,7 @@ static void apply_committed(NetProxy *np, bool full) {
                         }
         } else
                 for (Entry *e = np->dirty; e; e = e->dnext) {
+                        np->n_committed += (uint64_t) (e->refs > 0) - (uint64_t) e->have;
                         e->have = e->refs > 0;
                         if (e->dlen)
                                 memcpy(E_HAVE(e), E_WANT(e), e->dlen);
@@ -841,10 +876,8 @@ static void apply_committed(NetProxy *np, bool full) {
 }
 
 static void update_counts(NetProxy *np) {
-        uint64_t elems = 0, rules = np->static_rules[0] + np->static_rules[1], chains = 0, sets = 2 * _SET_MAX;
-        for (size_t i = 0; i < np->n_buckets; i++)
-                for (Entry *e = np->buckets[i]; e; e = e->next)
-                        elems += e->have;
+        uint64_t elems = np->n_committed, rules = np->static_rules[0] + np->static_rules[1], chains = 0,
+                 sets = 2 * _SET_MAX;
         size_t bk = 0;
         for (SMapNode *i = NULL; (i = smap_next(&np->chains, i, &bk));) {
                 ChainEnt *c = i->value;
@@ -873,6 +906,7 @@ int netproxy_sync(NetProxy *np) {
         r = recompute_dirty(np);
         if (r < 0)
                 return r;
+        uint64_t t_recompute = now_usec();
         bool full = np->need_full;
         if (!full && !np->dirty && !np->dirty_chains) {
                 np->pending_since = 0;
@@ -883,8 +917,12 @@ int netproxy_sync(NetProxy *np) {
         np->m.last_elements_added = np->m.last_elements_deleted = np->m.last_chains_changed = 0;
         ct_flush_list_done(&np->ct);
         r = full ? emit_full(np, b) : emit_partial(np, b);
+        uint64_t t_emit = now_usec();
+        if (r >= 0 && !np->cfg.dry_run && !np->conn)
+                r = nft_conn_open(&np->conn);
         if (r >= 0 && !np->cfg.dry_run)
-                r = nft_batch_commit(b);
+                r = nft_batch_commit(b, np->conn);
+        uint64_t t_commit = now_usec();
         np->m.last_batch_bytes = nft_batch_size(b);
         if (r < 0) {
                 /* The kernel state is unknown now: rebuild everything next time. */
@@ -896,10 +934,13 @@ int netproxy_sync(NetProxy *np) {
         np->need_full = false;
         np->committed_once = true;
         if (!np->cfg.dry_run) {
-                (void) nft_get_genid(&np->genid);
-                np->m.conntrack_flushed += (uint64_t) MAX(ct_flush_apply(&np->ct), 0);
+                (void) nft_get_genid(np->conn, &np->genid);
+                np->m.conntrack_flushed += (uint64_t) MAX(ct_flush_apply(&np->ct, nft_conn_socket(np->conn)), 0);
         }
         uint64_t end = now_usec(), d = end - start;
+        log_debug("netproxy %s sync: recompute %.3fms, build %.3fms, commit %.3fms, mirror %.3fms",
+                  full ? "full" : "partial", (t_recompute - start) / 1e3, (t_emit - t_recompute) / 1e3,
+                  (t_commit - t_emit) / 1e3, (end - t_commit) / 1e3);
         np->m.last_sync_full = full;
         if (full) {
                 np->m.full_syncs++;
@@ -927,7 +968,7 @@ int netproxy_verify(NetProxy *np) {
         if (!np->committed_once || np->need_full || np->cfg.dry_run)
                 return 0;
         np->m.verifications++;
-        r = nft_get_genid(&gen);
+        r = nft_get_genid(np->conn, &gen);
         if (r < 0)
                 return r;
         if (gen == np->genid)
@@ -948,7 +989,7 @@ int netproxy_verify(NetProxy *np) {
         }
         for (int f = 0; f < 2; f++) {
                 uint64_t rules = 0, chains = 0, sets = 0;
-                r = nft_table_count(family_of(f), np->table, &rules, &chains, &sets);
+                r = nft_table_count(np->conn, family_of(f), np->table, &rules, &chains, &sets);
                 if (r < 0 || rules != want_rules[f] || chains != want_chains[f] || sets != want_sets[f]) {
                         np->need_full = true;
                         np->m.repairs++;
@@ -961,14 +1002,18 @@ int netproxy_verify(NetProxy *np) {
 
 int netproxy_cleanup(const char *table) {
         _cleanup_(nft_batch_freep) NftBatch *b = NULL;
-        int r = nft_batch_new(&b);
+        _cleanup_(nft_conn_closep) NftConn *c = NULL;
+        int r = nft_conn_open(&c);
+        if (r < 0)
+                return r;
+        r = nft_batch_new(&b);
         if (r < 0)
                 return r;
         for (int f = 0; f < 2; f++)
                 if ((r = nft_batch_table(b, family_of(f), table ?: "nodelet", false)) < 0 ||
                     (r = nft_batch_table(b, family_of(f), table ?: "nodelet", true)) < 0)
                         return r;
-        return nft_batch_commit(b);
+        return nft_batch_commit(b, c);
 }
 
 const NetProxyMetrics *netproxy_metrics(NetProxy *np) {

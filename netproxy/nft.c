@@ -197,8 +197,10 @@ int nft_batch_set_delete(NftBatch *b, int family, const char *table, const char 
 
 int nft_batch_elem(NftBatch *b, int family, const char *table, const char *set, bool delete, const void *key,
                    size_t klen, const void *data, size_t dlen, int verdict, const char *chain) {
-        if (b->elem_nlh && (b->elem_family != family || b->elem_delete != delete || !streq(b->elem_set, set) ||
-                            !streq(b->elem_table, table) || mnl_attr_get_payload_len(b->elem_nest) > ELEM_LIST_MAX))
+        if (b->elem_nlh &&
+            (b->elem_family != family || b->elem_delete != delete || !streq(b->elem_set, set) ||
+             !streq(b->elem_table, table) ||
+             (size_t) ((char *) mnl_nlmsg_get_payload_tail(b->elem_nlh) - (char *) b->elem_nest) > ELEM_LIST_MAX))
                 nft_batch_elem_flush(b);
         if (!b->elem_nlh) {
                 if (strlen(table) >= sizeof(b->elem_table) || strlen(set) >= sizeof(b->elem_set))
@@ -416,9 +418,35 @@ static struct mnl_socket *nl_open(void) {
         return nl;
 }
 
-static inline void mnl_socket_closep(struct mnl_socket **nl) {
-        if (*nl)
-                mnl_socket_close(*nl);
+struct NftConn {
+        struct mnl_socket *nl;
+};
+
+int nft_conn_open(NftConn **ret) {
+        NftConn *c = calloc(1, sizeof(NftConn));
+        RET_NULL_ENOMEM(c);
+        c->nl = nl_open();
+        if (!c->nl) {
+                int r = -errno;
+                free(c);
+                return r;
+        }
+        int rsz = 4 * 1024 * 1024;
+        (void) setsockopt(mnl_socket_get_fd(c->nl), SOL_SOCKET, SO_RCVBUFFORCE, &rsz, sizeof(rsz));
+        *ret = c;
+        return 0;
+}
+
+struct mnl_socket *nft_conn_socket(NftConn *c) {
+        return c->nl;
+}
+
+NftConn *nft_conn_close(NftConn *c) {
+        if (!c)
+                return NULL;
+        mnl_socket_close(c->nl);
+        free(c);
+        return NULL;
 }
 
 static int err_cb(const struct nlmsghdr *nlh, void *data) {
@@ -450,8 +478,7 @@ static int drain_errors(struct mnl_socket *nl) {
         return first;
 }
 
-int nft_batch_commit(NftBatch *b) {
-        _cleanup_(mnl_socket_closep) struct mnl_socket *nl = NULL;
+int nft_batch_commit(NftBatch *b, NftConn *c) {
         char begin[64], end[64];
         nft_batch_elem_flush(b);
 
@@ -467,14 +494,12 @@ int nft_batch_commit(NftBatch *b) {
         }
         iov[n_iov - 1] = (struct iovec){end, h2->nlmsg_len};
 
-        nl = nl_open();
-        if (!nl)
-                return -errno;
+        struct mnl_socket *nl = c->nl;
+        /* Stale replies (e.g. of an interrupted query) must not be taken for this transaction's errors. */
+        (void) drain_errors(nl);
         /* The whole transaction must fit in one skb: raise the send buffer (as nft does for big rulesets). */
         int sz = (int) MIN(total + 65536, (size_t) INT32_MAX / 2);
         (void) setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz));
-        int rsz = 4 * 1024 * 1024;
-        (void) setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVBUFFORCE, &rsz, sizeof(rsz));
 
         struct sockaddr_nl snl = {.nl_family = AF_NETLINK};
         struct msghdr msg = {
@@ -493,11 +518,15 @@ int nft_batch_commit(NftBatch *b) {
 }
 
 /* One request/response exchange (dump or not); cb is called for every message. */
-static int nl_talk(struct nlmsghdr *req, mnl_cb_t cb, void *data) {
-        _cleanup_(mnl_socket_closep) struct mnl_socket *nl = nl_open();
+void nft_socket_drain(struct mnl_socket *nl) {
+        (void) drain_errors(nl);
+}
+
+static int nl_talk(NftConn *c, struct nlmsghdr *req, mnl_cb_t cb, void *data) {
+        struct mnl_socket *nl = c->nl;
         char buf[NP_NL_BUF_SIZE];
-        if (!nl)
-                return -errno;
+        /* The socket is shared across requests: leftovers (the ACK after a reply we stopped at) must go first. */
+        nft_socket_drain(nl);
         uint32_t portid = mnl_socket_get_portid(nl), seq = req->nlmsg_seq;
         if (mnl_socket_sendto(nl, req, req->nlmsg_len) < 0)
                 return -errno;
@@ -523,11 +552,11 @@ static int gen_cb(const struct nlmsghdr *nlh, void *data) {
         return MNL_CB_STOP;
 }
 
-int nft_get_genid(uint32_t *ret) {
+int nft_get_genid(NftConn *c, uint32_t *ret) {
         char buf[256];
         struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETGEN, AF_UNSPEC, NLM_F_ACK, (uint32_t) time(NULL));
         uint32_t id = 0;
-        int r = nl_talk(nlh, gen_cb, &id);
+        int r = nl_talk(c, nlh, gen_cb, &id);
         if (r < 0)
                 return r;
         *ret = id;
@@ -556,7 +585,8 @@ static int count_cb(const struct nlmsghdr *nlh, void *data) {
         return MNL_CB_OK;
 }
 
-int nft_table_count(int family, const char *table, uint64_t *ret_rules, uint64_t *ret_chains, uint64_t *ret_sets) {
+int nft_table_count(NftConn *conn, int family, const char *table, uint64_t *ret_rules, uint64_t *ret_chains,
+                    uint64_t *ret_sets) {
         static const uint16_t cmds[3] = {NFT_MSG_GETRULE, NFT_MSG_GETCHAIN, NFT_MSG_GETSET};
         uint64_t out[3];
         char buf[512];
@@ -567,7 +597,7 @@ int nft_table_count(int family, const char *table, uint64_t *ret_rules, uint64_t
                 nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, (uint16_t) family, NLM_F_ACK, (uint32_t) time(NULL));
         mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, table);
         CountCtx dummy = {.table = table, .kind = 3};
-        r = nl_talk(nlh, count_cb, &dummy);
+        r = nl_talk(conn, nlh, count_cb, &dummy);
         if (r < 0)
                 return r;
         for (int k = 0; k < 3; k++) {
@@ -577,7 +607,7 @@ int nft_table_count(int family, const char *table, uint64_t *ret_rules, uint64_t
                         mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, table);
                 else if (k == 2)
                         mnl_attr_put_strz(nlh, NFTA_SET_TABLE, table);
-                r = nl_talk(nlh, count_cb, &c);
+                r = nl_talk(conn, nlh, count_cb, &c);
                 if (r < 0)
                         return r;
                 out[k] = c.n;

@@ -74,10 +74,22 @@ int nft_expr_masq(struct nftnl_rule *r, uint32_t flags);
 int nft_expr_reject(struct nftnl_rule *r, uint32_t type, uint8_t code);
 int nft_expr_dynset_update(struct nftnl_rule *r, uint32_t sreg, const char *set);
 
+/* A netfilter netlink socket kept open across syncs: closing one right after a transaction waits for nf_tables'
+ * deferred transaction cleanup (an RCU grace period, milliseconds), which would dominate small incremental syncs. */
+typedef struct NftConn NftConn;
+int nft_conn_open(NftConn **ret);
+NftConn *nft_conn_close(NftConn *c);
+DEFINE_TRIVIAL_CLEANUP_FUNC(NftConn *, nft_conn_close)
+/* The socket, for other netfilter subsystems (ctnetlink) that then share the open socket. */
+struct mnl_socket *nft_conn_socket(NftConn *c);
+/* Discards whatever is queued on the socket (replies to earlier requests). */
+void nft_socket_drain(struct mnl_socket *nl);
+
 /* Sends the batch as one transaction (BEGIN..END in a single sendmsg) and collects the kernel's verdict. */
-int nft_batch_commit(NftBatch *b);
+int nft_batch_commit(NftBatch *b, NftConn *c);
 
 /* The ruleset generation id (changes with every committed transaction, by anyone). */
-int nft_get_genid(uint32_t *ret);
+int nft_get_genid(NftConn *c, uint32_t *ret);
 /* Counts rules, chains and sets of one table; -ENOENT when the table does not exist. */
-int nft_table_count(int family, const char *table, uint64_t *ret_rules, uint64_t *ret_chains, uint64_t *ret_sets);
+int nft_table_count(NftConn *c, int family, const char *table, uint64_t *ret_rules, uint64_t *ret_chains,
+                    uint64_t *ret_sets);

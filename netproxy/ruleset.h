@@ -57,6 +57,7 @@ int ruleset_emit_elem(NftBatch *b, int family, const char *table, SetId s, bool 
 typedef struct EpTarget {
         IPAddr addr;
         uint16_t port;
+        bool remote; /* on another node: cannot hairpin through this node */
 } EpTarget;
 
 typedef enum ChainKind {
