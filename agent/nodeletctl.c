@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 
+#include "cni/cni-ctl.h"
 #include "common/json-util.h"
 #include "common/log.h"
 #include "common/yaml.h"
@@ -49,6 +50,7 @@ static int verb_version(int argc, char *argv[]) {
 }
 
 static const Verb verbs[] = {
+        {"cni", cni_ctl_main, "run the node's CNI network by hand (nodeletctl cni --help)"},
         {"exec", runtime_ctl_exec, "run a command in a running container"},
         {"images", images_ctl_main, "import, list and remove images (nodeletctl images --help)"},
         {"logs", runtime_ctl_logs, "print a container's log (CRI format decoded)"},

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <systemd/sd-event.h>
 
+#include "cni/cni-ctl.h"
 #include "cni/runner.h"
 #include "common/fileio.h"
 #include "common/json-util.h"
@@ -511,6 +512,57 @@ START_TEST(test_gc_status) {
 }
 END_TEST
 
+/* nodeletctl cni add/check/del/gc against a conf dir, as an operator would run it. */
+START_TEST(test_ctl) {
+        _cleanup_free_ char *ns = netns_new(), *confdir = NULL, *cache = NULL, *bin = bin_dir(), *conf = NULL;
+        ck_assert_int_ge(asprintf(&confdir, "%s/net.d", tmp), 0);
+        ck_assert_int_ge(asprintf(&cache, "%s/cache", tmp), 0);
+        ck_assert_int_eq(mkdir_p(confdir, 0755), 0);
+        ck_assert_int_ge(asprintf(&conf, "%s/10-ctl.conflist", confdir), 0);
+        char *tmpl = NULL;
+        ck_assert_int_ge(asprintf(&tmpl,
+                                  "{\"cniVersion\":\"1.1.0\",\"name\":\"ctl\",\"plugins\":[{\"type\":"
+                                  "\"nodelet-bridge\",\"bridge\":\"%s\",\"isGateway\":true,\"ipam\":{\"type\":"
+                                  "\"nodelet-ipam\",\"dataDir\":\"%s/ipam\",\"ranges\":[[{\"subnet\":"
+                                  "\"10.238.1.0/24\"}]]}}]}",
+                                  bridge, tmp),
+                         0);
+        ck_assert_int_eq(write_file_atomic(conf, tmpl, strlen(tmpl), 0644, false), 0);
+        free(tmpl);
+
+        /* getopt permutes argv: a fresh vector for every call. */
+#define CTL(verb, ...)                                                                                                 \
+        ({                                                                                                             \
+                char *_v[] = {(char *) "cni",                                                                          \
+                              (char *) (verb),                                                                         \
+                              (char *) "--conf-dir",                                                                   \
+                              confdir,                                                                                 \
+                              (char *) "--bin-dir",                                                                    \
+                              bin,                                                                                     \
+                              (char *) "--bin-dir",                                                                    \
+                              (char *) "/usr/lib/cni",                                                                 \
+                              (char *) "--cache-dir",                                                                  \
+                              cache,                                                                                   \
+                              __VA_ARGS__,                                                                             \
+                              NULL};                                                                                   \
+                cni_ctl_main((int) ELEMENTSOF(_v) - 1, _v);                                                            \
+        })
+        ck_assert_int_eq(CTL("add", (char *) "--port-mapping", (char *) "18081:80/tcp", ns, (char *) "ctl-1"), 0);
+        ck_assert(file_exists("ipam/ctl", "10.238.1.2"));
+        ck_assert_int_eq(test_system("grep -q '\"hostPort\":18081' %s/results/ctl-ctl-1-eth0", cache), 0);
+        ck_assert_int_eq(CTL("check", ns, (char *) "ctl-1"), 0);
+        ck_assert_int_eq(CTL("gc", (char *) "ctl-1:eth0"), 0);
+        ck_assert(file_exists("ipam/ctl", "10.238.1.2"));
+        ck_assert_int_eq(CTL("del", ns, (char *) "ctl-1"), 0);
+        ck_assert(!file_exists("ipam/ctl", "10.238.1.2"));
+        ck_assert_int_eq(CTL("del", ns, (char *) "ctl-1"), 0);
+#undef CTL
+        /* Wrong usage is an error, not a crash. */
+        char *bad[] = {(char *) "cni", (char *) "add", ns, NULL};
+        ck_assert_int_eq(cni_ctl_main((int) ELEMENTSOF(bad) - 1, bad), 2);
+}
+END_TEST
+
 static Suite *suite(void) {
         Suite *s = suite_create("cni-chain");
         TCase *tc = tcase_create("chain");
@@ -524,6 +576,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_portmap_hostport);
         tcase_add_test(tc, test_bad_configs);
         tcase_add_test(tc, test_gc_status);
+        tcase_add_test(tc, test_ctl);
         suite_add_tcase(s, tc);
         return s;
 }
