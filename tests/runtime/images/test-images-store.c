@@ -13,6 +13,7 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
+#include "common/event-util.h"
 #include "common/fileio.h"
 #include "runtime/image-store.h"
 #include "tests/lib/testlib.h"
@@ -481,6 +482,47 @@ START_TEST(test_concurrent_imports) {
 }
 END_TEST
 
+typedef struct PoolImport {
+        ImportJob job;
+        sd_event *loop;
+        int done_result;
+        bool done;
+        pthread_t loop_thread, work_thread;
+} PoolImport;
+
+static int pool_work(void *userdata) {
+        PoolImport *p = userdata;
+        p->work_thread = pthread_self();
+        return image_store_import(p->job.s, p->job.path, NULL, NULL, &p->job.e);
+}
+
+static void pool_done(int result, void *userdata) {
+        PoolImport *p = userdata;
+        p->done = true;
+        p->done_result = result;
+        ck_assert(pthread_equal(pthread_self(), p->loop_thread));
+        (void) sd_event_exit(p->loop, 0);
+}
+
+/* How the daemon uses the store: the blocking import runs on a WorkPool thread, its result comes back on the loop. */
+START_TEST(test_import_on_workpool) {
+        _cleanup_free_ char *bb = fixture("bb.tar", "--zstd");
+        _cleanup_(image_store_freep) ImageStore *s = store_new("store");
+        _cleanup_event_ sd_event *loop = NULL;
+        _cleanup_(work_pool_freep) WorkPool *pool = NULL;
+        PoolImport p = {.job = {.s = s, .path = bb}, .loop_thread = pthread_self()};
+        ck_assert_int_eq(sd_event_new(&loop), 0);
+        p.loop = loop;
+        ck_assert_int_eq(work_pool_new(loop, 2, &pool), 0);
+        ck_assert_int_eq(work_pool_submit(pool, pool_work, pool_done, &p), 0);
+        ck_assert_int_ge(sd_event_loop(loop), 0);
+        ck_assert(p.done);
+        ck_assert_msg(p.done_result == 0, "%s", error_message(&p.job.e, p.done_result));
+        ck_assert(!pthread_equal(p.work_thread, p.loop_thread));
+        check_busybox(s, "workpool import");
+}
+END_TEST
+
 /* Leftovers of a crash (an import killed while staging, a layer renamed in before the index was written) are swept
  * by the next writer. */
 START_TEST(test_crash_leftovers_swept) {
@@ -516,6 +558,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_nodeletctl_images);
         tcase_add_test(tc, test_concurrent_imports);
         tcase_add_test(tc, test_crash_leftovers_swept);
+        tcase_add_test(tc, test_import_on_workpool);
         suite_add_tcase(s, tc);
         return s;
 }
