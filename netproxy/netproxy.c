@@ -471,6 +471,24 @@ static int build_port_family(Build *b, const ServicePort *sp, int family) {
                     (r = add_frontend(b, sp, a, sp->port, external, n_ext, masq, usable, "ext")) < 0)
                         return r;
         }
+        /* loadBalancerSourceRanges guard the load-balancer IPs (not NodePorts or externalIPs, as in kube-proxy):
+         * other sources are dropped before DNAT. */
+        for (size_t i = 0; svc->n_source_ranges > 0 && i < svc->n_lb_ips; i++) {
+                const IPAddr *a = &svc->lb_ips[i];
+                uint8_t fk[128];
+                if (a->family != family)
+                        continue;
+                key_frontend(fk, a, sp->proto, sp->port);
+                if ((r = add_elem(b, family, SET_FW_IPS, fk, NULL)) < 0)
+                        return r;
+                for (size_t j = 0; j < svc->n_source_ranges; j++) {
+                        if (svc->source_ranges[j].addr.family != family)
+                                continue;
+                        key_firewall_allow(fk, a, sp->proto, sp->port, &svc->source_ranges[j]);
+                        if ((r = add_elem(b, family, SET_FW_ALLOW, fk, NULL)) < 0)
+                                return r;
+                }
+        }
         if (sp->node_port && svc->type != SERVICE_CLUSTER_IP)
                 for (size_t i = 0; i < np->cfg.n_nodeport_addresses; i++) {
                         const IPAddr *a = &np->cfg.nodeport_addresses[i];
@@ -889,7 +907,7 @@ static void update_counts(NetProxy *np) {
         }
         np->m.elements = elems;
         np->m.rules = rules;
-        np->m.chains = chains + 2 * 10; /* 4 plain + 6 base chains per family */
+        np->m.chains = chains + 2 * RULESET_STATIC_CHAINS;
         np->m.sets = sets;
         np->m.services = np->services.n;
         np->m.endpoint_slices = np->slices.n;
@@ -974,8 +992,8 @@ int netproxy_verify(NetProxy *np) {
         if (gen == np->genid)
                 return 0; /* nobody committed anything since our last transaction */
 
-        uint64_t want_rules[2] = {np->static_rules[0], np->static_rules[1]}, want_chains[2] = {10, 10},
-                 want_sets[2] = {_SET_MAX, _SET_MAX};
+        uint64_t want_rules[2] = {np->static_rules[0], np->static_rules[1]},
+                 want_chains[2] = {RULESET_STATIC_CHAINS, RULESET_STATIC_CHAINS}, want_sets[2] = {_SET_MAX, _SET_MAX};
         size_t bk = 0;
         for (SMapNode *i = NULL; (i = smap_next(&np->chains, i, &bk));) {
                 ChainEnt *c = i->value;
@@ -1114,6 +1132,18 @@ static void describe_entry(const Entry *e, FILE *f) {
         case SET_HAIRPIN:
                 memcpy(y.bytes, k + l, l);
                 fprintf(f, "%s . %s\n", ipaddr_to_string(&x, a), ipaddr_to_string(&y, b));
+                break;
+        case SET_FW_IPS:
+                memcpy(&port, k + l + 4, 2);
+                fprintf(f, "%s . %s . %u\n", ipaddr_to_string(&x, a), ipproto_name(k[l]), ntohs(port));
+                break;
+        case SET_FW_ALLOW:
+                memcpy(&port, k + l + 4, 2);
+                memcpy(y.bytes, k + l + 8, l);
+                fprintf(f, "%s . %s . %u . %s-", ipaddr_to_string(&x, a), ipproto_name(k[l]), ntohs(port),
+                        ipaddr_to_string(&y, b));
+                memcpy(y.bytes, k + 2 * l + 8 + l + 8, l);
+                fprintf(f, "%s\n", ipaddr_to_string(&y, b));
                 break;
         default:
                 fprintf(f, "%s\n", ipaddr_to_string(&x, a));

@@ -174,6 +174,8 @@ int nft_batch_set(NftBatch *b, int family, const char *table, const NftSetDef *d
                 nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, def->size);
         if (def->udata_len > 0)
                 nftnl_set_set_data(s, NFTNL_SET_USERDATA, def->udata, def->udata_len);
+        if (def->n_fields > 0)
+                nftnl_set_set_data(s, NFTNL_SET_DESC_CONCAT, def->field_len, def->n_fields);
         struct nlmsghdr *nlh = batch_msg(b, NFT_MSG_NEWSET, family, NLM_F_CREATE);
         if (!nlh) {
                 nftnl_set_free(s);
@@ -196,7 +198,7 @@ int nft_batch_set_delete(NftBatch *b, int family, const char *table, const char 
 }
 
 int nft_batch_elem(NftBatch *b, int family, const char *table, const char *set, bool delete, const void *key,
-                   size_t klen, const void *data, size_t dlen, int verdict, const char *chain) {
+                   const void *key_end, size_t klen, const void *data, size_t dlen, int verdict, const char *chain) {
         if (b->elem_nlh &&
             (b->elem_family != family || b->elem_delete != delete || !streq(b->elem_set, set) ||
              !streq(b->elem_table, table) ||
@@ -222,6 +224,11 @@ int nft_batch_elem(NftBatch *b, int family, const char *table, const char *set, 
         struct nlattr *k = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_KEY);
         mnl_attr_put(nlh, NFTA_DATA_VALUE, klen, key);
         mnl_attr_nest_end(nlh, k);
+        if (key_end) {
+                struct nlattr *ke = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_KEY_END);
+                mnl_attr_put(nlh, NFTA_DATA_VALUE, klen, key_end);
+                mnl_attr_nest_end(nlh, ke);
+        }
         if (!delete &&data) {
                 struct nlattr *d = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_DATA);
                 mnl_attr_put(nlh, NFTA_DATA_VALUE, dlen, data);
@@ -393,6 +400,17 @@ int nft_expr_reject(struct nftnl_rule *r, uint32_t type, uint8_t code) {
         RET_NULL_ENOMEM(e);
         nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, type);
         nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, code);
+        return 0;
+}
+
+int nft_expr_byteorder_hton(struct nftnl_rule *r, uint32_t reg, uint32_t len, uint32_t size) {
+        struct nftnl_expr *e = expr_add(r, "byteorder");
+        RET_NULL_ENOMEM(e);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SREG, reg);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_DREG, reg);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_OP, NFT_BYTEORDER_HTON);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_LEN, len);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SIZE, size);
         return 0;
 }
 

@@ -44,6 +44,8 @@ typedef struct NftSetDef {
         uint32_t size;
         const void *udata;
         uint32_t udata_len;
+        const uint8_t *field_len; /* concatenated interval sets: length of each field in bytes */
+        uint32_t n_fields;
 } NftSetDef;
 int nft_batch_set(NftBatch *b, int family, const char *table, const NftSetDef *def);
 int nft_batch_set_delete(NftBatch *b, int family, const char *table, const char *set);
@@ -51,7 +53,7 @@ int nft_batch_set_delete(NftBatch *b, int family, const char *table, const char 
 /* Element operations are buffered per (set, add/delete) and packed many to a message. data is NULL for plain sets;
  * for verdict maps pass verdict (NFT_GOTO, NF_DROP, ...) and chain (or NULL). */
 int nft_batch_elem(NftBatch *b, int family, const char *table, const char *set, bool delete, const void *key,
-                   size_t klen, const void *data, size_t dlen, int verdict, const char *chain);
+                   const void *key_end, size_t klen, const void *data, size_t dlen, int verdict, const char *chain);
 /* Flushes any buffered element message (call before adding non-element messages that must come after). */
 int nft_batch_elem_flush(NftBatch *b);
 
@@ -73,6 +75,7 @@ int nft_expr_dnat(struct nftnl_rule *r, int family, uint32_t reg_addr, uint32_t 
 int nft_expr_masq(struct nftnl_rule *r, uint32_t flags);
 int nft_expr_reject(struct nftnl_rule *r, uint32_t type, uint8_t code);
 int nft_expr_dynset_update(struct nftnl_rule *r, uint32_t sreg, const char *set);
+int nft_expr_byteorder_hton(struct nftnl_rule *r, uint32_t reg, uint32_t len, uint32_t size);
 
 /* A netfilter netlink socket kept open across syncs: closing one right after a transaction waits for nf_tables'
  * deferred transaction cleanup (an RCU grace period, milliseconds), which would dominate small incremental syncs. */

@@ -41,7 +41,7 @@
 static const char *const set_names[_SET_MAX] = {
         [SET_FRONTENDS] = "frontends", [SET_NO_ENDPOINTS] = "no-endpoints", [SET_EP_TCP] = "ep-tcp",
         [SET_EP_UDP] = "ep-udp",       [SET_EP_SCTP] = "ep-sctp",           [SET_CLUSTER_IPS] = "cluster-ips",
-        [SET_HAIRPIN] = "hairpin",
+        [SET_HAIRPIN] = "hairpin",     [SET_FW_IPS] = "firewall-ips",       [SET_FW_ALLOW] = "firewall-allow",
 };
 
 const char *set_name(SetId s) {
@@ -68,6 +68,10 @@ size_t set_key_len(SetId s, int family) {
                 return alen(family);
         case SET_HAIRPIN:
                 return 2 * alen(family);
+        case SET_FW_IPS:
+                return alen(family) + 8;
+        case SET_FW_ALLOW:
+                return 2 * (2 * alen(family) + 8); /* start and end */
         default:
                 return 0;
         }
@@ -109,6 +113,18 @@ size_t data_endpoint(uint8_t *d, const IPAddr *a, uint16_t port) {
         memset(d + l, 0, 4);
         memcpy(d + l, &be, 2);
         return l + 4;
+}
+
+size_t key_firewall_allow(uint8_t *k, const IPAddr *a, Proto p, uint16_t port, const Cidr *range) {
+        size_t l = alen(a->family), half = 2 * l + 8;
+        key_frontend(k, a, p, port);
+        memcpy(k + l + 8, range->addr.bytes, l);
+        memcpy(k + half, k, l + 8);
+        for (size_t i = 0; i < l; i++) {
+                unsigned bits = range->prefixlen > i * 8 ? MIN(8U, range->prefixlen - i * 8) : 0;
+                k[half + l + 8 + i] = range->addr.bytes[i] | (uint8_t) ~(0xff00 >> bits);
+        }
+        return 2 * half;
 }
 
 size_t key_hairpin(uint8_t *k, const IPAddr *a) {
@@ -178,6 +194,8 @@ static const uint8_t ud_concat_set[] = {0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x03
                                         0x00, 0x04, 0x0d, 0x00, 0x00, 0x00, 0x01, 0x00};
 static const uint8_t ud_addr_set[] = {0x00, 0x04, UD_BYTEORDER_BIG, 0x00, 0x00, 0x00};
 
+static const uint8_t fields4[] = {4, 1, 2, 4}, fields6[] = {16, 1, 2, 16};
+
 static int emit_set(NftBatch *b, int family, const char *table, SetId s) {
         uint32_t at = family == AF_INET6 ? TYPE_IP6ADDR : TYPE_IPADDR;
         NftSetDef d = {.name = set_names[s], .key_len = (uint32_t) set_key_len(s, family)};
@@ -222,6 +240,25 @@ static int emit_set(NftBatch *b, int family, const char *table, SetId s) {
                 d.udata_len = sizeof(ud_concat_set);
                 break;
         }
+        case SET_FW_IPS: {
+                uint32_t ids[] = {at, TYPE_INET_PROTOCOL, TYPE_INET_SERVICE};
+                d.key_type = concat_type(ids, 3);
+                d.udata = ud_concat_set;
+                d.udata_len = sizeof(ud_concat_set);
+                break;
+        }
+        case SET_FW_ALLOW: {
+                /* `flags interval` on a concatenation: the kernel's pipapo set, which matches source ranges */
+                uint32_t ids[] = {at, TYPE_INET_PROTOCOL, TYPE_INET_SERVICE, at};
+                d.key_type = concat_type(ids, 4);
+                d.key_len = (uint32_t) set_key_len(s, family) / 2;
+                d.flags = NFT_SET_INTERVAL | NFT_SET_CONCAT;
+                d.field_len = family == AF_INET6 ? fields6 : fields4;
+                d.n_fields = 4;
+                d.udata = ud_concat_set;
+                d.udata_len = sizeof(ud_concat_set);
+                break;
+        }
         default:
                 return -EINVAL;
         }
@@ -242,10 +279,13 @@ int ruleset_emit_elem(NftBatch *b, int family, const char *table, SetId s, bool 
                         chain = (const char *) data + 1;
                 } else if (data && data[0] == VERDICT_DROP)
                         v = NF_DROP;
-                return nft_batch_elem(b, family, table, set_names[s], delete, key, kl, NULL, 0, v, chain);
+                return nft_batch_elem(b, family, table, set_names[s], delete, key, NULL, kl, NULL, 0, v, chain);
         }
-        return nft_batch_elem(b, family, table, set_names[s], delete, key, kl, data, data ? set_data_len(s, family) : 0,
-                              0, NULL);
+        if (s == SET_FW_ALLOW)
+                return nft_batch_elem(b, family, table, set_names[s], delete, key, key + kl / 2, kl / 2, NULL, 0, 0,
+                                      NULL);
+        return nft_batch_elem(b, family, table, set_names[s], delete, key, NULL, kl, data,
+                              data ? set_data_len(s, family) : 0, 0, NULL);
 }
 
 /* ---- rule building blocks ---- */
@@ -370,6 +410,7 @@ static const struct {
         {"nat-prerouting", {"nat", NF_INET_PRE_ROUTING, NF_IP_PRI_NAT_DST}},
         {"nat-output", {"nat", NF_INET_LOCAL_OUT, NF_IP_PRI_NAT_DST}},
         {"nat-postrouting", {"nat", NF_INET_POST_ROUTING, NF_IP_PRI_NAT_SRC}},
+        {"filter-prerouting", {"filter", NF_INET_PRE_ROUTING, NF_IP_PRI_NAT_DST - 10}},
         {"filter-input", {"filter", NF_INET_LOCAL_IN, NF_IP_PRI_FILTER - 10}},
         {"filter-forward", {"filter", NF_INET_FORWARD, NF_IP_PRI_FILTER - 10}},
         {"filter-output", {"filter", NF_INET_LOCAL_OUT, NF_IP_PRI_FILTER - 10}},
@@ -463,8 +504,22 @@ int ruleset_emit_static(NftBatch *b, int family, const RulesetConfig *cfg) {
                         X(nft_expr_verdict(r, NF_DROP, NULL));
                 });
 
+        /* filter-prerouting: loadBalancerSourceRanges, before DNAT (kube-proxy's firewall-check) */
+        if (k >= 0)
+                k = RULE(&c, "filter-prerouting", {
+                        X(x_frontend_key(r, family));
+                        X(nft_expr_lookup(r, NFT_REG_1, "firewall-ips", -1, false));
+                        X(x_frontend_key(r, family));
+                        X(nft_expr_byteorder_hton(r, creg(l), 1, 2));
+                        X(x_addr(r, family, true, creg(l + 8)));
+                        X(nft_expr_lookup(r, NFT_REG_1, "firewall-allow", -1, true));
+                        X(nft_expr_verdict(r, NF_DROP, NULL));
+                });
+
         for (size_t i = 0; k >= 0 && i < ELEMENTSOF(base_chains); i++) {
                 const char *name = base_chains[i].name;
+                if (streq(name, "filter-prerouting"))
+                        continue;
                 bool nat = startswith(name, "nat-");
                 const char *target = !nat                             ? "endpoints-check"
                                      : streq(name, "nat-postrouting") ? "masquerading"

@@ -11,6 +11,9 @@
 #include "netproxy/model.h"
 #include "netproxy/nft.h"
 
+/* Chains of the static skeleton, per family (4 plain + 7 base chains). */
+#define RULESET_STATIC_CHAINS 11
+
 /* The packet mark bit that asks nat-postrouting to masquerade (kube-proxy uses the same bit). */
 #define NETPROXY_MASQ_MARK 0x4000U
 
@@ -22,6 +25,8 @@ typedef enum SetId {
         SET_EP_SCTP,
         SET_CLUSTER_IPS, /* addr */
         SET_HAIRPIN,     /* endpoint addr . endpoint addr */
+        SET_FW_IPS,      /* load-balancer addr . proto . port with loadBalancerSourceRanges */
+        SET_FW_ALLOW,    /* ... . source range (interval): key is start then end */
         _SET_MAX,
 } SetId;
 
@@ -41,6 +46,8 @@ size_t key_frontend(uint8_t *k, const IPAddr *a, Proto p, uint16_t port);
 size_t key_endpoint(uint8_t *k, const IPAddr *a, uint16_t port, uint32_t bucket);
 size_t data_endpoint(uint8_t *d, const IPAddr *a, uint16_t port);
 size_t key_hairpin(uint8_t *k, const IPAddr *a);
+/* start and end keys of a firewall-allow element, back to back */
+size_t key_firewall_allow(uint8_t *k, const IPAddr *a, Proto p, uint16_t port, const Cidr *range);
 
 typedef struct RulesetConfig {
         const char *table;

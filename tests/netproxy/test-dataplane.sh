@@ -117,8 +117,17 @@ svc empty 10.96.0.11 80 "" >"$M/empty.yaml"
 { svc sticky 10.96.0.12 80 "  sessionAffinity: ClientIP"; echo ---; slice sticky-1 sticky 8080 IPv4 $ALL; } >"$M/sticky.yaml"
 { PROTO=UDP svc dns 10.96.0.13 53 ""; echo ---; PROTO=UDP slice dns-1 dns 5353 IPv4 10.244.1.2; } >"$M/dns.yaml"
 { svc hair 10.96.0.14 80 ""; echo ---; slice hair-1 hair 8080 IPv4 10.244.1.2; } >"$M/hair.yaml"
-{ NODEPORT=30081 svc local 10.96.0.15 80 "  type: NodePort
-  externalTrafficPolicy: Local"; echo ---; slice local-1 local 8080 IPv4 10.244.2.2@node1; } >"$M/local.yaml"
+{ NODEPORT=30081 svc local 10.96.0.15 80 "  type: LoadBalancer
+  externalTrafficPolicy: Local
+  healthCheckNodePort: 32100"; echo ---; slice local-1 local 8080 IPv4 10.244.2.2@node1; } >"$M/local.yaml"
+# load balancers with loadBalancerSourceRanges: the external client is allowed on one, not on the other
+{ svc lb 10.96.0.16 80 "  type: LoadBalancer
+  loadBalancerSourceRanges: [192.168.77.2/32]
+status: {loadBalancer: {ingress: [{ip: 203.0.113.10}]}}"; echo ---; slice lb-1 lb 8080 IPv4 10.244.3.2; } >"$M/lb.yaml"
+{ svc lbdeny 10.96.0.17 80 "  type: LoadBalancer
+  loadBalancerSourceRanges: [10.99.0.0/16]
+status: {loadBalancer: {ingress: [{ip: 203.0.113.11}]}}"; echo ---; slice lbdeny-1 lbdeny 8080 IPv4 10.244.3.2; } \
+        >"$M/lbdeny.yaml"
 { svc web6 fd00:96::10 80 "  ipFamilies: [IPv6]"; echo ---; slice web6-1 web6 8080 IPv6 fd00:244:1::2 fd00:244:2::2; } >"$M/web6.yaml"
 # a bad object is reported and skipped; the others are still programmed
 printf 'apiVersion: v1\nkind: Service\nmetadata: {name: broken, namespace: default}\nspec:\n  ports: [{port: 70000}]\n' >"$M/broken.yaml"
@@ -169,6 +178,17 @@ seen=$(for i in $(seq 1 20); do get cl 10.96.0.12:80 | cut -d' ' -f1; done | sor
 # 5. externalTrafficPolicy Local keeps the client source address
 r=$(get ext 192.168.77.1:30081)
 [ "$r" = "s2 192.168.77.2" ] && ok "externalTrafficPolicy Local preserves the source ($r)" || fail "ETP Local: got '$r'"
+
+# 5b. healthCheckNodePort reports the local endpoints (200 while there are some)
+r=$(in_ns ext curl -sS --max-time 5 -w ' %{http_code}' http://192.168.77.1:32100/ 2>&1)
+case "$r" in *'"localEndpoints":1'*' 200') ok "healthCheckNodePort answers ($r)" ;; *) fail "healthCheckNodePort: got '$r'" ;; esac
+
+# 5c. loadBalancerSourceRanges: allowed source gets through, others are dropped before DNAT
+r=$(get ext 203.0.113.10:80)
+[ "$r" = "s3 10.244.3.1" ] && ok "load balancer IP reachable from an allowed range ($r)" || fail "LB allowed: got '$r'"
+in_ns ext curl -sS --max-time 2 http://203.0.113.11:80/ >/dev/null 2>&1
+rc=$?
+[ $rc = 28 ] && ok "load balancer IP dropped for a source outside loadBalancerSourceRanges" || fail "LB deny: curl exit $rc"
 
 # 6. hairpin: an endpoint reaching itself through its Service
 r=$(get s1 10.96.0.14:80)

@@ -368,6 +368,26 @@ START_TEST(test_affinity_and_ipv6) {
 }
 END_TEST
 
+START_TEST(test_load_balancer_source_ranges) {
+        _cleanup_(netproxy_freep) NetProxy *np = proxy(false);
+        feed(np, "kind: Service\nmetadata: {name: lb}\nspec:\n  type: LoadBalancer\n  clusterIP: 10.96.0.20\n"
+                 "  loadBalancerSourceRanges: [192.168.77.0/24, 10.1.2.3/32]\n"
+                 "  externalIPs: [203.0.113.99]\n  ports: [{name: http, port: 80, nodePort: 30090}]\n"
+                 "status: {loadBalancer: {ingress: [{ip: 203.0.113.10}]}}\n");
+        assert_has(np, "ip firewall-ips 203.0.113.10 . tcp . 80");
+        assert_has(np, "ip firewall-allow 203.0.113.10 . tcp . 80 . 192.168.77.0-192.168.77.255");
+        assert_has(np, "ip firewall-allow 203.0.113.10 . tcp . 80 . 10.1.2.3-10.1.2.3");
+        /* only the load-balancer IP is guarded, like kube-proxy */
+        assert_lacks(np, "firewall-ips 203.0.113.99");
+        assert_lacks(np, "firewall-ips 192.168.1.10");
+        /* no ranges: no firewall */
+        feed(np, "kind: Service\nmetadata: {name: lb}\nspec:\n  type: LoadBalancer\n  clusterIP: 10.96.0.20\n"
+                 "  ports: [{name: http, port: 80, nodePort: 30090}]\n"
+                 "status: {loadBalancer: {ingress: [{ip: 203.0.113.10}]}}\n");
+        assert_lacks(np, "firewall");
+}
+END_TEST
+
 static Suite *suite(void) {
         Suite *s = suite_create("netproxy-unit");
         TCase *tc = tcase_create("core");
@@ -383,6 +403,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_external_policies);
         tcase_add_test(tc, test_internal_local_and_masquerade_all);
         tcase_add_test(tc, test_affinity_and_ipv6);
+        tcase_add_test(tc, test_load_balancer_source_ranges);
         suite_add_tcase(s, tc);
         return s;
 }
