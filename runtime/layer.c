@@ -216,6 +216,13 @@ static int check_parent(Unpack *u, const char *norm, ErrorBuf *e) {
         return 0;
 }
 
+/* Like containerd's applier: an xattr the file system cannot store (ENOTSUP, e.g. security.selinux without SELinux)
+ * is skipped; every other problem restoring an entry fails the layer, so what runs is what the image says. */
+static bool warning_ignorable(struct archive *a, int r) {
+        int err = archive_errno(a);
+        return r == ARCHIVE_WARN && (err == ENOTSUP || err == EOPNOTSUPP);
+}
+
 static int write_entry(Unpack *u, struct archive_entry *entry, const char *norm, ErrorBuf *e) {
         _cleanup_free_ char *full = NULL, *hl_full = NULL, *hl_norm = NULL;
         const char *hl = archive_entry_hardlink(entry);
@@ -247,7 +254,7 @@ static int write_entry(Unpack *u, struct archive_entry *entry, const char *norm,
         archive_entry_set_pathname(entry, full);
 
         r = archive_write_header(u->disk, entry);
-        if (r != ARCHIVE_OK)
+        if (r != ARCHIVE_OK && !warning_ignorable(u->disk, r))
                 return error_set(e, r == ARCHIVE_WARN ? -EIO : -EPERM, "layer entry '%s': %s", norm,
                                  archive_error_string(u->disk) ?: "cannot extract");
         if (archive_entry_size(entry) > 0) {
@@ -267,7 +274,7 @@ static int write_entry(Unpack *u, struct archive_entry *entry, const char *norm,
                 }
         }
         r = archive_write_finish_entry(u->disk);
-        if (r != ARCHIVE_OK)
+        if (r != ARCHIVE_OK && !warning_ignorable(u->disk, r))
                 return error_set(e, -EIO, "layer entry '%s': %s", norm,
                                  archive_error_string(u->disk) ?: "cannot finish entry");
         return 0;
