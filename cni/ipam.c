@@ -744,6 +744,11 @@ int cni_ipam_gc(const CniArgs *a, CniError *e) {
         return 0;
 }
 
+int cni_ipam_validate(const CniArgs *a, CniError *e) {
+        _cleanup_(ipam_config_done) IpamConfig c = {};
+        return ipam_config_parse(a, &c, e);
+}
+
 const CniPlugin cni_ipam_plugin = {
         .name = "nodelet-ipam",
         .add = cni_ipam_add,

@@ -19,6 +19,8 @@ int cni_ipam_del(const CniArgs *a, CniError *e);
 int cni_ipam_check(const CniArgs *a, CniError *e);
 int cni_ipam_status(const CniArgs *a, CniError *e);
 int cni_ipam_gc(const CniArgs *a, CniError *e);
+/* Parses and checks the configuration (ranges, overlaps, requested addresses) without touching the data dir. */
+int cni_ipam_validate(const CniArgs *a, CniError *e);
 
 extern const CniPlugin cni_ipam_plugin;
 

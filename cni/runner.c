@@ -114,10 +114,11 @@ int cni_network_parse(const char *text, size_t size, const char *source, CniNetw
         r = network_validate(j, source, e);
         if (r < 0)
                 return r;
-        n->bytes = memdup(text, size + 1);
+        n->bytes = malloc(size + 1); /* text need not be NUL-terminated */
         n->source = strdup(source);
         if (!n->bytes || !n->source)
                 return -ENOMEM;
+        memcpy(n->bytes, text, size);
         n->bytes[size] = 0;
         n->size = size;
         n->list = TAKE_PTR(j);
