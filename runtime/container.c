@@ -24,6 +24,10 @@
 #include "runtime/seccomp.h"
 #include "runtime/user.h"
 
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
 #ifndef NODELET_LIBEXECDIR
 #define NODELET_LIBEXECDIR "/usr/local/libexec/nodelet"
 #endif
@@ -438,6 +442,15 @@ const char *container_log_path(const Container *c) {
         return c->cfg->log_path;
 }
 
+/* Reaps the shim when this process spawned it and it has exited (no zombie is left behind). */
+static void reap_shim(Container *c) {
+        if (!c->shim_is_child || c->shim_pidfd < 0)
+                return;
+        siginfo_t si = {};
+        if (waitid(P_PIDFD, (id_t) c->shim_pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid != 0)
+                c->shim_is_child = false; /* reaped, or not ours to reap (ECHILD: SIGCHLD ignored) */
+}
+
 const char *container_annotation(const Container *c, const char *key) {
         size_t l = strlen(key);
         for (char **a = c->cfg->annotations; a && *a; a++)
@@ -453,6 +466,7 @@ char *const *container_argv(const Container *c) {
 Container *container_free(Container *c) {
         if (!c)
                 return NULL;
+        reap_shim(c);
         free(c->id);
         container_config_free(c->cfg);
         (void) safe_close(c->shim_pidfd);
@@ -577,6 +591,10 @@ int container_start(Container *c, int attach_out, int attach_err, ErrorBuf *e) {
         theirs = safe_close(theirs);
         if (r < 0)
                 return error_set(e, r, "container %s: spawning %s: %s", c->id, c->rt->shim_path, strerror(-r));
+        /* Our child: nobody else can reap it, so the pidfd cannot refer to a reused pid. */
+        c->shim_pid = pid;
+        c->shim_is_child = true;
+        c->shim_pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
         char buf[1024];
         size_t n = 0;
         for (;;) {
@@ -590,17 +608,15 @@ int container_start(Container *c, int attach_out, int attach_err, ErrorBuf *e) {
                         break;
         }
         buf[n] = 0;
-        /* The shim's first process exits right after forking the monitor; reap it now that the answer is in. */
-        int status;
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-                ;
         int pid1, spid;
         if (sscanf(buf, "ok %d %d", &pid1, &spid) == 2) {
                 c->pid = pid1;
-                c->shim_pid = spid;
-                (void) open_shim_pidfd(c);
                 return 0;
         }
+        /* A failed shim exits right after answering. */
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        c->shim_is_child = false;
         const char *msg = startswith(buf, "error ");
         buf[strcspn(buf, "\n")] = 0;
         return error_set(e, -ENOEXEC, "container %s: start failed: %s", c->id,
@@ -626,6 +642,7 @@ static bool shim_gone(Container *c) {
 }
 
 int container_get_status(Container *c, ContainerStatus *ret) {
+        reap_shim(c);
         ContainerStatus s = {.state = CONTAINER_CREATED, .created_at = c->cfg->created_at};
         _cleanup_json_ json_t *ex = NULL, *st = NULL;
         if (container_read_json(c, CONTAINER_STATE_FILE, &st) == 0) {
@@ -671,6 +688,7 @@ int container_wait(Container *c, uint64_t timeout_usec) {
                         return -errno;
                 if (k == 0)
                         return -ETIMEDOUT;
+                reap_shim(c);
                 return 0;
         }
 }
@@ -739,6 +757,7 @@ int container_remove(Container *c, bool force, ErrorBuf *e) {
         if (c->shim_pidfd >= 0) {
                 struct pollfd p = {.fd = c->shim_pidfd, .events = POLLIN};
                 (void) poll(&p, 1, 10000);
+                reap_shim(c);
         }
         r = cgroup_destroy(c->cfg->cgroup_dirs, c->parent_levels);
         if (r < 0)

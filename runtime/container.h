@@ -161,7 +161,10 @@ typedef struct Container Container;
 int container_create(Runtime *rt, const char *id, const ContainerSpec *spec, Container **ret, ErrorBuf *e);
 /* Re-adopts an existing container (created, running or exited) from the state dir. */
 int container_load(Runtime *rt, const char *id, Container **ret, ErrorBuf *e);
-Container *container_free(Container *c); /* the in-memory handle only; the container keeps running */
+/* The in-memory handle only; the container keeps running. The shim is this process's child while this process
+ * lives: the handle reaps it once it exited (get_status/wait/remove/free), so keep the handle of a running container
+ * (or exit) to leave no zombie behind. */
+Container *container_free(Container *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Container *, container_free)
 const char *container_id(const Container *c);
 
