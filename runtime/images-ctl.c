@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <stdio.h>
 
+#include "common/json-util.h"
 #include "common/log.h"
 #include "runtime/image-store.h"
 #include "runtime/reference.h"
@@ -15,6 +16,7 @@ static void usage(FILE *f) {
                    "commands:\n"
                    "  import PATH [--ref REF]  import an OCI layout directory, oci-archive or docker-archive tar\n"
                    "  ls                       list images\n"
+                   "  inspect REF|ID           print an image's id, references, config and layers as JSON\n"
                    "  rm REF|ID...             remove images (a reference removes that tag)\n");
 }
 
@@ -86,6 +88,45 @@ static int cmd_ls(ImageStore *s) {
         return 0;
 }
 
+static json_t *strv_json(char **l) {
+        json_t *a = json_array();
+        for (size_t i = 0; a && l && l[i]; i++)
+                json_array_append_new(a, json_string(l[i]));
+        return a;
+}
+
+/* Like `crictl inspecti`: the image status the runtime reports, plus where its layers are unpacked. */
+static int cmd_inspect(ImageStore *s, int argc, char *argv[]) {
+        if (argc != 2) {
+                usage(stderr);
+                return -EINVAL;
+        }
+        _cleanup_(image_info_freep) ImageInfo *i = NULL;
+        ErrorBuf e = {};
+        int r = image_store_get(s, argv[1], &i, &e);
+        if (r < 0) {
+                log_error("Failed to inspect image %s: %s", argv[1], error_message(&e, r));
+                return r;
+        }
+        _cleanup_json_ json_t *digests = json_array();
+        for (char **ref = i->refs; digests && *ref; ref++) {
+                _cleanup_free_ char *repo = NULL, *d = NULL;
+                if (reference_split(*ref, &repo, NULL, NULL) >= 0 &&
+                    asprintf(&d, "%s@%s", repo, i->manifest_digest) >= 0)
+                        json_array_append_new(digests, json_string(d));
+        }
+        _cleanup_json_ json_t *j = json_pack(
+                "{s:s,s:o,s:O,s:I,s:{s:o,s:o,s:o,s:s?,s:s?,s:s?},s:o}", "id", i->id, "repoTags", strv_json(i->refs),
+                "repoDigests", digests, "size", (json_int_t) i->size, "config", "Entrypoint", strv_json(i->entrypoint),
+                "Cmd", strv_json(i->cmd), "Env", strv_json(i->env), "WorkingDir", i->working_dir, "User", i->user,
+                "StopSignal", i->stop_signal, "layerDirs", strv_json(i->layer_dirs));
+        _cleanup_free_ char *text = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+        if (!text)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        puts(text);
+        return 0;
+}
+
 static int cmd_rm(ImageStore *s, int argc, char *argv[]) {
         int ret = 0;
         if (argc < 2) {
@@ -136,7 +177,8 @@ int images_ctl_main(int argc, char *argv[]) {
                 return 2;
         }
         const char *cmd = args[1];
-        if (!streq(cmd, "import") && !streq(cmd, "ls") && !streq(cmd, "list") && !streq(cmd, "rm")) {
+        if (!streq(cmd, "import") && !streq(cmd, "ls") && !streq(cmd, "list") && !streq(cmd, "rm") &&
+            !streq(cmd, "inspect")) {
                 fprintf(stderr, "nodeletctl images: unknown command '%s'\n", cmd);
                 usage(stderr);
                 return 2;
@@ -153,6 +195,8 @@ int images_ctl_main(int argc, char *argv[]) {
                 r = cmd_import(s, n - 1, args + 1, ref);
         else if (streq(cmd, "rm"))
                 r = cmd_rm(s, n - 1, args + 1);
+        else if (streq(cmd, "inspect"))
+                r = cmd_inspect(s, n - 1, args + 1);
         else
                 r = cmd_ls(s);
         return r == -EINVAL ? 2 : r < 0 ? 1 : 0;

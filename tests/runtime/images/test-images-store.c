@@ -424,7 +424,13 @@ START_TEST(test_nodeletctl_images) {
         ck_assert_int_eq(test_system("%s import %s --ref my/busybox:1 >/dev/null", ctl, bb), 0);
         ck_assert_int_eq(test_system("%s ls > %s", ctl, out), 0);
         ck_assert_int_eq(test_system("grep -Eq '^docker.io/my/busybox +1 +[0-9a-f]{13} +1\\.[0-9]+MB$' %s", out), 0);
-        ck_assert_int_eq(test_system("grep -q '^IMAGE +TAG' %s || grep -q '^IMAGE' %s", out, out), 0);
+        ck_assert_int_eq(test_system("grep -Eq '^IMAGE +TAG +IMAGE ID +SIZE$' %s", out), 0);
+        ck_assert_int_eq(test_system("%s inspect my/busybox:1 > %s", ctl, out), 0);
+        ck_assert_int_eq(test_system("jq -e '.repoTags == [\"docker.io/my/busybox:1\"] and .config.Cmd == [\"sh\"] "
+                                     "and (.repoDigests[0] | startswith(\"docker.io/my/busybox@sha256:\")) and "
+                                     "(.layerDirs | length) == 1 and (.id | startswith(\"sha256:\"))' %s >/dev/null",
+                                     out),
+                         0);
         /* errors: stderr names the object and the reason, non-zero exit */
         ck_assert_int_eq(test_system("%s rm nosuch 2> %s", ctl, out), 1);
         ck_assert_int_eq(test_system("grep -q \"image 'nosuch' not found\" %s", out), 0);
