@@ -33,6 +33,7 @@ typedef struct Entry {
 #define E_HAVE(e) ((e)->bytes + (e)->klen + (e)->dlen)
 
 typedef struct ChainEnt {
+        char *key; /* "ip/lb-3": chains are per family, names are not */
         char *name;
         uint32_t refs;
         bool have, dirty;
@@ -207,14 +208,18 @@ static void chain_mark_dirty(NetProxy *np, ChainEnt *c) {
 }
 
 static ChainEnt *chain_acquire(NetProxy *np, const char *name, const ChainSpec *spec) {
-        ChainEnt *c = smap_get(&np->chains, name);
+        char key[96];
+        snprintf(key, sizeof(key), "%s/%s", spec->family == AF_INET6 ? "ip6" : "ip", name);
+        ChainEnt *c = smap_get(&np->chains, key);
         if (!c) {
                 c = calloc(1, sizeof(ChainEnt));
                 if (!c)
                         return NULL;
                 c->name = strdup(name);
-                if (!c->name || smap_put(&np->chains, c->name, c) < 0) {
+                c->key = strdup(key);
+                if (!c->name || !c->key || smap_put(&np->chains, c->key, c) < 0) {
                         free(c->name);
+                        free(c->key);
                         free(c);
                         return NULL;
                 }
@@ -242,10 +247,11 @@ static void chain_release(NetProxy *np, ChainEnt *c) {
 }
 
 static void chain_free(NetProxy *np, ChainEnt *c) {
-        smap_remove(&np->chains, c->name);
+        smap_remove(&np->chains, c->key);
         chain_spec_done(&c->want);
         chain_spec_done(&c->committed);
         free(c->name);
+        free(c->key);
         free(c);
 }
 
@@ -377,12 +383,62 @@ static int add_verdict(Build *b, int family, SetId set, const uint8_t *key, int 
         return add_elem(b, family, set, key, d);
 }
 
-static int add_frontend(Build *b, const ServicePort *sp, const IPAddr *addr, uint16_t port, const EpTarget *eps,
-                        size_t n, bool masq, bool any_usable, const char *scope) {
-        NetProxy *np = b->np;
+/* Where a frontend's connections go: an lb chain over buckets of the ep-* maps, or an affinity chain. */
+static int add_dispatch(Build *b, const ServicePort *sp, const IPAddr *addr, uint16_t port, const EpTarget *eps,
+                        size_t n, bool masq, bool offset, const char *scope, char name[static 64]) {
         const Service *svc = b->st->svc;
         int family = addr->family, r;
-        uint8_t key[64], k2[64], d[64];
+        uint8_t k2[64], d[64];
+        ChainSpec spec = {.family = family, .n = (uint32_t) n, .masq = masq};
+        if (svc->affinity) {
+                char id[256];
+                snprintf(id, sizeof(id), "%s|%s|%s|%d|%s|%s", svc->key, sp->name, proto_to_string(sp->proto), family,
+                         scope, masq ? "m" : "");
+                snprintf(name, 64, "aff-%012llx",
+                         (unsigned long long) (hash_bytes(id, strlen(id), 0) & 0xffffffffffffULL));
+                spec.kind = CHAIN_AFFINITY;
+                spec.proto = sp->proto;
+                spec.timeout = svc->affinity_timeout;
+                spec.eps = (EpTarget *) eps;
+        } else {
+                static const SetId ep_set[_PROTO_MAX] = {SET_EP_TCP, SET_EP_UDP, SET_EP_SCTP};
+                snprintf(name, 64, "%s%s-%zu", offset ? "lbx" : "lb", masq ? "m" : "", n);
+                spec.kind = CHAIN_LB;
+                spec.offset = offset;
+                for (size_t i = 0; i < n; i++) {
+                        key_endpoint(k2, addr, port, (uint32_t) i + (offset ? SHORT_BUCKET_OFFSET : 0));
+                        data_endpoint(d, &eps[i].addr, eps[i].port);
+                        if ((r = add_elem(b, family, ep_set[sp->proto], k2, d)) < 0)
+                                return r;
+                }
+        }
+        ChainEnt *c = chain_acquire(b->np, name, &spec);
+        RET_NULL_ENOMEM(c);
+        return vec_push(&b->chains, c);
+}
+
+/* externalTrafficPolicy Local: pods and the node itself still use all endpoints (ruleset.c, chain services). */
+static int add_short_circuit(Build *b, const ServicePort *sp, const IPAddr *addr, uint16_t port, const EpTarget *eps,
+                             size_t n) {
+        uint8_t key[64];
+        char name[64];
+        int r;
+        if (n == 0)
+                return 0;
+        key_frontend(key, addr, sp->proto, port);
+        for (int masq = 0; masq < 2; masq++) {
+                if ((r = add_dispatch(b, sp, addr, port, eps, n, masq, true, masq ? "shortm" : "short", name)) < 0 ||
+                    (r = add_verdict(b, addr->family, masq ? SET_SHORT_MASQ : SET_SHORT, key, VERDICT_GOTO, name)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int add_frontend(Build *b, const ServicePort *sp, const IPAddr *addr, uint16_t port, const EpTarget *eps,
+                        size_t n, bool masq, bool any_usable, const char *scope) {
+        int family = addr->family, r;
+        uint8_t key[64], k2[64];
+        char name[64];
         key_frontend(key, addr, sp->proto, port);
 
         if (n == 0)
@@ -401,33 +457,7 @@ static int add_frontend(Build *b, const ServicePort *sp, const IPAddr *addr, uin
                 if ((r = add_elem(b, family, SET_HAIRPIN, k2, NULL)) < 0)
                         return r;
         }
-
-        ChainSpec spec = {.family = family, .n = (uint32_t) n, .masq = masq};
-        char name[64];
-        if (svc->affinity) {
-                char id[256];
-                snprintf(id, sizeof(id), "%s|%s|%s|%d|%s|%s", svc->key, sp->name, proto_to_string(sp->proto), family,
-                         scope, masq ? "m" : "");
-                snprintf(name, sizeof(name), "aff-%012llx",
-                         (unsigned long long) (hash_bytes(id, strlen(id), 0) & 0xffffffffffffULL));
-                spec.kind = CHAIN_AFFINITY;
-                spec.proto = sp->proto;
-                spec.timeout = svc->affinity_timeout;
-                spec.eps = (EpTarget *) eps;
-        } else {
-                snprintf(name, sizeof(name), "%s-%zu", masq ? "lbm" : "lb", n);
-                spec.kind = CHAIN_LB;
-                static const SetId ep_set[_PROTO_MAX] = {SET_EP_TCP, SET_EP_UDP, SET_EP_SCTP};
-                for (size_t i = 0; i < n; i++) {
-                        key_endpoint(k2, addr, port, (uint32_t) i);
-                        data_endpoint(d, &eps[i].addr, eps[i].port);
-                        if ((r = add_elem(b, family, ep_set[sp->proto], k2, d)) < 0)
-                                return r;
-                }
-        }
-        ChainEnt *c = chain_acquire(np, name, &spec);
-        RET_NULL_ENOMEM(c);
-        if ((r = vec_push(&b->chains, c)) < 0)
+        if ((r = add_dispatch(b, sp, addr, port, eps, n, masq, false, scope, name)) < 0)
                 return r;
         return add_verdict(b, family, SET_FRONTENDS, key, VERDICT_GOTO, name);
 }
@@ -449,7 +479,8 @@ static int build_port_family(Build *b, const ServicePort *sp, int family) {
                 return -ENOMEM;
         size_t n_int = select_eps(c, n, svc->internal_local, internal);
         size_t n_ext = select_eps(c, n, svc->external_local, external);
-        bool usable = select_eps(c, n, false, all) > 0;
+        size_t n_all = select_eps(c, n, false, all);
+        bool usable = n_all > 0;
 
         for (size_t i = 0; i < svc->n_cluster_ips; i++) {
                 const IPAddr *a = &svc->cluster_ips[i];
@@ -467,8 +498,10 @@ static int build_port_family(Build *b, const ServicePort *sp, int family) {
         for (size_t i = 0; i < svc->n_external_ips + svc->n_lb_ips; i++) {
                 const IPAddr *a =
                         i < svc->n_external_ips ? &svc->external_ips[i] : &svc->lb_ips[i - svc->n_external_ips];
-                if (a->family == family &&
-                    (r = add_frontend(b, sp, a, sp->port, external, n_ext, masq, usable, "ext")) < 0)
+                if (a->family != family)
+                        continue;
+                if ((r = add_frontend(b, sp, a, sp->port, external, n_ext, masq, usable, "ext")) < 0 ||
+                    (svc->external_local && (r = add_short_circuit(b, sp, a, sp->port, all, n_all)) < 0))
                         return r;
         }
         /* loadBalancerSourceRanges guard the load-balancer IPs (not NodePorts or externalIPs, as in kube-proxy):
@@ -492,8 +525,10 @@ static int build_port_family(Build *b, const ServicePort *sp, int family) {
         if (sp->node_port && svc->type != SERVICE_CLUSTER_IP)
                 for (size_t i = 0; i < np->cfg.n_nodeport_addresses; i++) {
                         const IPAddr *a = &np->cfg.nodeport_addresses[i];
-                        if (a->family == family &&
-                            (r = add_frontend(b, sp, a, sp->node_port, external, n_ext, masq, usable, "ext")) < 0)
+                        if (a->family != family)
+                                continue;
+                        if ((r = add_frontend(b, sp, a, sp->node_port, external, n_ext, masq, usable, "ext")) < 0 ||
+                            (svc->external_local && (r = add_short_circuit(b, sp, a, sp->node_port, all, n_all)) < 0))
                                 return r;
                 }
         return 0;
@@ -1110,6 +1145,8 @@ static void describe_entry(const Entry *e, FILE *f) {
         switch (e->set) {
         case SET_FRONTENDS:
         case SET_NO_ENDPOINTS:
+        case SET_SHORT:
+        case SET_SHORT_MASQ:
                 memcpy(&port, k + l + 4, 2);
                 fprintf(f, "%s . %s . %u : ", ipaddr_to_string(&x, a), ipproto_name(k[l]), ntohs(port));
                 if (d[0] == VERDICT_GOTO)

@@ -17,6 +17,7 @@
 #include <sys/uio.h>
 #include <time.h>
 
+#include "common/log.h"
 #include "netproxy/nft.h"
 
 /* Buffers are chunks of CHUNK_SIZE; a message never spans chunks, and no message is larger than MSG_MAX (element
@@ -212,6 +213,7 @@ int nft_batch_elem(NftBatch *b, int family, const char *table, const char *set, 
                 RET_NULL_ENOMEM(nlh);
                 mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, table);
                 mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
+                log_debug("nf_tables message %u: %s elements of %s", nlh->nlmsg_seq, delete ? "delete" : "add", set);
                 b->elem_nest = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
                 b->elem_nlh = nlh;
                 b->elem_family = family;
@@ -366,12 +368,23 @@ int nft_expr_immediate(struct nftnl_rule *r, uint32_t dreg, const void *data, si
         return 0;
 }
 
-int nft_expr_numgen(struct nftnl_rule *r, uint32_t dreg, uint32_t mod) {
+int nft_expr_numgen(struct nftnl_rule *r, uint32_t dreg, uint32_t mod, uint32_t offset) {
         struct nftnl_expr *e = expr_add(r, "numgen");
         RET_NULL_ENOMEM(e);
         nftnl_expr_set_u32(e, NFTNL_EXPR_NG_DREG, dreg);
         nftnl_expr_set_u32(e, NFTNL_EXPR_NG_TYPE, NFT_NG_RANDOM);
         nftnl_expr_set_u32(e, NFTNL_EXPR_NG_MODULUS, mod);
+        if (offset)
+                nftnl_expr_set_u32(e, NFTNL_EXPR_NG_OFFSET, offset);
+        return 0;
+}
+
+int nft_expr_fib_saddr_type(struct nftnl_rule *r, uint32_t dreg) {
+        struct nftnl_expr *e = expr_add(r, "fib");
+        RET_NULL_ENOMEM(e);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, dreg);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_SADDR);
         return 0;
 }
 
@@ -488,8 +501,11 @@ static int drain_errors(struct mnl_socket *nl) {
                      h = mnl_nlmsg_next(h, (int *) &n)) {
                         if (h->nlmsg_type == NLMSG_ERROR) {
                                 const struct nlmsgerr *err = mnl_nlmsg_get_payload(h);
-                                if (err->error < 0 && first == 0)
+                                if (err->error < 0 && first == 0) {
                                         first = err->error;
+                                        log_debug("nf_tables rejected message %u (type 0x%x): %s", err->msg.nlmsg_seq,
+                                                  err->msg.nlmsg_type, strerror(-err->error));
+                                }
                         }
                 }
         }

@@ -70,7 +70,8 @@ int nft_expr_bitwise(struct nftnl_rule *r, uint32_t reg, const void *mask, const
 int nft_expr_lookup(struct nftnl_rule *r, uint32_t sreg, const char *set, int dreg, bool invert);
 int nft_expr_verdict(struct nftnl_rule *r, int verdict, const char *chain);
 int nft_expr_immediate(struct nftnl_rule *r, uint32_t dreg, const void *data, size_t len);
-int nft_expr_numgen(struct nftnl_rule *r, uint32_t dreg, uint32_t mod);
+int nft_expr_numgen(struct nftnl_rule *r, uint32_t dreg, uint32_t mod, uint32_t offset);
+int nft_expr_fib_saddr_type(struct nftnl_rule *r, uint32_t dreg);
 int nft_expr_dnat(struct nftnl_rule *r, int family, uint32_t reg_addr, uint32_t reg_proto, uint32_t flags);
 int nft_expr_masq(struct nftnl_rule *r, uint32_t flags);
 int nft_expr_reject(struct nftnl_rule *r, uint32_t type, uint8_t code);

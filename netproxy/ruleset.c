@@ -39,9 +39,17 @@
 #define UD_BYTEORDER_BIG 2
 
 static const char *const set_names[_SET_MAX] = {
-        [SET_FRONTENDS] = "frontends", [SET_NO_ENDPOINTS] = "no-endpoints", [SET_EP_TCP] = "ep-tcp",
-        [SET_EP_UDP] = "ep-udp",       [SET_EP_SCTP] = "ep-sctp",           [SET_CLUSTER_IPS] = "cluster-ips",
-        [SET_HAIRPIN] = "hairpin",     [SET_FW_IPS] = "firewall-ips",       [SET_FW_ALLOW] = "firewall-allow",
+        [SET_FRONTENDS] = "frontends",
+        [SET_NO_ENDPOINTS] = "no-endpoints",
+        [SET_EP_TCP] = "ep-tcp",
+        [SET_EP_UDP] = "ep-udp",
+        [SET_EP_SCTP] = "ep-sctp",
+        [SET_CLUSTER_IPS] = "cluster-ips",
+        [SET_HAIRPIN] = "hairpin",
+        [SET_FW_IPS] = "firewall-ips",
+        [SET_FW_ALLOW] = "firewall-allow",
+        [SET_SHORT] = "short-circuit",
+        [SET_SHORT_MASQ] = "short-circuit-masq",
 };
 
 const char *set_name(SetId s) {
@@ -49,7 +57,7 @@ const char *set_name(SetId s) {
 }
 
 bool set_is_verdict_map(SetId s) {
-        return s == SET_FRONTENDS || s == SET_NO_ENDPOINTS;
+        return s == SET_FRONTENDS || s == SET_NO_ENDPOINTS || s == SET_SHORT || s == SET_SHORT_MASQ;
 }
 
 static size_t alen(int family) {
@@ -60,6 +68,8 @@ size_t set_key_len(SetId s, int family) {
         switch (s) {
         case SET_FRONTENDS:
         case SET_NO_ENDPOINTS:
+        case SET_SHORT:
+        case SET_SHORT_MASQ:
         case SET_EP_TCP:
         case SET_EP_UDP:
         case SET_EP_SCTP:
@@ -204,7 +214,9 @@ static int emit_set(NftBatch *b, int family, const char *table, SetId s) {
 
         switch (s) {
         case SET_FRONTENDS:
-        case SET_NO_ENDPOINTS: {
+        case SET_NO_ENDPOINTS:
+        case SET_SHORT:
+        case SET_SHORT_MASQ: {
                 uint32_t ids[] = {at, TYPE_INET_PROTOCOL, TYPE_INET_SERVICE};
                 d.flags = NFT_SET_MAP;
                 d.key_type = concat_type(ids, 3);
@@ -452,6 +464,23 @@ int ruleset_emit_static(NftBatch *b, int family, const RulesetConfig *cfg) {
                         X(nft_expr_lookup(r, NFT_REG_1, "cluster-ips", -1, false));
                         X(x_mark_masq(r));
                 });
+        /* externalTrafficPolicy Local only restricts traffic from outside: pods and the node itself reach an external
+         * address of such a Service through all endpoints, as if they went out to the load balancer and came back
+         * (kube-proxy's short-circuit); the node's own connections are masqueraded (its source is the VIP's). */
+        if (k >= 0 && cfg->cluster_cidr)
+                k = RULE(&c, "services", {
+                        X(x_cidr(r, cfg->cluster_cidr, true, false));
+                        X(x_frontend_key(r, family));
+                        X(nft_expr_lookup(r, NFT_REG_1, "short-circuit", NFT_REG_VERDICT, false));
+                });
+        if (k >= 0)
+                k = RULE(&c, "services", {
+                        uint32_t local = 2; /* RTN_LOCAL */
+                        X(nft_expr_fib_saddr_type(r, NFT_REG_1));
+                        X(nft_expr_cmp(r, NFT_REG_1, NFT_CMP_EQ, &local, 4));
+                        X(x_frontend_key(r, family));
+                        X(nft_expr_lookup(r, NFT_REG_1, "short-circuit-masq", NFT_REG_VERDICT, false));
+                });
         if (k >= 0)
                 k = RULE(&c, "services", {
                         X(x_frontend_key(r, family));
@@ -536,7 +565,8 @@ int ruleset_emit_static(NftBatch *b, int family, const RulesetConfig *cfg) {
 /* ---- dynamic chains ---- */
 
 bool chain_spec_equal(const ChainSpec *a, const ChainSpec *b) {
-        if (a->kind != b->kind || a->family != b->family || a->n != b->n || a->masq != b->masq)
+        if (a->kind != b->kind || a->family != b->family || a->n != b->n || a->masq != b->masq ||
+            a->offset != b->offset)
                 return false;
         if (a->kind == CHAIN_LB)
                 return true;
@@ -573,7 +603,7 @@ static int emit_lb_rules(RuleCtx *c, const char *name, const ChainSpec *s) {
                         X(x_l4proto_eq(r, proto_to_ipproto(p)));
                         X(x_addr(r, s->family, false, NFT_REG_1));
                         X(x_dport(r, creg(l)));
-                        X(nft_expr_numgen(r, creg(l + 4), s->n));
+                        X(nft_expr_numgen(r, creg(l + 4), s->n, s->offset ? SHORT_BUCKET_OFFSET : 0));
                         X(nft_expr_lookup(r, NFT_REG_1, set_names[ep_sets[p]], NFT_REG_1, false));
                         X(nft_expr_dnat(r, s->family, NFT_REG_1, creg(l), 0));
                 });
@@ -641,7 +671,7 @@ static int emit_affinity_main(RuleCtx *c, const char *name, const ChainSpec *s) 
                 k = RULE(c, name, {
                         uint32_t zero = 0;
                         if (i + 1 < s->n) {
-                                X(nft_expr_numgen(r, NFT_REG_1, s->n - i));
+                                X(nft_expr_numgen(r, NFT_REG_1, s->n - i, 0));
                                 X(nft_expr_cmp(r, NFT_REG_1, NFT_CMP_EQ, &zero, 4));
                         }
                         X(nft_expr_verdict(r, NFT_GOTO, aux));

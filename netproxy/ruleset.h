@@ -14,6 +14,10 @@
 /* Chains of the static skeleton, per family (4 plain + 7 base chains). */
 #define RULESET_STATIC_CHAINS 11
 
+/* Buckets of the cluster-wide endpoints that externalTrafficPolicy Local frontends keep for pods and the node
+ * itself (kube-proxy's short-circuit): numgen ... offset SHORT_BUCKET_OFFSET, beside the local endpoints' 0..N-1. */
+#define SHORT_BUCKET_OFFSET 65536U
+
 /* The packet mark bit that asks nat-postrouting to masquerade (kube-proxy uses the same bit). */
 #define NETPROXY_MASQ_MARK 0x4000U
 
@@ -27,6 +31,8 @@ typedef enum SetId {
         SET_HAIRPIN,     /* endpoint addr . endpoint addr */
         SET_FW_IPS,      /* load-balancer addr . proto . port with loadBalancerSourceRanges */
         SET_FW_ALLOW,    /* ... . source range (interval): key is start then end */
+        SET_SHORT,       /* externalTrafficPolicy Local frontends: pods' way to all endpoints (verdict) */
+        SET_SHORT_MASQ,  /* ... the node's own way, masqueraded (verdict) */
         _SET_MAX,
 } SetId;
 
@@ -77,6 +83,7 @@ typedef struct ChainSpec {
         int family;
         uint32_t n;
         bool masq;
+        bool offset; /* lb chains over the SHORT_BUCKET_OFFSET buckets (lbx-N / lbxm-N) */
         /* affinity only */
         Proto proto;
         uint32_t timeout;

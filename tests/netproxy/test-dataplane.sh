@@ -119,7 +119,8 @@ svc empty 10.96.0.11 80 "" >"$M/empty.yaml"
 { svc hair 10.96.0.14 80 ""; echo ---; slice hair-1 hair 8080 IPv4 10.244.1.2; } >"$M/hair.yaml"
 { NODEPORT=30081 svc local 10.96.0.15 80 "  type: LoadBalancer
   externalTrafficPolicy: Local
-  healthCheckNodePort: 32100"; echo ---; slice local-1 local 8080 IPv4 10.244.2.2@node1; } >"$M/local.yaml"
+  healthCheckNodePort: 32100"; echo ---; slice local-1 local 8080 IPv4 10.244.2.2@node1 10.244.3.2@node2; } \
+        >"$M/local.yaml"
 # load balancers with loadBalancerSourceRanges: the external client is allowed on one, not on the other
 { svc lb 10.96.0.16 80 "  type: LoadBalancer
   loadBalancerSourceRanges: [192.168.77.2/32]
@@ -133,7 +134,7 @@ status: {loadBalancer: {ingress: [{ip: 203.0.113.11}]}}"; echo ---; slice lbdeny
 printf 'apiVersion: v1\nkind: Service\nmetadata: {name: broken, namespace: default}\nspec:\n  ports: [{port: 70000}]\n' >"$M/broken.yaml"
 
 ip netns exec "$NODE" "$CTL" proxy sync --watch "$M" --verify-interval 1 -v --cluster-cidr 10.244.0.0/16,fd00:244::/32 \
-        --service-cidr 10.96.0.0/16,fd00:96::/112 --hostname-override node1 \
+        --service-cidr 10.96.0.0/16,fd00:96::/112 --hostname-override node1 ${NP_DEBUG:+--debug} \
         --nodeport-addresses 192.168.77.1/32 >"$TMP/watch.log" 2>&1 &
 WATCH=$!
 PIDS+=($WATCH)
@@ -178,6 +179,15 @@ seen=$(for i in $(seq 1 20); do get cl 10.96.0.12:80 | cut -d' ' -f1; done | sor
 # 5. externalTrafficPolicy Local keeps the client source address
 r=$(get ext 192.168.77.1:30081)
 [ "$r" = "s2 192.168.77.2" ] && ok "externalTrafficPolicy Local preserves the source ($r)" || fail "ETP Local: got '$r'"
+
+# 5a. ... but pods still reach all endpoints through that external address (kube-proxy's short-circuit)
+seen=$(for i in $(seq 1 30); do get cl 192.168.77.1:30081 | cut -d' ' -f1; done | sort -u | tr '\n' ' ')
+[ "$seen" = "s2 s3 " ] && ok "pods reach all endpoints of a Local-policy Service's external address" ||
+        fail "short-circuit: pods reached '$seen'"
+for i in $(seq 1 10); do
+        r=$(get ext 192.168.77.1:30081)
+        [ "$r" = "s2 192.168.77.2" ] || { fail "ETP Local from outside reached '$r'"; break; }
+done
 
 # 5b. healthCheckNodePort reports the local endpoints (200 while there are some)
 r=$(in_ns ext curl -sS --max-time 5 -w ' %{http_code}' http://192.168.77.1:32100/ 2>&1)

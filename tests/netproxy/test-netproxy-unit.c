@@ -310,6 +310,11 @@ START_TEST(test_external_policies) {
         assert_has(np, "ip frontends 198.51.100.1 . tcp . 80 : goto lb-1");
         assert_has(np, "ip ep-tcp 192.168.1.10 . 30080 . 0 : 10.244.1.2 . 8080");
         ck_assert_int_eq(netproxy_local_endpoints(np, "default", "web"), 1);
+        /* pods and the node itself still reach both endpoints through external addresses (short-circuit) */
+        assert_has(np, "ip short-circuit 192.168.1.10 . tcp . 30080 : goto lbx-2");
+        assert_has(np, "ip short-circuit-masq 192.168.1.10 . tcp . 30080 : goto lbxm-2");
+        assert_has(np, "ip ep-tcp 192.168.1.10 . 30080 . 65537 : 10.244.2.2 . 8080");
+        assert_has(np, "ip short-circuit 198.51.100.1 . tcp . 80 : goto lbx-2");
 
         /* the local endpoint goes: external traffic is dropped (others exist), internal still served */
         feed(np, "kind: EndpointSlice\nmetadata: {name: web-1, labels: {kubernetes.io/service-name: web}}\n"
@@ -388,6 +393,24 @@ START_TEST(test_load_balancer_source_ranges) {
 }
 END_TEST
 
+START_TEST(test_dual_stack_chains) {
+        _cleanup_(netproxy_freep) NetProxy *np = proxy(false);
+        netproxy_set_synced(np, NETPROXY_SYNCED_SERVICES | NETPROXY_SYNCED_ENDPOINT_SLICES);
+        feed(np, "kind: Service\nmetadata: {name: web}\nspec:\n  clusterIPs: [10.96.0.10, 'fd00:96::10']\n"
+                 "  ports: [{name: http, port: 80}]\n---\n"
+                 "kind: EndpointSlice\nmetadata: {name: web-4, labels: {kubernetes.io/service-name: web}}\n"
+                 "addressType: IPv4\nports: [{name: http, port: 8080}]\nendpoints: [{addresses: [10.244.1.2]}]\n---\n"
+                 "kind: EndpointSlice\nmetadata: {name: web-6, labels: {kubernetes.io/service-name: web}}\n"
+                 "addressType: IPv6\nports: [{name: http, port: 8080}]\nendpoints: [{addresses: ['fd00:244::2']}]\n");
+        /* the same dispatch chain exists once per family */
+        assert_has(np, "ip chain lb-1");
+        assert_has(np, "ip6 chain lb-1");
+        assert_has(np, "ip6 ep-tcp fd00:96::10 . 80 . 0 : fd00:244::2 . 8080");
+        ck_assert_int_eq(netproxy_sync(np), 1);
+        ck_assert_uint_eq(netproxy_metrics(np)->chains, 2 * 11 + 2);
+}
+END_TEST
+
 static Suite *suite(void) {
         Suite *s = suite_create("netproxy-unit");
         TCase *tc = tcase_create("core");
@@ -404,6 +427,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_internal_local_and_masquerade_all);
         tcase_add_test(tc, test_affinity_and_ipv6);
         tcase_add_test(tc, test_load_balancer_source_ranges);
+        tcase_add_test(tc, test_dual_stack_chains);
         suite_add_tcase(s, tc);
         return s;
 }
