@@ -295,7 +295,7 @@ static int delete_matching(struct mnl_socket *nl, int family, Match *m) {
  * concurrent DELs of other pods do: start over, the handles we collected may be stale. */
 static int delete_retrying(struct mnl_socket *nl, int family, Match *m) {
         int r;
-        for (int attempt = 0; attempt < 20; attempt++) {
+        for (int attempt = 0; attempt < 200; attempt++) {
                 r = delete_matching(nl, family, m);
                 if (r != -EINTR)
                         break;
