@@ -18,7 +18,8 @@ typedef struct ConfigRlimit {
 
 typedef struct ContainerConfig {
         char *id;
-        char *dir; /* <state-dir>/containers/<id>: config.json, state, exit, rootfs/ */
+        char *dir; /* <state-dir>/containers/<id>: config.json, state, exit; the rootfs mount point inside the
+                    * container's mount namespace */
 
         char **lower_dirs;
         char *upper_dir, *work_dir;
@@ -63,6 +64,5 @@ int container_config_load(const char *dir, ContainerConfig **ret, ErrorBuf *e);
 #define CONTAINER_CONFIG_FILE "config.json"
 #define CONTAINER_STATE_FILE "state" /* written by the shim once the entrypoint runs */
 #define CONTAINER_EXIT_FILE "exit"   /* written by the shim before it exits */
-#define CONTAINER_ROOTFS_DIR "rootfs"
 
 uint64_t now_realtime_ns(void);

@@ -383,17 +383,16 @@ int container_create(Runtime *rt, const char *id, const ContainerSpec *spec, Con
                 return error_prefix(e, r, "container %s", id);
 
         /* From here on every step is undone on failure. */
-        _cleanup_free_ char *rootfs = NULL, *rel = NULL;
+        _cleanup_free_ char *rel = NULL;
         char *text = NULL;
         Container *c = NULL;
         if (mkdir(dir, 0700) < 0)
                 return error_set(e, -errno, "container %s: creating %s: %s", id, dir, strerror(errno));
-        if (asprintf(&rootfs, "%s/" CONTAINER_ROOTFS_DIR, dir) < 0 ||
-            asprintf(&rel, "%s%s%s", spec->cgroup_parent ?: "", spec->cgroup_parent ? "/" : "", id) < 0) {
+        if (asprintf(&rel, "%s%s%s", spec->cgroup_parent ?: "", spec->cgroup_parent ? "/" : "", id) < 0) {
                 r = -ENOMEM;
                 goto fail;
         }
-        if (mkdir(rootfs, 0755) < 0 || mkdir_fast(cfg->upper_dir, 0755) < 0 || mkdir_fast(cfg->work_dir, 0700) < 0) {
+        if (mkdir_fast(cfg->upper_dir, 0755) < 0 || mkdir_fast(cfg->work_dir, 0700) < 0) {
                 r = error_set(e, -errno, "container %s: creating the rootfs directories: %s", id, strerror(errno));
                 goto fail;
         }

@@ -223,7 +223,9 @@ static void setup_bind(int err_fd, int root_fd, const BindMount *m) {
 
 int mount_setup_rootfs(const ContainerConfig *c, int err_fd) {
         char rootfs[PATH_MAX], opts[4096];
-        snprintf(rootfs, sizeof(rootfs), "%s/" CONTAINER_ROOTFS_DIR, c->dir);
+        /* The overlay covers the container's own directory, in this mount namespace only: no mount point to create
+         * and remove per container. */
+        snprintf(rootfs, sizeof(rootfs), "%s", c->dir);
 
         /* Host mounts and unmounts still reach us (rslave), ours never reach the host. */
         mount_or_fail(err_fd, NULL, "/", "/ (rslave)", NULL, MS_REC | MS_SLAVE, NULL);
