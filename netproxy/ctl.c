@@ -311,7 +311,7 @@ static int do_sync(Ctl *c, HealthServers *hs) {
         return 0;
 }
 
-static int watch_loop(Ctl *c, const char *dir, unsigned verify_sec) {
+static int watch_loop(Ctl *c, const char *dir, unsigned verify_sec, unsigned full_sec) {
         _cleanup_close_ int ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK), sfd = -EBADF;
         _cleanup_(health_servers_freep) HealthServers *hs = NULL;
         sigset_t mask;
@@ -333,8 +333,9 @@ static int watch_loop(Ctl *c, const char *dir, unsigned verify_sec) {
         (void) do_sync(c, hs);
         print_metrics(c);
 
-        struct timespec last;
+        struct timespec last, last_full;
         clock_gettime(CLOCK_MONOTONIC, &last);
+        last_full = last;
         for (;;) {
                 struct pollfd p[2] = {{.fd = ifd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
                 r = poll(p, 2, (int) (verify_sec * 1000));
@@ -360,6 +361,13 @@ static int watch_loop(Ctl *c, const char *dir, unsigned verify_sec) {
                 }
                 struct timespec now;
                 clock_gettime(CLOCK_MONOTONIC, &now);
+                if (full_sec > 0 && now.tv_sec - last_full.tv_sec >= (time_t) full_sec) {
+                        /* Like kube-proxy's periodic full resync: also repairs what counting cannot see (an element
+                         * changed behind our back). */
+                        last_full = now;
+                        netproxy_request_full_sync(c->np);
+                        (void) do_sync(c, hs);
+                }
                 if (now.tv_sec - last.tv_sec >= (time_t) verify_sec) {
                         last = now;
                         /* Periodic verification: repairs a flushed or deleted table with a full sync. */
@@ -386,6 +394,7 @@ static void usage(FILE *f) {
               "  --hostname-override NAME        node name for Local traffic policies (default: hostname)\n"
               "  --watch                         follow DIR with inotify and sync incrementally\n"
               "  --verify-interval SEC           how often --watch verifies the kernel state (default 30)\n"
+              "  --full-sync-interval SEC        how often --watch rewrites everything (default 3600, 0 = never)\n"
               "  --dry-run                       parse and build the transaction, do not send it\n"
               "  -v, --verbose                   print sync metrics\n"
               "      --debug                     debug logging (sync phases)\n",
@@ -401,6 +410,7 @@ static int ctl_sync(int argc, char *argv[]) {
                 {"hostname-override", required_argument, NULL, 'H'},
                 {"watch", no_argument, NULL, 'w'},
                 {"verify-interval", required_argument, NULL, 'i'},
+                {"full-sync-interval", required_argument, NULL, 'F'},
                 {"table", required_argument, NULL, 't'},
                 {"dry-run", no_argument, NULL, 'd'},
                 {"verbose", no_argument, NULL, 'v'},
@@ -412,7 +422,7 @@ static int ctl_sync(int argc, char *argv[]) {
         Cidr np_filters[16];
         size_t n_filters = 0;
         bool watch = false;
-        unsigned verify = 30;
+        unsigned verify = 30, full = 3600;
         char host[256] = "";
         Ctl c = {};
         int o, r;
@@ -446,6 +456,9 @@ static int ctl_sync(int argc, char *argv[]) {
                         verify = (unsigned) strtoul(optarg, NULL, 10);
                         if (verify == 0)
                                 verify = 1;
+                        break;
+                case 'F':
+                        full = (unsigned) strtoul(optarg, NULL, 10);
                         break;
                 case 't':
                         cfg.table = optarg;
@@ -490,7 +503,7 @@ static int ctl_sync(int argc, char *argv[]) {
         netproxy_set_synced(c.np, NETPROXY_SYNCED_SERVICES | NETPROXY_SYNCED_ENDPOINT_SLICES);
 
         if (watch)
-                r = watch_loop(&c, argv[optind], verify);
+                r = watch_loop(&c, argv[optind], verify, full);
         else {
                 r = do_sync(&c, NULL);
                 if (r >= 0 && cfg.dry_run && c.verbose) {

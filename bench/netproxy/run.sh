@@ -108,7 +108,7 @@ if [ -d "$TMP/m$N" ]; then
         fi
         echo "| one endpoint change at 10k | nodeletctl --watch | nft -f shared-map | nft -f kube-proxy layout |"
         echo "|---|---|---|---|"
-        echo "| sync (median of 11) | $partial s (last programming latency, file event to commit: $lat s) | $cs s | $kpc |"
+        echo "| sync (median of 11) | $partial s (programming latency of the last change, object update to commit: $lat s) | $cs s | $kpc |"
         echo "| peak RSS of the watcher at 10k | $hwm MiB | | |"
 fi
 
