@@ -223,6 +223,10 @@ static int setup_veth(AddState *s, CniError *e) {
                         return cni_error(e, CNI_ERR_IO, "failed to set hairpin mode on %s: %s", s->veth_name,
                                          strerror(-r));
         }
+        /* Up already now, while IPAM may still be allocating; addresses follow. */
+        r = link_set_up(s->pod, s->peer);
+        if (r < 0)
+                return cni_error(e, CNI_ERR_IO, "failed to set %s up: %s", s->a->ifname, strerror(-r));
         return 0;
 }
 
@@ -249,7 +253,7 @@ static const IpConf *ip_of_family(const AddState *s, int family) {
         return NULL;
 }
 
-/* Addresses, link up, routes inside the pod; returns the routes for the result in *routes. */
+/* Addresses and routes inside the pod (the interface is up already). */
 static int setup_pod(AddState *s, json_t *routes, CniError *e) {
         int ifindex = rtnl_link_get_ifindex(s->peer);
         char b[CNI_PREFIX_STRLEN];
@@ -263,9 +267,6 @@ static int setup_pod(AddState *s, json_t *routes, CniError *e) {
                         return cni_error(e, CNI_ERR_IO, "failed to add address %s to %s: %s",
                                          cni_prefix_format(&s->ips[k].addr, b), s->a->ifname, strerror(-r));
         }
-        r = link_set_up(s->pod, s->peer);
-        if (r < 0)
-                return cni_error(e, CNI_ERR_IO, "failed to set %s up: %s", s->a->ifname, strerror(-r));
 
         /* IPAM routes; a route without gw goes via the gateway of its family (plugins' ipam.ConfigureIface). */
         json_array_foreach (routes, i, v) {
