@@ -216,7 +216,7 @@ int main(int argc, char *argv[]) {
         }
         char t[] = "/tmp/nodelet-bench.XXXXXX";
         tmp = mkdtemp(t);
-        char rootfs[4096], bundle[4096], state[4096], runc_root[4096], exe[4096], ctl[4200], shim[4200];
+        char rootfs[4096], bundle[4096], state[4300], runc_root[4300], exe[4096], ctl[4200], shim[4200];
         snprintf(rootfs, sizeof(rootfs), "%s/rootfs", tmp);
         snprintf(bundle, sizeof(bundle), "%s/bundle", tmp);
         /* Runtime state on tmpfs for both, as /run is on a node (runc keeps its state in /run/runc). */
