@@ -615,16 +615,27 @@ NetProxy *netproxy_free(NetProxy *np) {
         for (SMapNode *i = NULL; (i = smap_next(&np->slices, i, &b));)
                 endpoint_slice_free(i->value);
         smap_clear(&np->slices);
-        while (np->services.n > 0) {
-                b = 0;
-                SMapNode *i = smap_next(&np->services, NULL, &b);
-                svc_state_free(np, i->value);
+        /* Free the values in one walk and drop the maps afterwards: removing entries one by one while restarting
+         * the walk would be quadratic in the number of Services. */
+        b = 0;
+        for (SMapNode *i = NULL; (i = smap_next(&np->services, i, &b));) {
+                SvcState *st = i->value;
+                service_free(st->svc);
+                free(st->slices);
+                free(st->elems);
+                free(st->chains);
+                free(st->key);
+                free(st);
         }
         smap_clear(&np->services);
-        while (np->chains.n > 0) {
-                b = 0;
-                SMapNode *i = smap_next(&np->chains, NULL, &b);
-                chain_free(np, i->value);
+        b = 0;
+        for (SMapNode *i = NULL; (i = smap_next(&np->chains, i, &b));) {
+                ChainEnt *c = i->value;
+                chain_spec_done(&c->want);
+                chain_spec_done(&c->committed);
+                free(c->name);
+                free(c->key);
+                free(c);
         }
         smap_clear(&np->chains);
         for (size_t i = 0; i < np->n_buckets; i++)
