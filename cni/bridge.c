@@ -547,6 +547,15 @@ int cni_bridge_check(const CniArgs *a, CniError *e) {
                 if (addr_has(pod, rtnl_link_get_ifindex(peer), &p) <= 0)
                         return cni_error(e, CNI_ERR_CHECK_MISMATCH, "address %s missing on %s", addr, a->ifname);
         }
+        /* Like the reference's CHECK: every route of the result is still there, through the pod interface. */
+        json_array_foreach (json_object_get(prev, "routes"), i, v) {
+                CniPrefix d;
+                const char *dst = json_string_value(json_object_get(v, "dst"));
+                if (cni_prefix_parse(dst, &d) < 0)
+                        return cni_error(e, CNI_ERR_DECODE, "prevResult: invalid route \"%s\"", strempty(dst));
+                if (route_has(pod, rtnl_link_get_ifindex(peer), &d) <= 0)
+                        return cni_error(e, CNI_ERR_CHECK_MISMATCH, "route to %s missing in %s", dst, a->netns);
+        }
         return 0;
 }
 

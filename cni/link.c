@@ -269,6 +269,28 @@ int addr_has(struct nl_sock *sk, int ifindex, const CniPrefix *p) {
         return 0;
 }
 
+int route_has(struct nl_sock *sk, int ifindex, const CniPrefix *dst) {
+        _cleanup_(nl_cache_freep) struct nl_cache *cache = NULL;
+        CniIp net = cni_prefix_first(dst);
+        int r = nl_to_errno(rtnl_route_alloc_cache(sk, dst->ip.family, 0, &cache));
+        if (r < 0)
+                return r;
+        for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+                struct rtnl_route *rt = (struct rtnl_route *) o;
+                struct nl_addr *d = rtnl_route_get_dst(rt);
+                if (rtnl_route_get_table(rt) != RT_TABLE_MAIN || !d || (unsigned) nl_addr_get_prefixlen(d) != dst->len)
+                        continue;
+                /* A default route has an empty destination address. */
+                if (dst->len > 0 && (nl_addr_get_len(d) != cni_ip_size(&net) ||
+                                     memcmp(nl_addr_get_binary_addr(d), net.a, cni_ip_size(&net)) != 0))
+                        continue;
+                for (int i = 0; i < rtnl_route_get_nnexthops(rt); i++)
+                        if (rtnl_route_nh_get_ifindex(rtnl_route_nexthop_n(rt, i)) == ifindex)
+                                return 1;
+        }
+        return 0;
+}
+
 const char *link_mac(struct rtnl_link *link, char buf[static 18]) {
         struct nl_addr *a = rtnl_link_get_addr(link);
         buf[0] = 0;

@@ -43,4 +43,7 @@ int route_add(struct nl_sock *sk, int ifindex, const CniPrefix *dst, const CniIp
 /* 1 when the interface has address p (exact prefix), 0 when not. */
 int addr_has(struct nl_sock *sk, int ifindex, const CniPrefix *p);
 
+/* 1 when the main table has a route to dst (exact prefix) through ifindex, 0 when not. */
+int route_has(struct nl_sock *sk, int ifindex, const CniPrefix *dst);
+
 const char *link_mac(struct rtnl_link *link, char buf[static 18]);

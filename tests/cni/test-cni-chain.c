@@ -179,9 +179,12 @@ START_TEST(test_nodelet_chain_two_pods) {
                                      ipa),
                          0);
 
-        /* CHECK passes on a healthy pod. */
+        /* CHECK passes on a healthy pod, and notices a route that went away. */
         CniError e = {};
         ck_assert_int_eq(run(CNI_CMD_CHECK, n, a, "pod-a", NULL, &e), 0);
+        ck_assert_int_eq(test_system("ip netns exec %s ip -6 route del default", netns_name(b)), 0);
+        ck_assert_int_lt(run(CNI_CMD_CHECK, n, b, "pod-b", NULL, &e), 0);
+        ck_assert_msg(strstr(e.msg, "route to ::/0 missing"), "%d %s", e.code, e.msg);
 
         /* DEL twice succeeds; everything of pod-a is gone, pod-b is untouched. */
         del_ok(n, a, "pod-a");
