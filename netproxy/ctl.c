@@ -371,10 +371,10 @@ static int watch_loop(Ctl *c, const char *dir, unsigned verify_sec, unsigned ful
                 if (now.tv_sec - last.tv_sec >= (time_t) verify_sec) {
                         last = now;
                         /* Periodic verification: repairs a flushed or deleted table with a full sync. */
-                        if (netproxy_verify(c->np) > 0) {
+                        if (netproxy_verify(c->np) > 0)
                                 log_warning("nftables table was modified behind our back, resyncing");
-                                (void) do_sync(c, hs);
-                        }
+                        /* Also retries a sync that failed (the next one is full); a no-op when nothing is pending. */
+                        (void) do_sync(c, hs);
                 }
         }
         print_metrics(c);
