@@ -501,9 +501,8 @@ static int allocate_from_set(const Store *s, const RangeSet *set, size_t set_ind
 }
 
 static json_t *ip_config_json(const CniIp *ip, const Range *rg) {
-        char a[CNI_IP_STRLEN], p[CNI_PREFIX_STRLEN], g[CNI_IP_STRLEN];
+        char p[CNI_PREFIX_STRLEN], g[CNI_IP_STRLEN];
         CniPrefix pfx = {.ip = *ip, .len = rg->subnet.len};
-        (void) a;
         return json_pack("{s:s, s:s}", "address", cni_prefix_format(&pfx, p), "gateway",
                          cni_ip_format(&rg->gateway, g));
 }
@@ -552,7 +551,7 @@ int cni_ipam_add(const CniArgs *a, json_t **ret_result, CniError *e) {
         _cleanup_(ipam_config_done) IpamConfig c = {};
         _cleanup_(store_close) Store s = {-EBADF, -EBADF};
         _cleanup_json_ json_t *result = NULL, *ips = NULL, *dns = NULL;
-        bool *used_req = NULL;
+        _cleanup_free_ bool *used_req = NULL;
         int r;
 
         r = ipam_config_parse(a, &c, e);
@@ -582,9 +581,8 @@ int cni_ipam_add(const CniArgs *a, json_t **ret_result, CniError *e) {
                         }
 
         ips = json_array();
-        used_req = alloca(sizeof(bool) * (c.n_requested + 1));
-        memset(used_req, 0, sizeof(bool) * (c.n_requested + 1));
-        if (!ips)
+        used_req = calloc(c.n_requested + 1, sizeof(bool));
+        if (!ips || !used_req)
                 return cni_error(e, CNI_ERR_INTERNAL, "out of memory");
         for (size_t i = 0; i < c.n_sets; i++) {
                 const Range *rg = NULL;
