@@ -52,6 +52,7 @@ else()
 endif()
 install(TARGETS nodelet-shim RUNTIME DESTINATION ${CMAKE_INSTALL_LIBEXECDIR}/nodelet)
 
-# bench/runtime: create+start+wait+remove vs runc and the shim's memory (bench/runtime/run.sh).
-add_executable(nodelet-bench-containers ${CMAKE_SOURCE_DIR}/bench/runtime/bench-containers.c)
-target_link_libraries(nodelet-bench-containers PRIVATE nodelet-runtime m)
+# The benchmark lives in bench/runtime (docs/BENCHMARKS.md): built with the engine, never run by ctest.
+if(EXISTS ${CMAKE_SOURCE_DIR}/bench/runtime/CMakeLists.txt)
+  add_subdirectory(${CMAKE_SOURCE_DIR}/bench/runtime ${CMAKE_BINARY_DIR}/bench/runtime)
+endif()

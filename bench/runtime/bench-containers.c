@@ -234,8 +234,9 @@ int main(int argc, char *argv[]) {
         ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
         exe[n > 0 ? n : 0] = 0;
         *strrchr(exe, '/') = 0;
-        snprintf(shim, sizeof(shim), "%s/nodelet-shim", exe);
-        snprintf(ctl, sizeof(ctl), "%s/../agent/nodeletctl", exe);
+        /* <build>/bench/runtime/ → <build>/runtime/nodelet-shim and <build>/agent/nodeletctl */
+        snprintf(shim, sizeof(shim), "%s/../../runtime/nodelet-shim", exe);
+        snprintf(ctl, sizeof(ctl), "%s/../../agent/nodeletctl", exe);
         RuntimeConfig cfg = {.state_dir = state, .shim_path = shim, .cgroup_parent = "nodelet-bench"};
         Runtime *rt = NULL;
         if (runtime_new(&cfg, &rt) < 0)

@@ -3,7 +3,7 @@
 #   bench/runtime/run.sh [RUNS]      (as root; default 100 runs each)
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
-build=${BUILD_DIR:-$src/build/bench-rel}
+build=${BUILD_DIR:-$src/build/bench-runtime}
 cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DNODELET_SANITIZE=OFF -DNODELET_TESTS=OFF -DNODELET_WERROR=OFF >/dev/null
 cmake --build "$build" -j"$(nproc)" --target nodelet-bench-containers nodelet-shim nodeletctl >/dev/null
-exec "$build/runtime/nodelet-bench-containers" "${1:-100}"
+exec "$build/bench/runtime/nodelet-bench-containers" "${1:-100}"
