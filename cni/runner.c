@@ -602,6 +602,43 @@ static void op_plugin_done(CniOp *op) {
         op_step(op);
 }
 
+/* Reads what the plugin printed; true at EOF (or when reading must stop), false when the pipe is just empty. */
+static bool drain_stdout(CniOp *op) {
+        for (;;) {
+                char *n = realloc(op->out_buf, op->out_size + 65536 + 1);
+                if (!n)
+                        return true;
+                op->out_buf = n;
+                ssize_t k = read(op->out_fd, op->out_buf + op->out_size, 65536);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0 && errno == EAGAIN)
+                        return false;
+                if (k <= 0)
+                        return true;
+                op->out_size += (size_t) k;
+                op->out_buf[op->out_size] = 0;
+                if (op->out_size > 16 * 1024 * 1024)
+                        return true; /* a plugin this chatty is broken; stop reading, it gets SIGPIPE */
+        }
+}
+
+static void close_stdout(CniOp *op) {
+        op->out_eof = true;
+        op->out_src = sd_event_source_disable_unref(op->out_src);
+        op->out_fd = safe_close(op->out_fd);
+}
+
+static int on_stdout(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        CniOp *op = userdata;
+        if (!drain_stdout(op))
+                return 0;
+        close_stdout(op);
+        if (op->exited)
+                op_plugin_done(op);
+        return 0;
+}
+
 static int on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         CniOp *op = userdata;
         siginfo_t si = {};
@@ -611,35 +648,13 @@ static int on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata
         op->status = si.si_code == CLD_EXITED ? W_EXITCODE(si.si_status, 0) : si.si_status;
         op->pid_src = sd_event_source_disable_unref(op->pid_src);
         op->timer_src = sd_event_source_disable_unref(op->timer_src);
-        if (op->out_eof)
-                op_plugin_done(op);
-        return 0;
-}
-
-static int on_stdout(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        CniOp *op = userdata;
-        for (;;) {
-                char *n = realloc(op->out_buf, op->out_size + 65536 + 1);
-                if (!n)
-                        break;
-                op->out_buf = n;
-                ssize_t k = read(fd, op->out_buf + op->out_size, 65536);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0 && errno == EAGAIN)
-                        return 0;
-                if (k <= 0)
-                        break;
-                op->out_size += (size_t) k;
-                op->out_buf[op->out_size] = 0;
-                if (op->out_size > 16 * 1024 * 1024)
-                        break; /* a plugin this chatty is broken; stop reading, it gets SIGPIPE */
+        if (!op->out_eof) {
+                /* The plugin has exited, so all it printed is in the pipe; a descendant still holding the write end
+                 * must not keep us waiting (it would, forever: the timer is gone). Take what is there. */
+                (void) drain_stdout(op);
+                close_stdout(op);
         }
-        op->out_eof = true;
-        op->out_src = sd_event_source_disable_unref(op->out_src);
-        op->out_fd = safe_close(op->out_fd);
-        if (op->exited)
-                op_plugin_done(op);
+        op_plugin_done(op);
         return 0;
 }
 

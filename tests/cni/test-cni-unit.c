@@ -3,7 +3,9 @@
  * the protocol (errors, versions, result conversion), configuration loading, the default conflist, the cache path,
  * and the plugins' error answers for bad input. */
 
+#include <signal.h>
 #include <stdio.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -597,6 +599,28 @@ START_TEST(test_runner_failures) {
 }
 END_TEST
 
+/* A plugin whose leftover child keeps stdout open: the runner finishes when the plugin exits, not when the child
+ * does. The test is the subreaper of that child, so it kills and reaps it itself. */
+START_TEST(test_runner_descendant_keeps_stdout) {
+        fake_plugins();
+        ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+        write_plugin("fake-daemon", "#!/bin/sh\ncat >/dev/null\nsleep 60 &\necho $! > \"$TEST_CNI_DIR/daemon.pid\"\n"
+                                    "[ \"$CNI_COMMAND\" = ADD ] && echo '{\"cniVersion\":\"1.0.0\"}'\nexit 0\n");
+        _cleanup_(cni_network_freep) CniNetwork *n = fake_network("{\"type\":\"fake-daemon\"}");
+        _cleanup_json_ json_t *res = NULL;
+        CniError e = {};
+        /* The timeout is far above a plugin's run time and far below the child's: hitting it would fail the ADD. */
+        int r = fake_run(CNI_CMD_ADD, n, NULL, 20 * USEC_PER_SEC, &res, &e);
+        _cleanup_free_ char *pid = read_file("daemon.pid");
+        if (pid) {
+                (void) kill((pid_t) atoi(pid), SIGKILL);
+                (void) waitpid((pid_t) atoi(pid), NULL, 0);
+        }
+        ck_assert_msg(r == 0, "%d %s", e.code, e.msg);
+        ck_assert_str_eq(json_string_value(json_object_get(res, "cniVersion")), "1.0.0");
+}
+END_TEST
+
 static Suite *suite(void) {
         Suite *s = suite_create("cni-unit");
         TCase *tc = tcase_create("core");
@@ -613,6 +637,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_plugin_errors);
         tcase_add_test(tc, test_runner_chain);
         tcase_add_test(tc, test_runner_failures);
+        tcase_add_test(tc, test_runner_descendant_keeps_stdout);
         suite_add_tcase(s, tc);
         return s;
 }
