@@ -476,7 +476,8 @@ static void fake_plugins(void) {
         write_plugin("fake-fail", "#!/bin/sh\ncat >/dev/null\necho \"$CNI_COMMAND fail\" >> \"$TEST_CNI_DIR/order\"\n"
                                   "[ \"$CNI_COMMAND\" = DEL ] && exit 0\n"
                                   "echo '{\"cniVersion\":\"1.0.0\",\"code\":7,\"msg\":\"fake says no\"}'\nexit 1\n");
-        write_plugin("fake-sleep", "#!/bin/sh\ncat >/dev/null\n[ \"$CNI_COMMAND\" = DEL ] && exit 0\nexec sleep 30\n");
+        write_plugin("fake-sleep", "#!/bin/sh\ncat >/dev/null\n[ \"$CNI_COMMAND\" = DEL ] && exit 0\n"
+                                   "echo $$ > \"$TEST_CNI_DIR/sleep.pid\"\nexec sleep 30\n");
 }
 
 static CniNetwork *fake_network(const char *plugins) {
@@ -621,6 +622,40 @@ START_TEST(test_runner_descendant_keeps_stdout) {
 }
 END_TEST
 
+static void never_called(int r, const json_t *result, const CniError *err, void *userdata) {
+        ck_abort_msg("callback of a cancelled operation ran");
+}
+
+/* Freeing the runner cancels running plugins: killed and reaped, no callback. The loop never blocks meanwhile. */
+START_TEST(test_runner_cancel) {
+        fake_plugins();
+        _cleanup_(cni_network_freep) CniNetwork *n = fake_network("{\"type\":\"fake-sleep\"}");
+        _cleanup_free_ char *bin = NULL, *cache = NULL;
+        ck_assert_int_ge(asprintf(&bin, "%s/bin", tmp), 0);
+        ck_assert_int_ge(asprintf(&cache, "%s/cache", tmp), 0);
+        char *dirs[] = {bin, NULL};
+        CniRunnerOptions o = {.bin_dirs = dirs, .cache_dir = cache};
+        CniRuntimeConf rt = {.container_id = "ctr1", .netns = "/proc/self/ns/net", .ifname = "eth0"};
+        _cleanup_(sd_event_unrefp) sd_event *ev = NULL;
+        CniRunner *runner = NULL;
+
+        ck_assert_int_eq(sd_event_new(&ev), 0);
+        ck_assert_int_eq(cni_runner_new(ev, &o, &runner), 0);
+        ck_assert_int_eq(cni_runner_start(runner, CNI_CMD_ADD, n, &rt, never_called, NULL), 0);
+        _cleanup_free_ char *pid = NULL;
+        for (int i = 0; i < 200 && !pid; i++) {
+                ck_assert_int_ge(sd_event_run(ev, 50 * USEC_PER_MSEC), 0);
+                pid = read_file("sleep.pid");
+        }
+        ck_assert_msg(pid, "the plugin never started");
+        pid_t p = (pid_t) atoi(pid);
+        ck_assert_int_eq(kill(p, 0), 0);
+        runner = cni_runner_free(runner);
+        ck_assert_int_eq(kill(p, 0), -1); /* gone and reaped, not a zombie */
+        ck_assert_int_eq(errno, ESRCH);
+}
+END_TEST
+
 static Suite *suite(void) {
         Suite *s = suite_create("cni-unit");
         TCase *tc = tcase_create("core");
@@ -638,6 +673,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_runner_chain);
         tcase_add_test(tc, test_runner_failures);
         tcase_add_test(tc, test_runner_descendant_keeps_stdout);
+        tcase_add_test(tc, test_runner_cancel);
         suite_add_tcase(s, tc);
         return s;
 }
