@@ -312,8 +312,9 @@ int main(int argc, char *argv[]) {
                         stats(floor_ms + f * pods, pods, &fm, &fmed, &fp90);
                         printf("| %s | %.2f | %.2f | %.2f |\n", floors[f], fm, fmed, fp90);
                 }
-                printf("\nnodelet/reference (mean): ADD %.2f, DEL %.2f (target <= 0.20)\n", m[1][0][0] / m[0][0][0],
-                       m[1][1][0] / m[0][1][0]);
+                printf("\nnodelet/reference: ADD mean %.2f median %.2f, DEL mean %.2f median %.2f (target <= 0.20)\n",
+                       m[1][0][0] / m[0][0][0], m[1][0][1] / m[0][0][1], m[1][1][0] / m[0][1][0],
+                       m[1][1][1] / m[0][1][1]);
         }
 cleanup:
         for (int i = 0; i < n_ns; i++)
