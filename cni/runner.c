@@ -236,6 +236,36 @@ int cni_write_default_conflist(const char *conf_dir, char *const *pod_cidrs, cha
         return 0;
 }
 
+int cni_result_pod_ips(const json_t *result, char ***ret_ips) {
+        json_t *ifaces = json_object_get(result, "interfaces"), *ips = json_object_get(result, "ips"), *v;
+        size_t n = 0, i;
+        char **l = calloc(json_array_size(ips) + 1, sizeof(char *));
+
+        if (!l)
+                return -ENOMEM;
+        for (int family = AF_INET; family != -1; family = family == AF_INET ? AF_INET6 : -1)
+                json_array_foreach (ips, i, v) {
+                        json_t *idx = json_object_get(v, "interface");
+                        CniPrefix p;
+                        char b[CNI_IP_STRLEN];
+                        if (cni_prefix_parse(json_string_value(json_object_get(v, "address")), &p) < 0 ||
+                            p.ip.family != family)
+                                continue;
+                        if (json_is_integer(idx)) {
+                                json_t *iface = json_array_get(ifaces, (size_t) json_integer_value(idx));
+                                if (isempty(json_string_value(json_object_get(iface, "sandbox"))))
+                                        continue;
+                        }
+                        if (!(l[n] = strdup(cni_ip_format(&p.ip, b)))) {
+                                strv_free(l);
+                                return -ENOMEM;
+                        }
+                        n++;
+                }
+        *ret_ips = l;
+        return (int) n;
+}
+
 char *cni_cache_path(const char *cache_dir, const char *network, const char *container_id, const char *ifname) {
         char *p = NULL;
         if (asprintf(&p, "%s/results/%s-%s-%s", cache_dir ?: CNI_DEFAULT_CACHE_DIR, network, container_id, ifname) < 0)

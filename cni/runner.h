@@ -80,5 +80,10 @@ int cni_runner_start(CniRunner *r, CniCommand cmd, const CniNetwork *n, const Cn
 int cni_run_sync(const CniRunnerOptions *o, CniCommand cmd, const CniNetwork *n, const CniRuntimeConf *rt,
                  json_t **ret_result, CniError *err);
 
+/* The pod's addresses from an ADD result, for the pod status: the ips[] whose "interface" is a sandbox interface
+ * (all ips when the result names no interfaces), without prefix length, IPv4 first as containerd orders them so
+ * the primary pod IP is IPv4 on dual-stack nodes. Returns the number of addresses. */
+int cni_result_pod_ips(const json_t *result, char ***ret_ips);
+
 /* The cache file of an attachment, as libcni names it; NULL on OOM. */
 char *cni_cache_path(const char *cache_dir, const char *network, const char *container_id, const char *ifname);

@@ -390,6 +390,25 @@ START_TEST(test_default_conflist) {
 }
 END_TEST
 
+START_TEST(test_result_pod_ips) {
+        _cleanup_json_ json_t *res = json_loads(
+                "{\"interfaces\":[{\"name\":\"cni0\"},{\"name\":\"vethx\"},{\"name\":\"eth0\",\"sandbox\":\"/n\"}],"
+                "\"ips\":[{\"address\":\"fd00::5/64\",\"interface\":2},{\"address\":\"10.1.0.1/24\",\"interface\":0},"
+                "{\"address\":\"10.0.0.5/24\",\"interface\":2}]}",
+                0, NULL);
+        _cleanup_strv_free_ char **ips = NULL;
+        ck_assert_int_eq(cni_result_pod_ips(res, &ips), 2);
+        ck_assert_str_eq(ips[0], "10.0.0.5");
+        ck_assert_str_eq(ips[1], "fd00::5");
+        ck_assert_ptr_null(ips[2]);
+        /* IPAM-only results name no interface: every address counts. */
+        _cleanup_json_ json_t *bare = json_loads("{\"ips\":[{\"address\":\"10.0.0.7/24\"}]}", 0, NULL);
+        _cleanup_strv_free_ char **ips2 = NULL;
+        ck_assert_int_eq(cni_result_pod_ips(bare, &ips2), 1);
+        ck_assert_str_eq(ips2[0], "10.0.0.7");
+}
+END_TEST
+
 START_TEST(test_cache_path) {
         _cleanup_free_ char *p = cni_cache_path("/var/lib/cni", "mynet", "abc123", "eth0");
         ck_assert_str_eq(p, "/var/lib/cni/results/mynet-abc123-eth0");
@@ -669,6 +688,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_network_load);
         tcase_add_test(tc, test_default_conflist);
         tcase_add_test(tc, test_cache_path);
+        tcase_add_test(tc, test_result_pod_ips);
         tcase_add_test(tc, test_plugin_errors);
         tcase_add_test(tc, test_runner_chain);
         tcase_add_test(tc, test_runner_failures);
