@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <grp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/prctl.h>
@@ -105,8 +106,28 @@ static void lookup_path(const char *name, char *const *env, char *out, size_t ou
         process_fail(err_fd, "exec: \"%s\": executable file not found in $PATH", name);
 }
 
+/* Signal dispositions set to SIG_IGN and the blocked mask survive execve(): the shim ignores SIGPIPE and SIGHUP, a
+ * daemon blocks the signals its event loop handles. A container process starts with neither. */
+static void reset_signals(void) {
+        /* The raw syscall: glibc's sigaction() refuses its internal real-time signals (32, 33), which a parent may
+         * have set to SIG_IGN all the same. */
+        struct {
+                void (*handler)(int);
+                unsigned long flags;
+                void (*restorer)(void);
+                uint64_t mask;
+        } old, dfl = {.handler = SIG_DFL};
+        for (int sig = 1; sig <= 64; sig++)
+                if (sig != SIGKILL && sig != SIGSTOP && syscall(SYS_rt_sigaction, sig, NULL, &old, 8) == 0 &&
+                    old.handler == SIG_IGN)
+                        (void) syscall(SYS_rt_sigaction, sig, &dfl, NULL, 8);
+        uint64_t none = 0;
+        (void) syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, 8);
+}
+
 void process_exec(const ContainerConfig *c, const SeccompFilter *filter, char *const *argv, char *const *env,
                   int err_fd) {
+        reset_signals();
         for (size_t i = 0; i < c->n_rlimits; i++) {
                 struct rlimit rl = {.rlim_cur = c->rlimits[i].soft, .rlim_max = c->rlimits[i].hard};
                 if (setrlimit(c->rlimits[i].resource, &rl) < 0)

@@ -214,6 +214,8 @@ static int validate_spec(const ContainerSpec *s, ErrorBuf *e) {
                 return error_set(e, -EINVAL, "seccomp: invalid mode");
         if (s->seccomp == SECCOMP_MODE_LOCALHOST && isempty(s->seccomp_profile))
                 return error_set(e, -EINVAL, "seccomp: Localhost needs a profile path");
+        if (s->hostname && strlen(s->hostname) > 64)
+                return error_set(e, -EINVAL, "hostname: longer than 64 characters");
         if (s->cgroup_parent && (s->cgroup_parent[0] == '/' || strstr(s->cgroup_parent, "..")))
                 return error_set(e, -EINVAL, "cgroupParent: \"%s\" must be relative without \"..\"", s->cgroup_parent);
         return cgroup_resources_validate(&s->resources, e);

@@ -202,8 +202,8 @@ END_TEST
 START_TEST(test_env_cwd_pid1_proc) {
         ContainerSpec s;
         spec_sh(&s, "envcwd",
-                "echo foo=$FOO; pwd; echo pid=$$; echo home=$HOME; ls -d /proc/[0-9]* | wc -l; echo nofile=$(ulimit "
-                "-n)");
+                "echo foo=$FOO; pwd; echo pid=$$; echo home=$HOME; ls -d /proc/[0-9]* | wc -l; "
+                "echo nofile=$(ulimit -n); grep -E '^Sig(Blk|Ign)' /proc/self/status; echo end");
         s.cwd = strdup("/tmp");
         s.rlimits = calloc(1, sizeof(ContainerRlimit));
         s.rlimits[0] = (ContainerRlimit){.name = strdup("RLIMIT_NOFILE"), .soft = 321, .hard = 654};
@@ -216,6 +216,8 @@ START_TEST(test_env_cwd_pid1_proc) {
         const char *n = strstr(r.log, "home=/root\n") + strlen("home=/root\n");
         ck_assert_int_le(atoi(n), 3);
         ck_assert_msg(strstr(r.log, "nofile=321\n"), "log: %s", r.log);
+        /* The shim ignores SIGPIPE and SIGHUP; the container must not inherit that. */
+        ck_assert_msg(strstr(r.log, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n"), "log: %s", r.log);
         run_done(&r);
 }
 END_TEST
@@ -506,6 +508,21 @@ START_TEST(test_exec_and_stop) {
         ck_assert_int_eq(res.exit_code, 5);
         ck_assert_msg(strstr(res.out, "out exec 1\n1000\n"), "out: %s", res.out);
         ck_assert_str_eq(res.err, "err\n");
+        exec_result_done(&res);
+        strv_free(argv);
+
+        /* A daemon blocks and ignores signals for its event loop; the exec'd process must not inherit that. */
+        sigset_t block;
+        sigemptyset(&block);
+        sigaddset(&block, SIGTERM);
+        sigaddset(&block, SIGCHLD);
+        ck_assert_int_eq(sigprocmask(SIG_BLOCK, &block, NULL), 0);
+        signal(SIGPIPE, SIG_IGN);
+        argv = strv_make("grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status", NULL);
+        x = (ExecSpec){.argv = argv, .timeout_usec = 30 * USEC_PER_SEC};
+        r = container_exec(c, &x, &res, &e);
+        ck_assert_msg(r == 0, "exec: %s", error_message(&e, r));
+        ck_assert_str_eq(res.out, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
         exec_result_done(&res);
         strv_free(argv);
 
