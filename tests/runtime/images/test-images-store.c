@@ -20,16 +20,31 @@
 
 #define FIXTURE_MTIME 1700000000
 
+/* One directory per run, made and removed by the parent (unchecked fixture), so a failing test (whose forked child
+ * exits at the failed assertion) leaves nothing behind; each test works in its own subdirectory. */
+static char *run_dir;
 static char *tmpdir;
 
-static void setup(void) {
+static void setup_run(void) {
         test_require_root();
-        tmpdir = test_tmpdir_new("images");
+        run_dir = test_tmpdir_new("images");
+        ck_assert_ptr_nonnull(run_dir);
+}
+
+static void teardown_run(void) {
+        test_tmpdir_remove(run_dir); /* frees it */
+        run_dir = NULL;
+}
+
+static void setup(void) {
+        ck_assert_int_ge(asprintf(&tmpdir, "%s/test.XXXXXX", run_dir), 0);
+        ck_assert_ptr_nonnull(mkdtemp(tmpdir));
 }
 
 static void teardown(void) {
         if (tmpdir)
-                test_tmpdir_remove(tmpdir); /* frees it */
+                (void) rm_rf(tmpdir);
+        free(tmpdir);
         tmpdir = NULL;
 }
 
@@ -552,6 +567,7 @@ END_TEST
 static Suite *suite(void) {
         Suite *s = suite_create("images-store");
         TCase *tc = tcase_create("store");
+        tcase_add_unchecked_fixture(tc, setup_run, teardown_run);
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_set_timeout(tc, 240);
         tcase_add_loop_test(tc, test_import_formats, 0, 9);
