@@ -694,6 +694,17 @@ int container_wait(Container *c, uint64_t timeout_usec) {
         }
 }
 
+int container_reopen_log(Container *c) {
+        int fd = container_exit_fd(c);
+        if (fd < 0)
+                return fd;
+        if (shim_gone(c))
+                return -ESRCH;
+        if (syscall(SYS_pidfd_send_signal, fd, SIGUSR1, NULL, 0) < 0)
+                return -errno;
+        return 0;
+}
+
 int container_pid(Container *c, pid_t *ret) {
         ContainerStatus s;
         int r = container_get_status(c, &s);

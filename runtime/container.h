@@ -186,6 +186,9 @@ int container_remove(Container *c, bool force, ErrorBuf *e);
 /* The entrypoint's pid, or -ESRCH. */
 int container_pid(Container *c, pid_t *ret);
 const char *container_log_path(const Container *c);
+/* Makes the shim reopen the log path, for a caller that rotated (renamed) the file itself, as the kubelet's
+ * container log manager does (CRI ReopenContainerLog). Asynchronous: the new file appears once the shim did it. */
+int container_reopen_log(Container *c);
 /* The value of annotation key, NULL when absent. */
 const char *container_annotation(const Container *c, const char *key);
 /* The entrypoint's argv. */

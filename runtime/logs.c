@@ -128,6 +128,15 @@ int log_writer_feed(LogWriter *w, LogStream s, const char *data, size_t n) {
         return ret;
 }
 
+int log_writer_reopen(LogWriter *w) {
+        if (!w->path)
+                return 0;
+        if (w->fd >= 0)
+                (void) close(w->fd);
+        w->fd = -1;
+        return open_log(w, false);
+}
+
 int log_writer_flush(LogWriter *w, LogStream s) {
         if (w->len[s] == 0)
                 return 0;

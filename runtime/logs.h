@@ -41,6 +41,8 @@ int log_writer_feed(LogWriter *w, LogStream s, const char *data, size_t n);
 /* The stream closed: a pending unterminated line becomes an F record. */
 int log_writer_flush(LogWriter *w, LogStream s);
 void log_writer_close(LogWriter *w);
+/* Closes and reopens the path (appending; created when it was moved away). */
+int log_writer_reopen(LogWriter *w);
 
 /* Formats the timestamp as RFC 3339 with nanoseconds in UTC ("…T00:17:09.669794202Z"); buf ≥ 32 bytes. */
 void log_format_timestamp(uint64_t ns, char *buf, size_t size);

@@ -4,7 +4,7 @@
  *   nodelet-shim CONTAINER-DIR [--attach]
  *
  * fd 3 is the caller's sync socket: the shim answers "ok <pid> <shim-pid>" once the entrypoint has been exec'd, or
- * "error <message>". With --attach, fds 4 and 5 receive a raw copy of the container's stdout and stderr.
+ * "error <message>". SIGUSR1 makes it reopen the log file (after the caller rotated it). With --attach, fds 4 and 5 receive a raw copy of the container's stdout and stderr.
  * The caller spawns it with setsid() and default signal handling, so it outlives the caller: while the caller runs
  * the shim is its child (the library reaps it after its exit), afterwards it is re-parented to init or the
  * subreaper. No double fork: one process creation and one wake-up less on every container start. It creates the container (clone with the
@@ -21,6 +21,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -41,6 +42,7 @@ typedef struct Shim {
         int attach[_LOG_STREAM_MAX];
         int out[_LOG_STREAM_MAX]; /* read ends of the container's stdout/stderr */
         int pidfd;
+        int sigfd; /* SIGUSR1: reopen the log (after an external rotation, the kubelet's ReopenContainerLog) */
         pid_t pid;
         uint64_t started_at;
         LogWriter log;
@@ -146,16 +148,17 @@ static int monitor(Shim *s) {
         bool exited = false;
         siginfo_t si = {};
         for (;;) {
-                struct pollfd p[3] = {
+                struct pollfd p[4] = {
                         {.fd = open_[0] ? s->out[0] : -1, .events = POLLIN},
                         {.fd = open_[1] ? s->out[1] : -1, .events = POLLIN},
                         {.fd = exited ? -1 : s->pidfd, .events = POLLIN},
+                        {.fd = s->sigfd, .events = POLLIN},
                 };
                 if (exited && !open_[0] && !open_[1])
                         break;
                 /* After the exit, the pipes close as soon as the pid namespace is gone; do not wait forever on a
                  * writer that escaped it. */
-                int k = poll(p, 3, exited ? 2000 : -1);
+                int k = poll(p, 4, exited ? 2000 : -1);
                 if (k < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -163,6 +166,13 @@ static int monitor(Shim *s) {
                 }
                 if (k == 0)
                         break;
+                if (p[3].revents) {
+                        /* Before the output that is ready now: a caller that moved the file away and signalled
+                         * finds everything written from here on in the new file. */
+                        struct signalfd_siginfo ssi;
+                        if (read(s->sigfd, &ssi, sizeof(ssi)) == (ssize_t) sizeof(ssi))
+                                (void) log_writer_reopen(&s->log);
+                }
                 for (int st = 0; st < _LOG_STREAM_MAX; st++)
                         if (p[st].revents)
                                 copy_output(s, st, &open_[st]);
@@ -189,7 +199,7 @@ static int monitor(Shim *s) {
 }
 
 int main(int argc, char *argv[]) {
-        Shim s = {.report_fd = 3, .attach = {-1, -1}, .out = {-1, -1}, .pidfd = -1};
+        Shim s = {.report_fd = 3, .attach = {-1, -1}, .out = {-1, -1}, .pidfd = -1, .sigfd = -1};
         if (argc < 2) {
                 fprintf(stderr, "usage: nodelet-shim CONTAINER-DIR [--attach]\n");
                 return 2;
@@ -204,6 +214,11 @@ int main(int argc, char *argv[]) {
                         (void) fcntl(s.attach[i], F_SETFD, FD_CLOEXEC);
         signal(SIGPIPE, SIG_IGN);
         signal(SIGHUP, SIG_IGN);
+        sigset_t usr1;
+        sigemptyset(&usr1);
+        sigaddset(&usr1, SIGUSR1);
+        (void) sigprocmask(SIG_BLOCK, &usr1, NULL); /* the container's init resets its mask before execve() */
+        s.sigfd = signalfd(-1, &usr1, SFD_CLOEXEC | SFD_NONBLOCK);
 
         ErrorBuf e = {};
         int r = container_config_load(argv[1], &s.cfg, &e);

@@ -443,6 +443,39 @@ START_TEST(test_logs_framing) {
 }
 END_TEST
 
+START_TEST(test_log_reopen) {
+        /* The caller rotates the file itself (kubelet style) and asks the shim to reopen it. */
+        _cleanup_(runtime_freep) Runtime *rt = rt_new();
+        ContainerSpec s;
+        spec_sh(&s, "reopen", "echo before; while [ ! -e /tmp/go ]; do sleep 0.02; done; echo after");
+        Container *c = NULL;
+        ErrorBuf e = {};
+        ck_assert_int_eq(container_create(rt, "reopen", &s, &c, &e), 0);
+        ck_assert_int_eq(container_start(c, -1, -1, &e), 0);
+        _cleanup_free_ char *old = NULL;
+        ck_assert_int_ge(asprintf(&old, "%s.rotated", s.log_path), 0);
+        for (int i = 0; i < 500 && test_system("grep -q before %s 2>/dev/null", s.log_path) != 0; i++)
+                usleep(10000);
+        ck_assert_int_eq(rename(s.log_path, old), 0);
+        ck_assert_int_eq(container_reopen_log(c), 0);
+        for (int i = 0; i < 500 && access(s.log_path, F_OK) != 0; i++)
+                usleep(10000);
+        char **argv = strv_make("touch", "/tmp/go", NULL);
+        ExecSpec x = {.argv = argv, .timeout_usec = 30 * USEC_PER_SEC};
+        ExecResult res = {};
+        ck_assert_int_eq(container_exec(c, &x, &res, &e), 0);
+        exec_result_done(&res);
+        strv_free(argv);
+        ck_assert_int_eq(container_wait(c, 30 * USEC_PER_SEC), 0);
+        _cleanup_free_ char *a = log_content(old), *b = log_content(s.log_path);
+        ck_assert_str_eq(a, "before\n");
+        ck_assert_str_eq(b, "after\n");
+        ck_assert_int_eq(container_reopen_log(c), -ESRCH);
+        ck_assert_int_eq(container_remove(c, false, &e), 0);
+        container_spec_done(&s);
+}
+END_TEST
+
 START_TEST(test_survives_caller_and_readopt) {
         ContainerSpec s;
         spec_sh(&s, "adopt", "sleep 1; exit 7");
@@ -680,6 +713,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_capability_drop);
         tcase_add_test(tc, test_seccomp);
         tcase_add_test(tc, test_logs_framing);
+        tcase_add_test(tc, test_log_reopen);
         tcase_add_test(tc, test_survives_caller_and_readopt);
         tcase_add_test(tc, test_exec_and_stop);
         tcase_add_test(tc, test_sandbox_shared_namespaces);
