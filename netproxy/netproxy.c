@@ -69,7 +69,6 @@ struct NetProxy {
         SvcState *dirty_svcs;
         unsigned synced;
         bool need_full, committed_once;
-        unsigned aux_gen;
         uint32_t genid;
         uint64_t pending_since;
         uint64_t static_rules[2];
@@ -230,9 +229,6 @@ static ChainEnt *chain_acquire(NetProxy *np, const char *name, const ChainSpec *
                 ChainSpec n;
                 if (chain_spec_copy(&n, spec) < 0)
                         return NULL;
-                /* A rewritten affinity chain gets fresh names for its per-endpoint objects, so the old ones can be
-                 * deleted in the same transaction that creates the new ones. */
-                n.gen = ++np->aux_gen;
                 chain_spec_done(&c->want);
                 c->want = n;
                 chain_mark_dirty(np, c);
@@ -852,7 +848,7 @@ static int emit_partial(NetProxy *np, NftBatch *b) {
                         continue;
                 if (!c->have)
                         r = ruleset_emit_chain(b, np->table, c->name, &c->want);
-                else if (!chain_spec_equal(&c->want, &c->committed) || c->want.gen != c->committed.gen)
+                else if (!chain_spec_equal(&c->want, &c->committed))
                         r = ruleset_emit_chain_replace(b, np->table, c->name, &c->committed, &c->want);
                 else
                         continue;

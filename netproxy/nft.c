@@ -480,10 +480,6 @@ NftConn *nft_conn_close(NftConn *c) {
         return NULL;
 }
 
-static int err_cb(const struct nlmsghdr *nlh, void *data) {
-        return MNL_CB_OK;
-}
-
 /* Reads whatever the kernel queued for us; the first error message wins. */
 static int drain_errors(struct mnl_socket *nl) {
         char buf[NP_NL_BUF_SIZE];
@@ -547,7 +543,6 @@ int nft_batch_commit(NftBatch *b, NftConn *c) {
                 return -errno;
         if ((size_t) n != total)
                 return -EMSGSIZE;
-        (void) err_cb;
         return drain_errors(nl);
 }
 
@@ -600,7 +595,7 @@ int nft_get_genid(NftConn *c, uint32_t *ret) {
 typedef struct CountCtx {
         const char *table;
         uint64_t n;
-        int kind; /* 0 rules, 1 chains, 2 sets */
+        int kind; /* 0 rules, 1 chains, 2 sets: only for the reader; the callback is the same */
 } CountCtx;
 
 /* Counts the objects of one table in a dump. The table name is attribute 1 of rules, chains and sets alike
@@ -626,12 +621,12 @@ int nft_table_count(NftConn *conn, int family, const char *table, uint64_t *ret_
         char buf[512];
         int r;
 
-        /* Does the table exist at all? */
+        /* Does the table exist at all? (-ENOENT otherwise; a table is counted like the others) */
         struct nlmsghdr *nlh =
                 nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, (uint16_t) family, NLM_F_ACK, (uint32_t) time(NULL));
         mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, table);
-        CountCtx dummy = {.table = table, .kind = 3};
-        r = nl_talk(conn, nlh, count_cb, &dummy);
+        CountCtx t = {.table = table};
+        r = nl_talk(conn, nlh, count_cb, &t);
         if (r < 0)
                 return r;
         for (int k = 0; k < 3; k++) {

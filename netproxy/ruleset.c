@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "netproxy/ruleset.h"
+#include "netproxy/smap.h"
 
 /* nft datatype ids (src/datatype.h of nftables) used in set key/data types; a concatenation packs one id per
  * 6 bits, first component in the highest bits. */
@@ -585,8 +586,32 @@ unsigned ruleset_chain_rules(const ChainSpec *s) {
         return 2 * s->n + s->n * (2 + (s->masq ? 1 : 0));
 }
 
+/* The per-endpoint chain and set of an affinity chain are named after what they do (endpoint, protocol, timeout,
+ * masquerade), so an endpoint change keeps the objects (and the pinned clients) of the endpoints that stay, as
+ * kube-proxy does, and objects whose content would change get new names (a set's timeout cannot be changed). */
 static void aux_name(char *buf, size_t sz, const char *name, const ChainSpec *s, uint32_t i) {
-        snprintf(buf, sz, "%s-%u-%u", name, s->gen, i);
+        struct {
+                uint8_t addr[16];
+                uint16_t port;
+                uint8_t proto, masq;
+                uint32_t timeout;
+        } id = {.port = s->eps[i].port, .proto = (uint8_t) s->proto, .masq = s->masq, .timeout = s->timeout};
+        memcpy(id.addr, s->eps[i].addr.bytes, 16);
+        snprintf(buf, sz, "%s-%08x", name, (unsigned) (hash_bytes(&id, sizeof(id), 0) & 0xffffffffU));
+}
+
+/* Whether endpoint i of s has its objects in other too. */
+static bool aux_shared(const char *name, const ChainSpec *s, uint32_t i, const ChainSpec *other) {
+        char a[128], b[128];
+        if (!other || other->kind != CHAIN_AFFINITY)
+                return false;
+        aux_name(a, sizeof(a), name, s, i);
+        for (uint32_t j = 0; j < other->n; j++) {
+                aux_name(b, sizeof(b), name, other, j);
+                if (streq(a, b))
+                        return true;
+        }
+        return false;
 }
 
 static const SetId ep_sets[_PROTO_MAX] = {
@@ -610,11 +635,14 @@ static int emit_lb_rules(RuleCtx *c, const char *name, const ChainSpec *s) {
         return k;
 }
 
-static int emit_affinity_aux(RuleCtx *c, const char *name, const ChainSpec *s) {
+/* Creates the per-endpoint sets and chains of s that old does not have already. */
+static int emit_affinity_aux(RuleCtx *c, const char *name, const ChainSpec *s, const ChainSpec *old) {
         static const uint8_t ud[] = {0x00, 0x04, UD_BYTEORDER_BIG, 0x00, 0x00, 0x00};
         char aux[128];
         int k = 0;
         for (uint32_t i = 0; k >= 0 && i < s->n; i++) {
+                if (aux_shared(name, s, i, old))
+                        continue;
                 aux_name(aux, sizeof(aux), name, s, i);
                 NftSetDef d = {
                         .name = aux,
@@ -631,6 +659,8 @@ static int emit_affinity_aux(RuleCtx *c, const char *name, const ChainSpec *s) {
                         k = nft_batch_chain(c->b, s->family, c->table, aux, NULL);
         }
         for (uint32_t i = 0; k >= 0 && i < s->n; i++) {
+                if (aux_shared(name, s, i, old))
+                        continue;
                 aux_name(aux, sizeof(aux), name, s, i);
                 const EpTarget *ep = &s->eps[i];
                 if (s->masq)
@@ -688,23 +718,29 @@ int ruleset_emit_chain(NftBatch *b, const char *table, const char *name, const C
         if (s->kind == CHAIN_LB)
                 k = emit_lb_rules(&c, name, s);
         else {
-                k = emit_affinity_aux(&c, name, s);
+                k = emit_affinity_aux(&c, name, s, NULL);
                 if (k >= 0)
                         k = emit_affinity_main(&c, name, s);
         }
         return k < 0 ? k : c.n;
 }
 
-static int emit_aux_delete(NftBatch *b, const char *table, const char *name, const ChainSpec *s) {
+/* Deletes the per-endpoint sets and chains of s that keep is not going to use. */
+static int emit_aux_delete(NftBatch *b, const char *table, const char *name, const ChainSpec *s,
+                           const ChainSpec *keep) {
         char aux[128];
         int k = 0;
         if (s->kind != CHAIN_AFFINITY)
                 return 0;
         for (uint32_t i = 0; k >= 0 && i < s->n; i++) {
+                if (aux_shared(name, s, i, keep))
+                        continue;
                 aux_name(aux, sizeof(aux), name, s, i);
                 k = nft_batch_chain_flush(b, s->family, table, aux);
         }
         for (uint32_t i = 0; k >= 0 && i < s->n; i++) {
+                if (aux_shared(name, s, i, keep))
+                        continue;
                 aux_name(aux, sizeof(aux), name, s, i);
                 k = nft_batch_chain_delete(b, s->family, table, aux);
                 if (k >= 0)
@@ -716,7 +752,7 @@ static int emit_aux_delete(NftBatch *b, const char *table, const char *name, con
 int ruleset_emit_chain_delete(NftBatch *b, const char *table, const char *name, const ChainSpec *s) {
         int k = nft_batch_chain_flush(b, s->family, table, name);
         if (k >= 0)
-                k = emit_aux_delete(b, table, name, s);
+                k = emit_aux_delete(b, table, name, s, NULL);
         if (k >= 0)
                 k = nft_batch_chain_delete(b, s->family, table, name);
         return k;
@@ -727,13 +763,13 @@ int ruleset_emit_chain_replace(NftBatch *b, const char *table, const char *name,
         RuleCtx c = {.b = b, .family = new->family, .table = table};
         int k = nft_batch_chain_flush(b, new->family, table, name);
         if (k >= 0)
-                k = emit_aux_delete(b, table, name, old);
+                k = emit_aux_delete(b, table, name, old, new);
         if (k < 0)
                 return k;
         if (new->kind == CHAIN_LB)
                 k = emit_lb_rules(&c, name, new);
         else {
-                k = emit_affinity_aux(&c, name, new);
+                k = emit_affinity_aux(&c, name, new, old);
                 if (k >= 0)
                         k = emit_affinity_main(&c, name, new);
         }

@@ -88,7 +88,6 @@ typedef struct ChainSpec {
         Proto proto;
         uint32_t timeout;
         EpTarget *eps;
-        unsigned gen; /* names of the auxiliary per-endpoint chains and sets: <name>-<gen>-<i> */
 } ChainSpec;
 
 bool chain_spec_equal(const ChainSpec *a, const ChainSpec *b);

@@ -176,6 +176,22 @@ seen=$(for i in $(seq 1 20); do get cl 10.96.0.12:80 | cut -d' ' -f1; done | sor
 [ "$(echo "$seen" | wc -l)" = 1 ] && [ -n "$seen" ] && ok "ClientIP affinity pins the client to $seen" ||
         fail "affinity: served by $(echo $seen)"
 
+# 4b. the pin survives an endpoint change of the same Service (the pinned endpoint stays)
+pinned=$(echo "$seen" | head -1)
+keep=""
+for e in $ALL; do
+        n=s${e:7:1}
+        [ "$n" = "$pinned" ] || [ -z "$keep" ] && keep="$keep $e"
+done
+before=$(grep -c "synced (" "$TMP/watch.log")
+{ svc sticky 10.96.0.12 80 "  sessionAffinity: ClientIP"; echo ---; slice sticky-1 sticky 8080 IPv4 $keep; } \
+        >"$TMP/sticky.yaml"
+mv "$TMP/sticky.yaml" "$M/sticky.yaml"
+wait_for 10 sh -c "[ \$(grep -c 'synced (' $TMP/watch.log) -gt $before ]"
+seen2=$(for i in $(seq 1 10); do get cl 10.96.0.12:80 | cut -d' ' -f1; done | sort -u)
+[ "$seen2" = "$pinned" ] && ok "affinity pin kept across an endpoint change ($keep)" ||
+        fail "affinity after endpoint change: served by $(echo $seen2), pinned $pinned"
+
 # 5. externalTrafficPolicy Local keeps the client source address
 r=$(get ext 192.168.77.1:30081)
 [ "$r" = "s2 192.168.77.2" ] && ok "externalTrafficPolicy Local preserves the source ($r)" || fail "ETP Local: got '$r'"
