@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/prctl.h>
 
 #include "runtime/cgroup.h"
@@ -24,6 +25,10 @@ unsigned long container_init_clone_flags(const ContainerConfig *c) {
 
 void container_init_run(const ContainerConfig *c, const SeccompFilter *filter, const InitFds *fds) {
         int err = fds->sync;
+
+        /* Until the entrypoint runs, the setup dies with the shim (e.g. when the caller gives up on a start that
+         * hangs in a mount); the workload itself then keeps running without its monitor, like under conmon. */
+        (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
 
         for (NamespaceKind k = 0; k < _NAMESPACE_KIND_MAX; k++) {
                 if (!c->ns_paths[k])
@@ -54,5 +59,6 @@ void container_init_run(const ContainerConfig *c, const SeccompFilter *filter, c
         if (c->hostname && !c->ns_paths[NAMESPACE_UTS] && sethostname(c->hostname, strlen(c->hostname)) < 0)
                 process_fail(err, "sethostname %s: %s", c->hostname, strerror(errno));
 
+        (void) prctl(PR_SET_PDEATHSIG, 0);
         process_exec(c, filter, c->argv, c->env, err);
 }

@@ -32,7 +32,7 @@
 #define NODELET_LIBEXECDIR "/usr/local/libexec/nodelet"
 #endif
 
-extern char **environ;
+#define CONTAINER_START_TIMEOUT_MS 60000
 
 Runtime *runtime_free(Runtime *rt) {
         if (!rt)
@@ -599,6 +599,20 @@ int container_start(Container *c, int attach_out, int attach_err, ErrorBuf *e) {
         char buf[1024];
         size_t n = 0;
         for (;;) {
+                /* A start that hangs (a stuck mount, a stuck NFS lower dir) must not hang the caller forever. */
+                struct pollfd pfd = {.fd = mine, .events = POLLIN};
+                int pr = poll(&pfd, 1, CONTAINER_START_TIMEOUT_MS);
+                if (pr < 0 && errno == EINTR)
+                        continue;
+                if (pr == 0) {
+                        if (c->shim_pidfd >= 0)
+                                (void) syscall(SYS_pidfd_send_signal, c->shim_pidfd, SIGKILL, NULL, 0);
+                        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                                ;
+                        c->shim_is_child = false;
+                        return error_set(e, -ETIMEDOUT, "container %s: start timed out after %d s", c->id,
+                                         CONTAINER_START_TIMEOUT_MS / 1000);
+                }
                 ssize_t k = read(mine, buf + n, sizeof(buf) - 1 - n);
                 if (k < 0 && errno == EINTR)
                         continue;
