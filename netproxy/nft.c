@@ -106,10 +106,9 @@ int nft_batch_elem_flush(NftBatch *b) {
         return 0;
 }
 
-int nft_batch_table(NftBatch *b, int family, const char *table, bool delete) {
+int nft_batch_table(NftBatch *b, int family, const char *table, bool del) {
         nft_batch_elem_flush(b);
-        struct nlmsghdr *nlh =
-                batch_msg(b, delete ? NFT_MSG_DELTABLE : NFT_MSG_NEWTABLE, family, delete ? 0 : NLM_F_CREATE);
+        struct nlmsghdr *nlh = batch_msg(b, del ? NFT_MSG_DELTABLE : NFT_MSG_NEWTABLE, family, del ? 0 : NLM_F_CREATE);
         RET_NULL_ENOMEM(nlh);
         mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, table);
         batch_commit_msg(b, nlh);
@@ -198,26 +197,26 @@ int nft_batch_set_delete(NftBatch *b, int family, const char *table, const char 
         return 0;
 }
 
-int nft_batch_elem(NftBatch *b, int family, const char *table, const char *set, bool delete, const void *key,
+int nft_batch_elem(NftBatch *b, int family, const char *table, const char *set, bool del, const void *key,
                    const void *key_end, size_t klen, const void *data, size_t dlen, int verdict, const char *chain) {
         if (b->elem_nlh &&
-            (b->elem_family != family || b->elem_delete != delete || !streq(b->elem_set, set) ||
+            (b->elem_family != family || b->elem_delete != del || !streq(b->elem_set, set) ||
              !streq(b->elem_table, table) ||
              (size_t) ((char *) mnl_nlmsg_get_payload_tail(b->elem_nlh) - (char *) b->elem_nest) > ELEM_LIST_MAX))
                 nft_batch_elem_flush(b);
         if (!b->elem_nlh) {
                 if (strlen(table) >= sizeof(b->elem_table) || strlen(set) >= sizeof(b->elem_set))
                         return -ENAMETOOLONG;
-                struct nlmsghdr *nlh = batch_msg(b, delete ? NFT_MSG_DELSETELEM : NFT_MSG_NEWSETELEM, family,
-                                                 delete ? 0 : NLM_F_CREATE);
+                struct nlmsghdr *nlh =
+                        batch_msg(b, del ? NFT_MSG_DELSETELEM : NFT_MSG_NEWSETELEM, family, del ? 0 : NLM_F_CREATE);
                 RET_NULL_ENOMEM(nlh);
                 mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, table);
                 mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
-                log_debug("nf_tables message %u: %s elements of %s", nlh->nlmsg_seq, delete ? "delete" : "add", set);
+                log_debug("nf_tables message %u: %s elements of %s", nlh->nlmsg_seq, del ? "delete" : "add", set);
                 b->elem_nest = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
                 b->elem_nlh = nlh;
                 b->elem_family = family;
-                b->elem_delete = delete;
+                b->elem_delete = del;
                 strcpy(b->elem_table, table);
                 strcpy(b->elem_set, set);
         }
@@ -231,18 +230,18 @@ int nft_batch_elem(NftBatch *b, int family, const char *table, const char *set, 
                 mnl_attr_put(nlh, NFTA_DATA_VALUE, klen, key_end);
                 mnl_attr_nest_end(nlh, ke);
         }
-        if (!delete &&data) {
+        if (!del && data) {
                 struct nlattr *d = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_DATA);
                 mnl_attr_put(nlh, NFTA_DATA_VALUE, dlen, data);
                 mnl_attr_nest_end(nlh, d);
-        } else if (!delete &&chain) {
+        } else if (!del && chain) {
                 struct nlattr *d = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_DATA);
                 struct nlattr *v = mnl_attr_nest_start(nlh, NFTA_DATA_VERDICT);
                 mnl_attr_put_u32(nlh, NFTA_VERDICT_CODE, htonl((uint32_t) verdict));
                 mnl_attr_put_strz(nlh, NFTA_VERDICT_CHAIN, chain);
                 mnl_attr_nest_end(nlh, v);
                 mnl_attr_nest_end(nlh, d);
-        } else if (!delete &&verdict != 0) {
+        } else if (!del && verdict >= 0) {
                 struct nlattr *d = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_DATA);
                 struct nlattr *v = mnl_attr_nest_start(nlh, NFTA_DATA_VERDICT);
                 mnl_attr_put_u32(nlh, NFTA_VERDICT_CODE, htonl((uint32_t) verdict));

@@ -23,7 +23,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(NftBatch *, nft_batch_free)
 
 size_t nft_batch_size(NftBatch *b);
 
-int nft_batch_table(NftBatch *b, int family, const char *table, bool delete);
+int nft_batch_table(NftBatch *b, int family, const char *table, bool del);
 typedef struct NftHook {
         const char *type; /* "nat", "filter" */
         uint32_t hooknum;
@@ -51,8 +51,8 @@ int nft_batch_set(NftBatch *b, int family, const char *table, const NftSetDef *d
 int nft_batch_set_delete(NftBatch *b, int family, const char *table, const char *set);
 
 /* Element operations are buffered per (set, add/delete) and packed many to a message. data is NULL for plain sets;
- * for verdict maps pass verdict (NFT_GOTO, NF_DROP, ...) and chain (or NULL). */
-int nft_batch_elem(NftBatch *b, int family, const char *table, const char *set, bool delete, const void *key,
+ * for verdict maps pass verdict (NFT_GOTO, NF_DROP, ...) and chain (or NULL), otherwise verdict -1. */
+int nft_batch_elem(NftBatch *b, int family, const char *table, const char *set, bool del, const void *key,
                    const void *key_end, size_t klen, const void *data, size_t dlen, int verdict, const char *chain);
 /* Flushes any buffered element message (call before adding non-element messages that must come after). */
 int nft_batch_elem_flush(NftBatch *b);

@@ -281,7 +281,7 @@ static int emit_set(NftBatch *b, int family, const char *table, SetId s) {
         return r;
 }
 
-int ruleset_emit_elem(NftBatch *b, int family, const char *table, SetId s, bool delete, const uint8_t *key,
+int ruleset_emit_elem(NftBatch *b, int family, const char *table, SetId s, bool del, const uint8_t *key,
                       const uint8_t *data) {
         size_t kl = set_key_len(s, family);
         if (set_is_verdict_map(s)) {
@@ -292,13 +292,13 @@ int ruleset_emit_elem(NftBatch *b, int family, const char *table, SetId s, bool 
                         chain = (const char *) data + 1;
                 } else if (data && data[0] == VERDICT_DROP)
                         v = NF_DROP;
-                return nft_batch_elem(b, family, table, set_names[s], delete, key, NULL, kl, NULL, 0, v, chain);
+                return nft_batch_elem(b, family, table, set_names[s], del, key, NULL, kl, NULL, 0, v, chain);
         }
         if (s == SET_FW_ALLOW)
-                return nft_batch_elem(b, family, table, set_names[s], delete, key, key + kl / 2, kl / 2, NULL, 0, 0,
+                return nft_batch_elem(b, family, table, set_names[s], del, key, key + kl / 2, kl / 2, NULL, 0, -1,
                                       NULL);
-        return nft_batch_elem(b, family, table, set_names[s], delete, key, NULL, kl, data,
-                              data ? set_data_len(s, family) : 0, 0, NULL);
+        return nft_batch_elem(b, family, table, set_names[s], del, key, NULL, kl, data,
+                              data ? set_data_len(s, family) : 0, -1, NULL);
 }
 
 /* ---- rule building blocks ---- */

@@ -64,7 +64,7 @@ typedef struct RulesetConfig {
 /* Chains, sets and rules that do not depend on Services. Returns the number of rules it added. */
 int ruleset_emit_static(NftBatch *b, int family, const RulesetConfig *c);
 /* Emits an element add/delete from mirror bytes. */
-int ruleset_emit_elem(NftBatch *b, int family, const char *table, SetId s, bool delete, const uint8_t *key,
+int ruleset_emit_elem(NftBatch *b, int family, const char *table, SetId s, bool del, const uint8_t *key,
                       const uint8_t *data);
 
 typedef struct EpTarget {
