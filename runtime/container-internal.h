@@ -26,6 +26,7 @@ struct Container {
         unsigned parent_levels; /* levels of the pod parent cgroup (removed when empty) */
         pid_t pid, shim_pid;
         int shim_pidfd;
+        int start_fd;       /* the shim's answer, while a start is in progress */
         bool shim_is_child; /* spawned by this process: reaped once it exited */
 };
 

@@ -358,6 +358,7 @@ static Container *container_new(Runtime *rt, const char *id, ContainerConfig *cf
         c->rt = rt;
         c->id = strdup(id);
         c->shim_pidfd = -1;
+        c->start_fd = -1;
         c->cfg = cfg;
         if (!c->id) {
                 free(c);
@@ -471,6 +472,7 @@ Container *container_free(Container *c) {
         free(c->id);
         container_config_free(c->cfg);
         (void) safe_close(c->shim_pidfd);
+        (void) safe_close(c->start_fd);
         free(c);
         return NULL;
 }
@@ -547,8 +549,8 @@ static bool has_file(const Container *c, const char *name) {
         return access(p, F_OK) == 0;
 }
 
-int container_start(Container *c, int attach_out, int attach_err, ErrorBuf *e) {
-        if (has_file(c, CONTAINER_STATE_FILE) || has_file(c, CONTAINER_EXIT_FILE))
+int container_start_begin(Container *c, int attach_out, int attach_err, int *ret_fd, ErrorBuf *e) {
+        if (c->start_fd >= 0 || has_file(c, CONTAINER_STATE_FILE) || has_file(c, CONTAINER_EXIT_FILE))
                 return error_set(e, -EALREADY, "container %s: already started", c->id);
         int sp[2];
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
@@ -596,24 +598,37 @@ int container_start(Container *c, int attach_out, int attach_err, ErrorBuf *e) {
         c->shim_pid = pid;
         c->shim_is_child = true;
         c->shim_pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        c->start_fd = TAKE_FD(mine);
+        if (ret_fd)
+                *ret_fd = c->start_fd;
+        return 0;
+}
+
+/* Gives up on a start that does not answer: the shim dies, and the container's setup with it (PR_SET_PDEATHSIG). */
+static int start_abort(Container *c, ErrorBuf *e) {
+        if (c->shim_pidfd >= 0)
+                (void) syscall(SYS_pidfd_send_signal, c->shim_pidfd, SIGKILL, NULL, 0);
+        while (waitpid(c->shim_pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        c->shim_is_child = false;
+        c->start_fd = safe_close(c->start_fd);
+        return error_set(e, -ETIMEDOUT, "container %s: start timed out", c->id);
+}
+
+int container_start_finish(Container *c, ErrorBuf *e) {
+        if (c->start_fd < 0)
+                return error_set(e, -EINVAL, "container %s: no start in progress", c->id);
+        /* The shim answers once and closes: after the first byte, EOF follows at once. */
         char buf[1024];
         size_t n = 0;
         for (;;) {
-                /* A start that hangs (a stuck mount, a stuck NFS lower dir) must not hang the caller forever. */
-                struct pollfd pfd = {.fd = mine, .events = POLLIN};
+                struct pollfd pfd = {.fd = c->start_fd, .events = POLLIN};
                 int pr = poll(&pfd, 1, CONTAINER_START_TIMEOUT_MS);
                 if (pr < 0 && errno == EINTR)
                         continue;
-                if (pr == 0) {
-                        if (c->shim_pidfd >= 0)
-                                (void) syscall(SYS_pidfd_send_signal, c->shim_pidfd, SIGKILL, NULL, 0);
-                        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-                                ;
-                        c->shim_is_child = false;
-                        return error_set(e, -ETIMEDOUT, "container %s: start timed out after %d s", c->id,
-                                         CONTAINER_START_TIMEOUT_MS / 1000);
-                }
-                ssize_t k = read(mine, buf + n, sizeof(buf) - 1 - n);
+                if (pr == 0)
+                        return start_abort(c, e);
+                ssize_t k = read(c->start_fd, buf + n, sizeof(buf) - 1 - n);
                 if (k < 0 && errno == EINTR)
                         continue;
                 if (k <= 0)
@@ -622,6 +637,7 @@ int container_start(Container *c, int attach_out, int attach_err, ErrorBuf *e) {
                 if (n >= sizeof(buf) - 1)
                         break;
         }
+        c->start_fd = safe_close(c->start_fd);
         buf[n] = 0;
         int pid1, spid;
         if (sscanf(buf, "ok %d %d", &pid1, &spid) == 2) {
@@ -629,13 +645,21 @@ int container_start(Container *c, int attach_out, int attach_err, ErrorBuf *e) {
                 return 0;
         }
         /* A failed shim exits right after answering. */
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        while (waitpid(c->shim_pid, NULL, 0) < 0 && errno == EINTR)
                 ;
         c->shim_is_child = false;
         const char *msg = startswith(buf, "error ");
         buf[strcspn(buf, "\n")] = 0;
         return error_set(e, -ENOEXEC, "container %s: start failed: %s", c->id,
                          msg ?: (n ? buf : "the shim exited without an answer"));
+}
+
+int container_start(Container *c, int attach_out, int attach_err, ErrorBuf *e) {
+        int r = container_start_begin(c, attach_out, attach_err, NULL, e);
+        if (r < 0)
+                return r;
+        /* A start that hangs (a stuck mount, a stuck NFS lower dir) must not hang the caller forever. */
+        return container_start_finish(c, e);
 }
 
 int container_exit_fd(Container *c) {

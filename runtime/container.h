@@ -172,6 +172,10 @@ const char *container_id(const Container *c);
  * is then EXITED with reason StartError). attach_out/attach_err (or -1): the shim copies the raw output there too,
  * for `nodeletctl run` in the foreground. */
 int container_start(Container *c, int attach_out, int attach_err, ErrorBuf *e);
+/* The same, split for an event loop: begin spawns the shim and returns an fd (owned by c) that becomes readable
+ * when the shim answered; then finish() collects the answer without waiting (it gives up after 60 s). */
+int container_start_begin(Container *c, int attach_out, int attach_err, int *ret_fd, ErrorBuf *e);
+int container_start_finish(Container *c, ErrorBuf *e);
 /* A pidfd of the shim, owned by c: readable once the exit record exists. -ESRCH: the shim is already gone. */
 int container_exit_fd(Container *c);
 int container_get_status(Container *c, ContainerStatus *ret);

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <systemd/sd-event.h>
+
 #include "common/fileio.h"
 #include "runtime/cgroup.h"
 #include "runtime/container-internal.h"
@@ -443,6 +445,54 @@ START_TEST(test_logs_framing) {
 }
 END_TEST
 
+/* The daemon's way: start and exit notification as sd-event sources, nothing blocks the loop. */
+typedef struct LoopState {
+        Container *c;
+        int started, exited;
+        ErrorBuf e;
+} LoopState;
+
+static int on_exit_fd(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        LoopState *st = userdata;
+        st->exited++;
+        return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
+static int on_started(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        LoopState *st = userdata;
+        int r = container_start_finish(st->c, &st->e);
+        st->started = r == 0 ? 1 : r;
+        sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        if (r < 0)
+                return sd_event_exit(sd_event_source_get_event(s), r);
+        return sd_event_add_io(sd_event_source_get_event(s), NULL, container_exit_fd(st->c), EPOLLIN, on_exit_fd, st);
+}
+
+START_TEST(test_event_loop) {
+        _cleanup_(runtime_freep) Runtime *rt = rt_new();
+        ContainerSpec s;
+        spec_sh(&s, "loop", "exit 9");
+        LoopState st = {};
+        ck_assert_int_eq(container_create(rt, "loop", &s, &st.c, &st.e), 0);
+        int fd = -1;
+        ck_assert_int_eq(container_start_begin(st.c, -1, -1, &fd, &st.e), 0);
+        ck_assert_int_ge(fd, 0);
+        sd_event *ev = NULL;
+        ck_assert_int_eq(sd_event_new(&ev), 0);
+        ck_assert_int_eq(sd_event_add_io(ev, NULL, fd, EPOLLIN, on_started, &st), 0);
+        ck_assert_int_eq(sd_event_loop(ev), 0);
+        ck_assert_int_eq(st.started, 1);
+        ck_assert_int_eq(st.exited, 1);
+        ContainerStatus cs;
+        ck_assert_int_eq(container_get_status(st.c, &cs), 0);
+        ck_assert_int_eq(cs.state, CONTAINER_EXITED);
+        ck_assert_int_eq(cs.exit_code, 9);
+        sd_event_unref(ev);
+        ck_assert_int_eq(container_remove(st.c, false, &st.e), 0);
+        container_spec_done(&s);
+}
+END_TEST
+
 START_TEST(test_log_reopen) {
         /* The caller rotates the file itself (kubelet style) and asks the shim to reopen it. */
         _cleanup_(runtime_freep) Runtime *rt = rt_new();
@@ -713,6 +763,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_capability_drop);
         tcase_add_test(tc, test_seccomp);
         tcase_add_test(tc, test_logs_framing);
+        tcase_add_test(tc, test_event_loop);
         tcase_add_test(tc, test_log_reopen);
         tcase_add_test(tc, test_survives_caller_and_readopt);
         tcase_add_test(tc, test_exec_and_stop);
