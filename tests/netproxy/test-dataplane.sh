@@ -121,6 +121,8 @@ svc empty 10.96.0.11 80 "" >"$M/empty.yaml"
   externalTrafficPolicy: Local
   healthCheckNodePort: 32100"; echo ---; slice local-1 local 8080 IPv4 10.244.2.2@node1 10.244.3.2@node2; } \
         >"$M/local.yaml"
+{ NODEPORT=30082 svc remote 10.96.0.18 80 "  type: NodePort
+  externalTrafficPolicy: Local"; echo ---; slice remote-1 remote 8080 IPv4 10.244.3.2@node2; } >"$M/remote.yaml"
 # load balancers with loadBalancerSourceRanges: the external client is allowed on one, not on the other
 { svc lb 10.96.0.16 80 "  type: LoadBalancer
   loadBalancerSourceRanges: [192.168.77.2/32]
@@ -204,6 +206,13 @@ for i in $(seq 1 10); do
         r=$(get ext 192.168.77.1:30081)
         [ "$r" = "s2 192.168.77.2" ] || { fail "ETP Local from outside reached '$r'"; break; }
 done
+
+# 5a'. no local endpoint: outside clients are dropped (not refused), pods are still served
+in_ns ext curl -sS --max-time 2 http://192.168.77.1:30082/ >/dev/null 2>&1
+rc=$?
+[ $rc = 28 ] && ok "Local policy without local endpoints drops outside traffic" || fail "Local, none local: curl exit $rc"
+r=$(get cl 192.168.77.1:30082)
+[ "${r%% *}" = s3 ] || fail "Local, none local, from a pod: got '$r'"
 
 # 5b. healthCheckNodePort reports the local endpoints (200 while there are some)
 r=$(in_ns ext curl -sS --max-time 5 -w ' %{http_code}' http://192.168.77.1:32100/ 2>&1)
