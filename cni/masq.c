@@ -292,10 +292,15 @@ static int delete_matching(struct mnl_socket *nl, int family, Match *m) {
 }
 
 /* A dump is interrupted (EINTR, NLM_F_DUMP_INTR) when another transaction changes the ruleset meanwhile, which
- * concurrent DELs of other pods do: start over, the handles we collected may be stale. */
-static int delete_retrying(struct mnl_socket *nl, int family, Match *m) {
-        int r;
+ * concurrent DELs of other pods do: start over on a fresh socket (the rest of the interrupted dump is still queued
+ * on the old one), the handles we collected may be stale. */
+static int delete_retrying(int family, Match *m) {
+        int r = 0;
         for (int attempt = 0; attempt < 200; attempt++) {
+                _cleanup_(mnl_socket_closep) struct mnl_socket *nl = NULL;
+                r = mnl_open(&nl);
+                if (r < 0)
+                        return r;
                 r = delete_matching(nl, family, m);
                 if (r != -EINTR)
                         break;
@@ -304,12 +309,8 @@ static int delete_retrying(struct mnl_socket *nl, int family, Match *m) {
 }
 
 static int delete_both(Match *m) {
-        _cleanup_(mnl_socket_closep) struct mnl_socket *nl = NULL;
-        int r = mnl_open(&nl);
-        if (r < 0)
-                return r;
-        r = delete_retrying(nl, NFPROTO_IPV4, m);
-        int r6 = delete_retrying(nl, NFPROTO_IPV6, m);
+        int r = delete_retrying(NFPROTO_IPV4, m);
+        int r6 = delete_retrying(NFPROTO_IPV6, m);
         return r < 0 ? r : r6;
 }
 
