@@ -82,7 +82,12 @@ int runtime_list(Runtime *rt, char ***ret_ids) {
         size_t n = 0;
         struct dirent *de;
         while ((de = readdir(d))) {
-                if (de->d_name[0] == '.' || de->d_type != DT_DIR)
+                if (de->d_name[0] == '.')
+                        continue;
+                struct stat st;
+                if (de->d_type != DT_DIR &&
+                    (de->d_type != DT_UNKNOWN || fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                     !S_ISDIR(st.st_mode)))
                         continue;
                 char **ni = realloc(ids, (n + 2) * sizeof(char *));
                 RET_NULL_ENOMEM(ni);
@@ -712,8 +717,7 @@ int container_get_status(Container *c, ContainerStatus *ret) {
 }
 
 int container_wait(Container *c, uint64_t timeout_usec) {
-        if (has_file(c, CONTAINER_EXIT_FILE))
-                return 0;
+        /* The shim's exit, not just the exit record: afterwards nothing writes into the container's files. */
         int fd = container_exit_fd(c);
         if (fd < 0)
                 return has_file(c, CONTAINER_EXIT_FILE) ? 0 : fd;

@@ -278,11 +278,11 @@ START_TEST(test_stop_kills_pid_namespace) {
         ck_assert_int_eq(container_start(c, -1, -1, &e), 0);
         char procs[8300];
         snprintf(procs, sizeof(procs), "%s/cgroup.procs", c->cfg->cgroup_dirs[0]);
-        for (int i = 0; i < 100 && test_system("test $(wc -l < %s) -ge 3", procs) != 0; i++)
+        for (int i = 0; i < 1000 && test_system("test $(wc -l < %s) -ge 3", procs) != 0; i++)
                 usleep(10000);
         ck_assert_int_eq(test_system("test $(wc -l < %s) -ge 3", procs), 0);
         ck_assert_int_eq(container_stop(c, 100 * USEC_PER_MSEC), 0);
-        for (int i = 0; i < 200 && test_system("test -s %s", procs) == 0; i++)
+        for (int i = 0; i < 1000 && test_system("test -s %s", procs) == 0; i++)
                 usleep(10000);
         ck_assert_int_eq(test_system("test -s %s", procs), 1);
         ck_assert_int_eq(container_remove(c, false, &e), 0);
