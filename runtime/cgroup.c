@@ -184,21 +184,14 @@ int cgroup_destroy(char **dirs, unsigned parent_levels) {
         return ret;
 }
 
-int cgroup_attach(char *const *dirs, pid_t pid) {
-        char buf[32];
-        int l = 0;
-        /* No stdio here: this runs between fork and exec in possibly multi-threaded callers. */
-        char tmp[32];
-        unsigned long v = (unsigned long) pid;
-        do {
-                tmp[l++] = (char) ('0' + v % 10);
-                v /= 10;
-        } while (v);
-        for (int i = 0; i < l; i++)
-                buf[i] = tmp[l - 1 - i];
-        buf[l] = 0;
+int cgroup_attach_self(int version, char *const *dirs) {
+        /* v1: "0" in the "tasks" file moves the calling thread only, and for the current thread the kernel skips the
+         * global threadgroup rwsem, whose write side otherwise waits for an RCU grace period (~10 ms on an idle
+         * machine) on every first migration. Our callers are single-threaded, so the thread is the process.
+         * v2: "0" in cgroup.procs, the calling process (thread granularity needs threaded cgroups there). */
+        const char *file = version == 2 ? "cgroup.procs" : "tasks";
         for (char *const *d = dirs; d && *d; d++) {
-                int r = cgroup_write(*d, "cgroup.procs", buf);
+                int r = cgroup_write(*d, file, "0");
                 if (r < 0)
                         return r;
         }

@@ -46,8 +46,8 @@ int cgroup_create(const CgroupDriver *d, char **bases, size_t memory_index, cons
 /* Removes the directories (waiting briefly for exiting tasks), then their empty parents up to (excluding) the
  * base's depth given by keep_levels (levels of rel above the leaf that may be removed when empty). */
 int cgroup_destroy(char **dirs, unsigned parent_levels);
-/* Moves pid (0: the calling process) into each directory (cgroup.procs). Usable between fork and exec. */
-int cgroup_attach(char *const *dirs, pid_t pid);
+/* Moves the calling (single-threaded) process into each directory. Usable between fork and exec. */
+int cgroup_attach_self(int version, char *const *dirs);
 int cgroup_oom_kills(int version, const char *memory_dir, uint64_t *ret);
 
 /* Helpers shared by the drivers. */

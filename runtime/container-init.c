@@ -45,7 +45,7 @@ void container_init_run(const ContainerConfig *c, const SeccompFilter *filter, c
 
         /* Into the container's cgroups before anything of the workload runs: "0" is the writing process, so the
          * child moves itself and the shim need not hand over (one wake-up less on every start). */
-        int r = cgroup_attach(c->cgroup_dirs, 0);
+        int r = cgroup_attach_self(c->cgroup_version, c->cgroup_dirs);
         if (r < 0)
                 process_fail(err, "moving into the container's cgroups: %s", strerror(-r));
         if (unshare(CLONE_NEWCGROUP) < 0)

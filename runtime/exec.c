@@ -60,7 +60,7 @@ static char **merge_env(char *const *base, char *const *extra) {
 
 _noreturn_ static void exec_helper(Container *c, const SeccompFilter *filter, const int *nsfd, char *const *argv,
                                    char *const *env, int out, int err, int errfd) {
-        if (cgroup_attach(c->cfg->cgroup_dirs, 0) < 0)
+        if (cgroup_attach_self(c->cfg->cgroup_version, c->cfg->cgroup_dirs) < 0)
                 process_fail(errfd, "joining the container's cgroups: %s", strerror(errno));
         for (size_t i = 0; i < ELEMENTSOF(exec_ns); i++)
                 if (setns(nsfd[i], exec_ns[i].type) < 0)
