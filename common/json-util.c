@@ -32,7 +32,7 @@ static const char *sep(const char *path) {
 /* Common lookup: 0 = absent/null (optional), 1 = found with the right type, <0 = error. */
 static int lookup(const json_t *obj, const char *key, const char *path, bool required, json_type want,
                   const char *want_name, json_t **ret, ErrorBuf *e) {
-        json_t *v;
+        json_t *v = NULL;
 
         if (!obj || !json_is_object(obj))
                 return error_set(e, -EINVAL, "%s: expected an object", isempty(path) ? "(root)" : path);
@@ -53,7 +53,7 @@ static int lookup(const json_t *obj, const char *key, const char *path, bool req
 }
 
 int jx_get_string(const json_t *obj, const char *key, const char *path, bool required, const char **ret, ErrorBuf *e) {
-        json_t *v;
+        json_t *v = NULL;
         int r = lookup(obj, key, path, required, JSON_STRING, "a string", &v, e);
         if (r > 0)
                 *ret = json_string_value(v);
@@ -62,14 +62,15 @@ int jx_get_string(const json_t *obj, const char *key, const char *path, bool req
 
 int jx_get_int(const json_t *obj, const char *key, const char *path, bool required, int64_t min, int64_t max,
                int64_t *ret, ErrorBuf *e) {
-        json_t *v;
+        json_t *v = NULL;
         int64_t x;
         int r = lookup(obj, key, path, required, JSON_INTEGER, "an integer", &v, e);
         if (r <= 0)
                 return r;
         if (json_is_real(v)) {
                 double d = json_real_value(v);
-                if (d != (double) (int64_t) d)
+                /* Range first: converting an out-of-range double to int64_t is undefined behaviour. */
+                if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) || d != (double) (int64_t) d)
                         return error_set(e, -EINVAL, "%s%s%s: expected an integer, got %g", strempty(path), sep(path),
                                          key, d);
                 x = (int64_t) d;
@@ -83,7 +84,7 @@ int jx_get_int(const json_t *obj, const char *key, const char *path, bool requir
 }
 
 int jx_get_bool(const json_t *obj, const char *key, const char *path, bool required, bool *ret, ErrorBuf *e) {
-        json_t *v;
+        json_t *v = NULL;
         int r = lookup(obj, key, path, required, JSON_TRUE, "a boolean", &v, e);
         if (r > 0)
                 *ret = json_is_true(v);
@@ -91,7 +92,7 @@ int jx_get_bool(const json_t *obj, const char *key, const char *path, bool requi
 }
 
 int jx_get_object(const json_t *obj, const char *key, const char *path, bool required, json_t **ret, ErrorBuf *e) {
-        json_t *v;
+        json_t *v = NULL;
         int r = lookup(obj, key, path, required, JSON_OBJECT, "an object", &v, e);
         if (r > 0)
                 *ret = v;
@@ -99,7 +100,7 @@ int jx_get_object(const json_t *obj, const char *key, const char *path, bool req
 }
 
 int jx_get_array(const json_t *obj, const char *key, const char *path, bool required, json_t **ret, ErrorBuf *e) {
-        json_t *v;
+        json_t *v = NULL;
         int r = lookup(obj, key, path, required, JSON_ARRAY, "a list", &v, e);
         if (r > 0)
                 *ret = v;

@@ -275,7 +275,7 @@ static int parse_cidr_list(const char *arg, Cidr *out, size_t max, size_t *ret_n
 /* One CIDR per family, as kube-proxy's dual-stack --cluster-cidr. */
 static int parse_family_cidrs(const char *arg, Cidr out[2], const char *opt) {
         Cidr l[2];
-        size_t n;
+        size_t n = 0;
         int r = parse_cidr_list(arg, l, 2, &n, opt);
         if (r < 0)
                 return r;

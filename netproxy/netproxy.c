@@ -374,8 +374,12 @@ static int add_elem(Build *b, int family, SetId set, const uint8_t *key, const u
 static int add_verdict(Build *b, int family, SetId set, const uint8_t *key, int kind, const char *chain) {
         uint8_t d[VERDICT_DATA_LEN] = {};
         d[0] = (uint8_t) kind;
-        if (chain)
-                snprintf((char *) d + 1, sizeof(d) - 1, "%s", chain);
+        if (chain) {
+                size_t l = strlen(chain);
+                if (l >= sizeof(d) - 1) /* chain names are ours and short; never truncate one silently */
+                        return -ENAMETOOLONG;
+                memcpy(d + 1, chain, l);
+        }
         return add_elem(b, family, set, key, d);
 }
 

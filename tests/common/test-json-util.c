@@ -33,7 +33,7 @@ START_TEST(test_string) {
 END_TEST
 
 START_TEST(test_int_and_range) {
-        _cleanup_json_ json_t *j = obj("{\"port\":8080,\"big\":70000,\"f\":2.0,\"h\":2.5,\"neg\":-1}");
+        _cleanup_json_ json_t *j = obj("{\"port\":8080,\"big\":70000,\"f\":2.0,\"h\":2.5,\"neg\":-1,\"huge\":3e121}");
         int64_t v = -7;
         ErrorBuf e = {};
         ck_assert_int_eq(jx_get_int(j, "port", "ports[0]", true, 1, 65535, &v, &e), 0);
@@ -46,6 +46,9 @@ START_TEST(test_int_and_range) {
         ck_assert_int_eq(jx_get_int(j, "h", "x", true, 0, 10, &v, &e), -EINVAL);
         ck_assert_ptr_nonnull(strstr(e.msg, "expected an integer"));
         ck_assert_int_eq(v, 2); /* untouched on failure */
+        error_clear(&e);
+        ck_assert_int_eq(jx_get_int(j, "huge", "x", true, INT64_MIN, INT64_MAX, &v, &e), -EINVAL);
+        ck_assert_int_eq(v, 2);
 }
 END_TEST
 
