@@ -58,7 +58,21 @@ typedef struct Import {
         Candidate *cands;
         size_t n_cands;
         unsigned counter;
+        char **created; /* layer dirs and blobs this import put in place: no committed image can reference them */
+        size_t n_created;
 } Import;
+
+/* Records a path this import created in the store, so a failure can take it back without relying on gc (which
+ * sweeps nothing while some image in the index is unreadable). */
+static int created_add(Import *im, const char *path) {
+        char **n = realloc(im->created, (im->n_created + 1) * sizeof(char *));
+        RET_NULL_ENOMEM(n);
+        im->created = n;
+        n[im->n_created] = strdup(path);
+        RET_NULL_ENOMEM(n[im->n_created]);
+        im->n_created++;
+        return 0;
+}
 
 static void import_done(Import *im) {
         for (size_t i = 0; i < im->n_pending; i++)
@@ -69,6 +83,9 @@ static void import_done(Import *im) {
                 free(im->cands[i].id);
         }
         free(im->cands);
+        for (size_t i = 0; i < im->n_created; i++)
+                free(im->created[i]);
+        free(im->created);
         safe_close(im->src_fd);
         if (im->tmp)
                 (void) rm_rf(im->tmp);
@@ -519,9 +536,12 @@ static int unpack_layer(Import *im, const Descriptor *d, const char *bpath, cons
                                  "layer sha256:%s: diff_id mismatch: config rootfs.diff_ids[%zu] is sha256:%s, the "
                                  "uncompressed layer is sha256:%s",
                                  d->hex, idx, diff_hex, got);
-        if (rename(tmp, final) < 0 && errno != EEXIST && errno != ENOTEMPTY)
-                return -errno;
-        return 0;
+        if (rename(tmp, final) < 0) {
+                if (errno != EEXIST && errno != ENOTEMPTY)
+                        return -errno;
+                return 0;
+        }
+        return created_add(im, final);
 }
 
 static int import_candidate(Import *im, Candidate *c, ErrorBuf *e) {
@@ -578,6 +598,9 @@ static int commit_blobs(Import *im) {
                         continue;
                 if (rename(im->pending[i].path, dst) < 0)
                         return -errno;
+                r = created_add(im, dst);
+                if (r < 0)
+                        return r;
         }
         _cleanup_close_ int dfd = open(im->s->blobs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd >= 0)
@@ -708,6 +731,8 @@ int image_store_import(ImageStore *s, const char *path, const char *ref_override
         }
         r = import_locked(&im, path, norm, e);
         if (r < 0) {
+                for (size_t i = 0; i < im.n_created; i++)
+                        (void) rm_rf(im.created[i]);
                 (void) rm_rf(im.tmp);
                 free(TAKE_PTR(im.tmp));
                 (void) store_gc_locked(s);

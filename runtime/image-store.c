@@ -317,6 +317,28 @@ static int info_cmp(const void *a, const void *b) {
         return strcmp(x->id, y->id);
 }
 
+/* An image whose blobs cannot be read (deleted or corrupted behind our back): listed with its id and references only,
+ * so that an operator sees it and can remove it. */
+static int image_info_minimal(const char *id, const json_t *entry, ImageInfo **ret) {
+        _cleanup_(image_info_freep) ImageInfo *info = calloc(1, sizeof *info);
+        RET_NULL_ENOMEM(info);
+        info->id = strdup(id);
+        info->manifest_digest = strdup(strempty(json_string_value(json_object_get(entry, "manifest"))));
+        if (jx_get_strv(entry, "refs", "index.json", false, &info->refs, NULL) < 0)
+                info->refs = NULL;
+        if (!info->refs)
+                info->refs = calloc(1, sizeof(char *));
+        info->entrypoint = calloc(1, sizeof(char *));
+        info->cmd = calloc(1, sizeof(char *));
+        info->env = calloc(1, sizeof(char *));
+        info->layer_dirs = calloc(1, sizeof(char *));
+        if (!info->id || !info->manifest_digest || !info->refs || !info->entrypoint || !info->cmd || !info->env ||
+            !info->layer_dirs)
+                return -ENOMEM;
+        *ret = TAKE_PTR(info);
+        return 0;
+}
+
 int image_store_list(ImageStore *s, ImageInfo ***ret, size_t *ret_n) {
         _cleanup_json_ json_t *index = NULL;
         int r = store_index_load(s, &index, NULL);
@@ -329,6 +351,8 @@ int image_store_list(ImageStore *s, ImageInfo ***ret, size_t *ret_n) {
         const char *id;
         json_object_foreach (images, id, img) {
                 r = store_image_info(s, id, img, &l[n], NULL);
+                if (r < 0 && r != -ENOMEM)
+                        r = image_info_minimal(id, img, &l[n]);
                 if (r < 0) {
                         image_info_list_free(l, n);
                         return r;
@@ -536,19 +560,21 @@ int store_gc_locked(ImageStore *s) {
         RET_NULL_ENOMEM(live_blobs);
         RET_NULL_ENOMEM(live_layers);
         RET_NULL_ENOMEM(live_users);
+        /* Staging belongs to no image and, under the lock, to no running import either. */
+        int ret = sweep_dir(s->tmp, NULL);
         int r = store_index_load(s, &index, NULL);
         if (r < 0)
                 return r;
         const char *id;
         json_t *img;
         json_object_foreach (json_object_get(index, "images"), id, img) {
-                /* If any image cannot be read we do not know what it references: sweep nothing. */
+                /* If an image cannot be read we do not know which layers it (and its containers) use: sweep no
+                 * blob or layer until it is repaired or removed. */
                 r = mark_image(s, img, live_blobs, live_layers);
                 if (r < 0)
                         return r;
                 json_object_set_new(live_users, id + STRLEN("sha256:"), json_true());
         }
-        int ret = sweep_dir(s->tmp, NULL);
         r = sweep_dir(s->blobs, live_blobs);
         if (r < 0 && ret == 0)
                 ret = r;

@@ -64,7 +64,9 @@ int image_store_import(ImageStore *s, const char *path, const char *ref_override
  * by a unique id prefix of at least 4 hex digits (what `nodeletctl images` prints). -ENOENT when not found. */
 int image_store_get(ImageStore *s, const char *ref_or_id, ImageInfo **ret, ErrorBuf *e);
 
-/* All images, sorted by first reference (untagged images last). Free with image_info_list_free(). */
+/* All images, sorted by first reference (untagged images last). Free with image_info_list_free(). An image whose
+ * blobs cannot be read (deleted or corrupted behind the store's back) is listed with id and refs only, size 0 and no
+ * layers, so it can be seen and removed; image_store_get() on it fails naming the blob. */
 int image_store_list(ImageStore *s, ImageInfo ***ret, size_t *ret_n);
 
 /* Removes an image. A reference removes only that reference, and the image once it has no reference left (like

@@ -291,10 +291,10 @@ static int open_readers(Unpack *u, int blob_fd, ErrorBuf *e) {
         archive_read_support_filter_zstd(u->outer);
         archive_read_support_format_raw(u->outer);
         if (archive_read_open_fd(u->outer, blob_fd, BUF_SIZE) != ARCHIVE_OK)
-                return error_set(e, -EBADMSG, "cannot read layer: %s", archive_error_string(u->outer) ?: "unknown");
+                return error_set(e, -EBADMSG, "corrupt layer: %s", archive_error_string(u->outer) ?: "unknown");
         struct archive_entry *raw;
         if (archive_read_next_header(u->outer, &raw) != ARCHIVE_OK)
-                return error_set(e, -EBADMSG, "cannot read layer: %s", archive_error_string(u->outer) ?: "empty");
+                return error_set(e, -EBADMSG, "corrupt layer: %s", archive_error_string(u->outer) ?: "empty");
         archive_read_support_format_tar(u->inner);
         if (archive_read_open(u->inner, u, NULL, inner_read, NULL) != ARCHIVE_OK)
                 return error_set(e, -EBADMSG, "layer is not a tar archive: %s",

@@ -503,6 +503,46 @@ START_TEST(test_concurrent_imports) {
 }
 END_TEST
 
+/* A blob deleted behind the store's back: the image is still listed (and removable), the error names the blob, and
+ * no other image's layers are swept while the damaged image's references are unknown. */
+START_TEST(test_damaged_image) {
+        _cleanup_free_ char *bb = fixture("bb.tar", ""), *dmg = fixture("dmg.tar", "--variant dmg --ref dmg:1");
+        _cleanup_(image_store_freep) ImageStore *s = store_new("store");
+        _cleanup_(image_info_freep) ImageInfo *a = NULL, *b = NULL;
+        import_ok(s, bb, NULL, &a);
+        import_ok(s, dmg, NULL, &b);
+        ck_assert_int_eq(test_system("rm %s/blobs/sha256/%s", image_store_path(s), b->id + STRLEN("sha256:")), 0);
+        ErrorBuf e = {};
+        ck_assert_int_lt(image_store_get(s, "dmg:1", &(ImageInfo *){NULL}, &e), 0);
+        ck_assert_msg(strstr(e.msg, b->id + STRLEN("sha256:")), "'%s' does not name the config blob", e.msg);
+        ImageInfo **l = NULL;
+        size_t n = 0;
+        ck_assert_int_eq(image_store_list(s, &l, &n), 0);
+        ck_assert_int_eq(n, 2);
+        ck_assert_str_eq(l[1]->refs[0], "docker.io/library/dmg:1");
+        ck_assert_int_eq(l[1]->size, 0);
+        ck_assert_ptr_null(l[1]->layer_dirs[0]);
+        image_info_list_free(l, n);
+        /* a failed import with the damaged image present still leaves nothing of its own behind, even with its first
+         * layer already unpacked and in place when the second one fails */
+        _cleanup_free_ char *before = store_listing(s),
+                            *bad = fixture("bad.tar", "--variant d --whiteout --break layer-truncated");
+        ErrorBuf be = {};
+        ck_assert_int_lt(image_store_import(s, bad, NULL, NULL, &be), 0);
+        ck_assert_ptr_nonnull(strstr(be.msg, "corrupt layer"));
+        _cleanup_free_ char *after = store_listing(s);
+        ck_assert_str_eq(before, after);
+        ck_assert_int_eq(access(b->layer_dirs[0], F_OK), 0);
+        ck_assert_int_eq(image_store_remove(s, "dmg:1", NULL), 0);
+        /* now everything only dmg:1 used is gone, busybox intact */
+        ck_assert_int_eq(access(b->layer_dirs[0], F_OK), -1);
+        check_busybox(s, "after removing the damaged image");
+        _cleanup_free_ char *blobs = NULL;
+        ck_assert_int_ge(asprintf(&blobs, "%s/blobs/sha256", image_store_path(s)), 0);
+        ck_assert_int_eq(count_entries(blobs), 3);
+}
+END_TEST
+
 typedef struct PoolImport {
         ImportJob job;
         sd_event *loop;
@@ -581,6 +621,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_concurrent_imports);
         tcase_add_test(tc, test_crash_leftovers_swept);
         tcase_add_test(tc, test_import_on_workpool);
+        tcase_add_test(tc, test_damaged_image);
         suite_add_tcase(s, tc);
         return s;
 }
