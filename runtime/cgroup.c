@@ -2,6 +2,7 @@
 #include "runtime/cgroup.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -196,6 +197,24 @@ int cgroup_attach_self(int version, char *const *dirs) {
                         return r;
         }
         return 0;
+}
+
+int cgroup_kill_all(char *const *dirs) {
+        if (!dirs || !dirs[0])
+                return 0;
+        _cleanup_free_ char *p = NULL;
+        int r = path_join(&p, dirs[0], "cgroup.procs");
+        if (r < 0)
+                return r;
+        _cleanup_fclose_ FILE *f = fopen(p, "re");
+        if (!f)
+                return -errno;
+        int n = 0;
+        long pid;
+        while (fscanf(f, "%ld", &pid) == 1)
+                if (pid > 0 && kill((pid_t) pid, SIGKILL) == 0)
+                        n++;
+        return n;
 }
 
 int cgroup_oom_kills(int version, const char *memory_dir, uint64_t *ret) {

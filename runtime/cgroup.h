@@ -49,6 +49,8 @@ int cgroup_destroy(char **dirs, unsigned parent_levels);
 /* Moves the calling (single-threaded) process into each directory. Usable between fork and exec. */
 int cgroup_attach_self(int version, char *const *dirs);
 int cgroup_oom_kills(int version, const char *memory_dir, uint64_t *ret);
+/* SIGKILLs every process of the cgroup (the first directory: every hierarchy holds the same processes). */
+int cgroup_kill_all(char *const *dirs);
 
 /* Helpers shared by the drivers. */
 int cgroup_write(const char *dir, const char *file, const char *value);

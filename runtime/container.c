@@ -807,6 +807,15 @@ int container_remove(Container *c, bool force, ErrorBuf *e) {
                 if (r < 0)
                         return error_set(e, r, "container %s: stopping: %s", c->id, strerror(-r));
         }
+        if (s.state == CONTAINER_UNKNOWN) {
+                if (!force) {
+                        error_set(e, -EBUSY, "container %s: its monitor is gone and processes may remain (use force)",
+                                  c->id);
+                        return -EBUSY;
+                }
+                /* No monitor, maybe a live workload: whatever is in its cgroup goes. */
+                (void) cgroup_kill_all(c->cfg->cgroup_dirs);
+        }
         /* Wait for the shim to finish writing and exit, so nothing writes into the directory we remove. */
         if (c->shim_pidfd >= 0) {
                 struct pollfd p = {.fd = c->shim_pidfd, .events = POLLIN};

@@ -287,6 +287,24 @@ START_TEST(test_stop_kills_pid_namespace) {
         ck_assert_int_eq(test_system("test -s %s", procs), 1);
         ck_assert_int_eq(container_remove(c, false, &e), 0);
         container_spec_done(&s);
+
+        /* The monitor killed behind our back: status unknown, a forced remove still takes the workload down. */
+        spec_sh(&s, "orphan", "exec sleep 100");
+        ck_assert_int_eq(container_create(rt, "orphan", &s, &c, &e), 0);
+        ck_assert_int_eq(container_start(c, -1, -1, &e), 0);
+        ContainerStatus st;
+        ck_assert_int_eq(container_get_status(c, &st), 0);
+        pid_t workload = st.pid;
+        ck_assert_int_eq(kill(st.shim_pid, SIGKILL), 0);
+        ck_assert_int_eq(container_wait(c, 30 * USEC_PER_SEC), 0);
+        ck_assert_int_eq(container_get_status(c, &st), 0);
+        ck_assert_int_eq(st.state, CONTAINER_UNKNOWN);
+        ck_assert_int_eq(kill(workload, 0), 0);
+        ck_assert_int_eq(container_remove(c, false, &e), -EBUSY);
+        ck_assert_int_eq(container_remove(c, true, &e), 0);
+        /* Dead: gone, or a zombie waiting for its new parent (init) to reap it. */
+        ck_assert_int_eq(test_system("! grep -qv '^[0-9]* ([^)]*) Z' /proc/%d/stat 2>/dev/null", (int) workload), 0);
+        container_spec_done(&s);
 }
 END_TEST
 
