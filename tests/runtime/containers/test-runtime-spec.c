@@ -190,6 +190,79 @@ START_TEST(test_resources) {
 }
 END_TEST
 
+static void touch_files(const char *dir, const char *const *names) {
+        for (const char *const *n = names; *n; n++) {
+                char p[4300];
+                snprintf(p, sizeof(p), "%s/%s", dir, *n);
+                ck_assert_int_eq(write_file_atomic(p, "", 0, 0644, false), 0);
+        }
+}
+
+static char *cat(const char *dir, const char *name) {
+        char p[4300];
+        snprintf(p, sizeof(p), "%s/%s", dir, name);
+        char *s = NULL;
+        ck_assert_int_eq(read_full_file(p, 0, &s, NULL), 0);
+        return s;
+}
+
+/* The drivers against plain directories standing in for cgroupfs (this host is v1: v2 is checked this way). */
+START_TEST(test_cgroup_drivers) {
+        char dir[4200];
+        snprintf(dir, sizeof(dir), "%s/v2", tmp);
+        ck_assert_int_eq(mkdir_p(dir, 0755), 0);
+        touch_files(dir, (const char *const[]){"cpu.weight", "cpu.max", "memory.max", "memory.oom.group", "pids.max",
+                                               "cgroup.subtree_control", NULL});
+        ContainerResources res = {
+                .cpu_shares = 1024, .cpu_quota_us = 50000, .memory_limit = 64 << 20, .pids_limit = 99};
+        ck_assert_int_eq(cgroup_driver_v2.apply(dir, &res, NULL), 0);
+        _cleanup_free_ char *w = cat(dir, "cpu.weight"), *cm = cat(dir, "cpu.max"), *mm = cat(dir, "memory.max"),
+                            *og = cat(dir, "memory.oom.group"), *pm = cat(dir, "pids.max");
+        ck_assert_str_eq(w, "39"); /* 1 + (1024-2)*9999/262142, as runc and the kubelet compute it */
+        ck_assert_str_eq(cm, "50000 100000");
+        ck_assert_str_eq(mm, "67108864");
+        ck_assert_str_eq(og, "1");
+        ck_assert_str_eq(pm, "99");
+        /* Controllers are enabled for children only when the parent has them. */
+        char p[4300];
+        snprintf(p, sizeof(p), "%s/cgroup.controllers", dir);
+        const char *ctrls = "cpuset cpu io memory hugetlb pids rdma misc\n";
+        ck_assert_int_eq(write_file_atomic(p, ctrls, strlen(ctrls), 0644, false), 0);
+        ck_assert_int_eq(cgroup_driver_v2.prepare_parent(dir), 0);
+        _cleanup_free_ char *sc = cat(dir, "cgroup.subtree_control");
+        ck_assert_str_eq(sc, "+cpu +memory +pids");
+        snprintf(p, sizeof(p), "%s/memory.events", dir);
+        const char *ev = "low 0\nhigh 0\nmax 3\noom 1\noom_kill 2\noom_group_kill 0\n";
+        ck_assert_int_eq(write_file_atomic(p, ev, strlen(ev), 0644, false), 0);
+        uint64_t n = 0;
+        ck_assert_int_eq(cgroup_oom_kills(2, dir, &n), 0);
+        ck_assert_int_eq(n, 2);
+
+        /* v1: each hierarchy gets only its own files (others are absent there and skipped). */
+        snprintf(dir, sizeof(dir), "%s/v1mem", tmp);
+        ck_assert_int_eq(mkdir_p(dir, 0755), 0);
+        touch_files(dir, (const char *const[]){"memory.limit_in_bytes", "memory.memsw.limit_in_bytes", NULL});
+        ck_assert_int_eq(cgroup_driver_v1.apply(dir, &res, NULL), 0);
+        _cleanup_free_ char *l = cat(dir, "memory.limit_in_bytes"), *sw = cat(dir, "memory.memsw.limit_in_bytes");
+        ck_assert_str_eq(l, "67108864");
+        ck_assert_str_eq(sw, "67108864");
+        snprintf(p, sizeof(p), "%s/memory.oom_control", dir);
+        const char *oc = "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n";
+        ck_assert_int_eq(write_file_atomic(p, oc, strlen(oc), 0644, false), 0);
+        ck_assert_int_eq(cgroup_oom_kills(1, dir, &n), 0);
+        ck_assert_int_eq(n, 1);
+        snprintf(dir, sizeof(dir), "%s/v1cpu", tmp);
+        ck_assert_int_eq(mkdir_p(dir, 0755), 0);
+        touch_files(dir, (const char *const[]){"cpu.shares", "cpu.cfs_period_us", "cpu.cfs_quota_us", NULL});
+        ck_assert_int_eq(cgroup_driver_v1.apply(dir, &res, NULL), 0);
+        _cleanup_free_ char *sh = cat(dir, "cpu.shares"), *q = cat(dir, "cpu.cfs_quota_us"),
+                            *pe = cat(dir, "cpu.cfs_period_us");
+        ck_assert_str_eq(sh, "1024");
+        ck_assert_str_eq(q, "50000");
+        ck_assert_str_eq(pe, "100000");
+}
+END_TEST
+
 START_TEST(test_config_roundtrip) {
         ContainerConfig c = {
                 .id = (char *) "x",
@@ -240,6 +313,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_users);
         tcase_add_test(tc, test_seccomp_profiles);
         tcase_add_test(tc, test_resources);
+        tcase_add_test(tc, test_cgroup_drivers);
         tcase_add_test(tc, test_config_roundtrip);
         suite_add_tcase(s, tc);
         return s;
