@@ -118,6 +118,7 @@ int container_config_format(const ContainerConfig *c, char **ret) {
         r = r ?: set_int(o, "cgroupVersion", c->cgroup_version);
         r = r ?: set_new(o, "cgroupDirs", strv_to_json(c->cgroup_dirs));
         r = r ?: set_str(o, "cgroupMemory", c->cgroup_memory);
+        r = r ?: set_int(o, "cgroupParentLevels", c->cgroup_parent_levels);
         r = r ?: set_int(o, "stopSignal", c->stop_signal);
         r = r ?: set_str(o, "logPath", c->log_path);
         r = r ?: set_int(o, "logMaxSize", (json_int_t) c->log_max_size);
@@ -251,6 +252,9 @@ int container_config_parse(const char *text, size_t size, ContainerConfig **ret,
         c->cgroup_version = (int) v;
         r = r ?: jx_get_strv(o, "cgroupDirs", "config", false, &c->cgroup_dirs, e);
         r = r ?: get_strdup(o, "cgroupMemory", &c->cgroup_memory, e);
+        v = 0;
+        r = r ?: get_u64(o, "cgroupParentLevels", &v, e);
+        c->cgroup_parent_levels = (unsigned) v;
         v = 0;
         r = r ?: get_u64(o, "stopSignal", &v, e);
         c->stop_signal = (int) v;

@@ -41,9 +41,10 @@ typedef struct ContainerConfig {
         size_t n_mounts;
         char *ns_paths[_NAMESPACE_KIND_MAX];
 
-        int cgroup_version;  /* 1 or 2 */
-        char **cgroup_dirs;  /* absolute; the shim writes the pid into each cgroup.procs */
-        char *cgroup_memory; /* the memory controller's directory (OOM counter) */
+        int cgroup_version;            /* 1 or 2 */
+        char **cgroup_dirs;            /* absolute; the shim writes the pid into each cgroup.procs */
+        char *cgroup_memory;           /* the memory controller's directory (OOM counter) */
+        unsigned cgroup_parent_levels; /* levels of the pod parent above the leaf (removed when empty) */
 
         int stop_signal;
         char *log_path;

@@ -410,6 +410,7 @@ int container_create(Runtime *rt, const char *id, const ContainerSpec *spec, Con
                 error_prefix(e, r, "container %s", id);
                 goto fail;
         }
+        cfg->cgroup_parent_levels = rel_levels(spec->cgroup_parent);
         r = container_config_format(cfg, &text);
         if (r >= 0) {
                 _cleanup_free_ char *p = NULL;
@@ -529,15 +530,7 @@ int container_load(Runtime *rt, const char *id, Container **ret, ErrorBuf *e) {
         _cleanup_(container_freep) Container *c = container_new(rt, id, cfg);
         RET_NULL_ENOMEM(c);
         TAKE_PTR(cfg);
-        c->parent_levels = 0;
-        /* The pod parent's depth is not in config.json; derive it from the directory below the base. */
-        if (c->cfg->cgroup_dirs && c->cfg->cgroup_dirs[0] && rt->cgroup_bases && rt->cgroup_bases[0]) {
-                const char *rest = startswith(c->cfg->cgroup_dirs[0], rt->cgroup_bases[0]);
-                for (const char *p = rest; p && *p; p++)
-                        c->parent_levels += *p == '/';
-                if (c->parent_levels > 0)
-                        c->parent_levels--;
-        }
+        c->parent_levels = c->cfg->cgroup_parent_levels;
         _cleanup_json_ json_t *state = NULL;
         if (container_read_json(c, CONTAINER_STATE_FILE, &state) == 0) {
                 c->shim_pid = (pid_t) json_integer_value(json_object_get(state, "shimPid"));

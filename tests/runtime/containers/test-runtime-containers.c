@@ -547,6 +547,7 @@ END_TEST
 START_TEST(test_survives_caller_and_readopt) {
         ContainerSpec s;
         spec_sh(&s, "adopt", "sleep 1; exit 7");
+        s.cgroup_parent = strdup("pod-adopt");
         /* A child process creates and starts the container, then exits. */
         pid_t pid = fork();
         ck_assert_int_ge(pid, 0);
@@ -581,6 +582,12 @@ START_TEST(test_survives_caller_and_readopt) {
         ck_assert_int_eq(st.state, CONTAINER_EXITED);
         ck_assert_int_eq(st.exit_code, 7);
         ck_assert_int_eq(container_remove(c, false, &e), 0);
+        /* The re-adopted handle also knows the pod parent cgroup, which goes with its last container. */
+        _cleanup_strv_free_ char **bases = NULL;
+        size_t mi;
+        ck_assert_int_eq(cgroup_driver_detect()->bases(cgparent, &bases, &mi), 0);
+        for (char **b = bases; *b; b++)
+                ck_assert_int_eq(test_system("test -e %s/pod-adopt", *b), 1);
         container_spec_done(&s);
 }
 END_TEST
