@@ -4,7 +4,7 @@
  *   nodeletctl run [--rm] [-d] [--name N] [-e K=V]... [--user U] [--memory SIZE] [--cpus N] [--pids-limit N]
  *                  [--read-only] [--cap-add C]... [--cap-drop C]... [--seccomp RuntimeDefault|Unconfined|FILE]
  *                  [--privileged] [--hostname H] [-w DIR] (IMAGE | --rootfs DIR) [CMD [ARG...]]
- *   nodeletctl ps [-a] | logs [--tail N] ID | exec [--timeout SEC] [-e K=V]... ID CMD... | stop [-t SEC] ID... |
+ *   nodeletctl ps [-a] | logs [-f] [--tail N] ID | exec [--timeout SEC] [-e K=V]... ID CMD... | stop [-t SEC] ID... |
  *              rm [-f] ID...
  *
  * Every verb accepts --root-dir DIR (default $NODELET_ROOT_DIR, else /var/lib/nodelet) and --state-dir DIR
@@ -16,6 +16,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -533,21 +534,76 @@ int runtime_ctl_ps(int argc, char *argv[]) {
         return 0;
 }
 
+/* Prints the complete records readable from f (a partial last line is left for the next round). */
+static void print_new_records(FILE *f, char **line, size_t *cap) {
+        for (;;) {
+                long pos = ftell(f);
+                ssize_t n = getline(line, cap, f);
+                if (n <= 0)
+                        break;
+                if ((*line)[n - 1] != '\n') {
+                        (void) fseek(f, pos, SEEK_SET); /* still being written */
+                        break;
+                }
+                CriLogLine l;
+                if (cri_log_parse_line(*line, (size_t) n, &l) < 0)
+                        continue;
+                FILE *o = l.stream == LOG_STREAM_STDOUT ? stdout : stderr;
+                (void) fwrite(l.content, 1, l.content_size, o);
+                if (!l.partial)
+                        (void) fputc('\n', o);
+                (void) fflush(o);
+        }
+        clearerr(f);
+}
+
+/* `logs -f`: what is there, then what is appended, across rotations, until the container's shim is gone. */
+static int follow(const char *path, int stop_fd, bool from_end) {
+        _cleanup_free_ char *line = NULL;
+        size_t cap = 0;
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        if (f && from_end)
+                (void) fseek(f, 0, SEEK_END); /* a record being written then shows from its next line on */
+        for (;;) {
+                bool stop = stop_fd < 0;
+                if (!stop) {
+                        struct pollfd p = {.fd = stop_fd, .events = POLLIN};
+                        stop = poll(&p, 1, 200) > 0;
+                }
+                if (f)
+                        print_new_records(f, &line, &cap);
+                /* Rotated (renamed, a new file at path): finish the old one, continue with the new. */
+                struct stat a, b;
+                if (stat(path, &a) == 0 && (!f || (fstat(fileno(f), &b) == 0 && a.st_ino != b.st_ino))) {
+                        if (f)
+                                fclose(f);
+                        f = fopen(path, "re");
+                        if (f)
+                                print_new_records(f, &line, &cap);
+                }
+                if (stop)
+                        return 0;
+        }
+}
+
 int runtime_ctl_logs(int argc, char *argv[]) {
         Ctl ctl = {};
         ctl_init(&ctl, &argc, argv);
         unsigned tail = 0;
+        bool follow_ = false;
         const char *id = NULL;
         for (int i = 1; i < argc; i++) {
                 if (streq(argv[i], "--tail") && i + 1 < argc)
                         tail = (unsigned) atoi(argv[++i]);
                 else if (startswith(argv[i], "--tail="))
                         tail = (unsigned) atoi(argv[i] + 7);
+                else if (streq(argv[i], "-f") || streq(argv[i], "--follow"))
+                        follow_ = true;
                 else
                         id = argv[i];
         }
         if (!id) {
-                fprintf(stderr, "usage: nodeletctl logs [--tail N] CONTAINER\n");
+                fprintf(stderr, "usage: nodeletctl logs [-f] [--tail N] CONTAINER\n");
                 return 2;
         }
         _cleanup_(runtime_freep) Runtime *rt = NULL;
@@ -557,9 +613,16 @@ int runtime_ctl_logs(int argc, char *argv[]) {
         const char *p = container_log_path(c);
         if (!p)
                 return log_error("container %s: has no log", id), 1;
+        if (follow_ && tail == 0)
+                return follow(p, container_exit_fd(c), false) < 0;
         int r = cri_log_print(p, stdout, stderr, tail);
         if (r < 0)
                 return log_error_errno(r, "container %s: reading %s: %m", id, p), 1;
+        if (follow_) {
+                (void) fflush(stdout);
+                (void) fflush(stderr);
+                return follow(p, container_exit_fd(c), true) < 0;
+        }
         return 0;
 }
 

@@ -50,6 +50,11 @@ n rm web >/dev/null || fail "rm"
 [ -z "$(ls "$state/containers")" ] || fail "state left behind: $(ls "$state/containers")"
 [ ! -e "$root/containers/web" ] || fail "root dir left behind"
 
+# logs -f follows until the container exits.
+n run -d --name slow busybox sh -c 'echo one; sleep 1; echo two' >/dev/null || fail "run -d slow"
+expect_eq "$(n logs -f slow | tr '\n' ' ')" "one two " "logs -f"
+n rm slow >/dev/null || fail "rm slow"
+
 # Bad input: clear errors naming the object, non-zero exit, nothing left behind.
 err=$(n run --rm busybox no-such-binary 2>&1) && fail "missing entrypoint accepted"
 echo "$err" | grep -q 'exec: "no-such-binary": executable file not found in \$PATH' || fail "missing entrypoint: $err"
