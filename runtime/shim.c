@@ -6,12 +6,12 @@
  * fd 3 is the caller's sync socket: the shim answers "ok <pid> <shim-pid>" once the entrypoint has been exec'd, or
  * "error <message>". SIGUSR1 makes it reopen the log file (after the caller rotated it). With --attach, fds 4 and 5
  * receive a raw copy of the container's stdout and stderr.
- * The caller spawns it with setsid() and default signal handling, so it outlives the caller: while the caller runs
- * the shim is its child (the library reaps it after its exit), afterwards it is re-parented to init or the
- * subreaper. No double fork: one process creation and one wake-up less on every container start. It creates the
- * container (clone with the namespaces, cgroups, mounts: container-init.c), writes the CRI log, and when the entrypoint exits records
- * exit code, signal, OOM and times in CONTAINER-DIR/exit (atomically) before reaping it and exiting. Memory stays
- * small: no allocations after start besides the two line buffers (docs/runtime.md measures it). */
+ * The caller spawns it with setsid() and default signal handling, so it outlives the caller: while the caller runs the
+ * shim is its child (the library reaps it after its exit), afterwards it is re-parented to init or the subreaper. No
+ * double fork: one process creation and one wake-up less on every container start. It creates the container (clone with
+ * the namespaces, cgroups, mounts: container-init.c), writes the CRI log, and when the entrypoint exits records exit
+ * code, signal, OOM and times in CONTAINER-DIR/exit (atomically) before reaping it and exiting. Memory stays small: no
+ * allocations after start besides the two line buffers (docs/runtime.md measures it). */
 
 #include <fcntl.h>
 #include <limits.h>

@@ -10,10 +10,11 @@
  *   - nodelet (library): container_create + container_start + container_wait + container_remove, what the daemon
  *     does (the shim is spawned for every container);
  *   - nodelet (CLI): `nodeletctl run --rm --rootfs DIR /bin/true`, process start-up included like runc's.
- * Runtime state (ours: also the overlay upper dir, our default) lives on a tmpfs for both, as /run is on a node.
- * Rounds interleave the three so machine noise hits all alike; CPU time (user+system of the runtime's processes,
- * from getrusage) is reported next to wall time because it does not depend on what else the machine runs. Then the
- * shim's private memory: N containers running `sleep`, Private_Dirty of each shim from /proc/PID/smaps_rollup. Prints Markdown for docs/BENCHMARKS.md. */
+ * Runtime state (ours: also the overlay upper dir, our default) lives on a tmpfs for both, as /run is on a node. Rounds
+ * interleave the three so machine noise hits all alike; CPU time (user+system of the runtime's processes, from
+ * getrusage) is reported next to wall time because it does not depend on what else the machine runs. Then the shim's
+ * private memory: N containers running `sleep`, Private_Dirty of each shim from /proc/PID/smaps_rollup. Prints Markdown
+ * for docs/BENCHMARKS.md. */
 
 #include <fcntl.h>
 #include <math.h>
