@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* cgroup v1 (legacy and hybrid hosts): one hierarchy per controller, each mounted at /sys/fs/cgroup/<name> (a
  * symlink when controllers are co-mounted, e.g. cpu -> cpu,cpuacct). We use the controllers we set limits in or
- * read statistics from; cpuset is left alone because a new v1 cpuset cgroup starts without cpus/mems and would
+ * read statistics from, and devices for the device allowlist; cpuset is left alone because a new v1 cpuset cgroup starts without cpus/mems and would
  * refuse tasks. */
 #include "runtime/cgroup.h"
 
@@ -11,7 +11,7 @@
 
 #include "common/fileio.h"
 
-static const char *const v1_controllers[] = {"memory", "pids", "cpu", "cpuacct"};
+static const char *const v1_controllers[] = {"memory", "pids", "cpu", "cpuacct", "devices"};
 
 static int v1_bases(const char *parent, char ***ret_bases, size_t *ret_memory_index) {
         _cleanup_strv_free_ char **bases = calloc(ELEMENTSOF(v1_controllers) + 1, sizeof(char *));
@@ -90,6 +90,38 @@ static int v1_apply(const char *dir, const ContainerResources *res, ErrorBuf *e)
         return r;
 }
 
+/* The device allowlist runc and containerd give every container: without it a container with CAP_MKNOD (one of
+ * the default capabilities) could create and open a node for the host's disk. mknod of anything stays allowed
+ * ("m"); read/write only for these. */
+static const char *const v1_default_devices[] = {
+        "c *:* m",
+        "b *:* m",
+        "c 1:3 rwm",
+        /* null */ "c 1:5 rwm",
+        /* zero */ "c 1:7 rwm", /* full */
+        "c 1:8 rwm",
+        /* random */ "c 1:9 rwm",
+        /* urandom */ "c 5:0 rwm",
+        /* tty */ "c 5:1 rwm", /* console */
+        "c 5:2 rwm",
+        /* ptmx */ "c 136:* rwm",
+        /* pts */ "c 10:200 rwm", /* tun */
+};
+
+static int v1_devices(const char *dir, bool allow_all, ErrorBuf *e) {
+        int r = cgroup_write(dir, allow_all ? "devices.allow" : "devices.deny", "a");
+        if (r == -ENOENT)
+                return 0; /* not the devices hierarchy */
+        if (r < 0)
+                return error_set(e, r, "devices: %s", strerror(-r));
+        for (size_t i = 0; !allow_all && i < ELEMENTSOF(v1_default_devices); i++) {
+                r = cgroup_write(dir, "devices.allow", v1_default_devices[i]);
+                if (r < 0)
+                        return error_set(e, r, "devices.allow=%s: %s", v1_default_devices[i], strerror(-r));
+        }
+        return 0;
+}
+
 /* memory.oom_control has "oom_kill N" since Linux 4.13. */
 static int v1_oom_kills(const char *memory_dir, uint64_t *ret) {
         _cleanup_free_ char *p = NULL, *text = NULL;
@@ -112,5 +144,6 @@ const CgroupDriver cgroup_driver_v1 = {
         .bases = v1_bases,
         .prepare_parent = NULL,
         .apply = v1_apply,
+        .devices = v1_devices,
         .oom_kills = v1_oom_kills,
 };

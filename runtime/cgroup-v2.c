@@ -112,5 +112,6 @@ const CgroupDriver cgroup_driver_v2 = {
         .bases = v2_bases,
         .prepare_parent = v2_prepare_parent,
         .apply = v2_apply,
+        .devices = NULL, /* v2 needs a BPF_CGROUP_DEVICE program: not implemented (docs/runtime.md) */
         .oom_kills = v2_oom_kills,
 };

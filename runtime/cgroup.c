@@ -118,7 +118,8 @@ static int mkdir_levels(const CgroupDriver *d, const char *base, const char *rel
 }
 
 int cgroup_create(const CgroupDriver *d, char **bases, size_t memory_index, const char *rel,
-                  const ContainerResources *res, char ***ret_dirs, char **ret_memory_dir, ErrorBuf *e) {
+                  const ContainerResources *res, bool all_devices, char ***ret_dirs, char **ret_memory_dir,
+                  ErrorBuf *e) {
         size_t n = 0;
         while (bases[n])
                 n++;
@@ -135,6 +136,8 @@ int cgroup_create(const CgroupDriver *d, char **bases, size_t memory_index, cons
                         break;
                 }
                 r = d->apply(dirs[i], res, e);
+                if (r == 0 && d->devices)
+                        r = d->devices(dirs[i], all_devices, e);
                 if (r < 0) {
                         error_prefix(e, r, "cgroup %s", dirs[i]);
                         break;

@@ -26,6 +26,8 @@ typedef struct CgroupDriver {
         int (*prepare_parent)(const char *dir);
         /* Writes the limits into the container's directory in one hierarchy. */
         int (*apply)(const char *dir, const ContainerResources *res, ErrorBuf *e);
+        /* Device access: the container's standard devices only, or all when privileged (NULL: not supported). */
+        int (*devices)(const char *dir, bool allow_all, ErrorBuf *e);
         /* The memory controller's OOM-kill counter. */
         int (*oom_kills)(const char *memory_dir, uint64_t *ret);
 } CgroupDriver;
@@ -42,7 +44,8 @@ int cgroup_resources_validate(const ContainerResources *res, ErrorBuf *e);
 
 /* Creates <base>/<rel> in every hierarchy and applies res; on failure removes what it made. */
 int cgroup_create(const CgroupDriver *d, char **bases, size_t memory_index, const char *rel,
-                  const ContainerResources *res, char ***ret_dirs, char **ret_memory_dir, ErrorBuf *e);
+                  const ContainerResources *res, bool all_devices, char ***ret_dirs, char **ret_memory_dir,
+                  ErrorBuf *e);
 /* Removes the directories (waiting briefly for exiting tasks), then their empty parents up to (excluding) the
  * base's depth given by keep_levels (levels of rel above the leaf that may be removed when empty). */
 int cgroup_destroy(char **dirs, unsigned parent_levels);

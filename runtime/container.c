@@ -405,7 +405,7 @@ int container_create(Runtime *rt, const char *id, const ContainerSpec *spec, Con
                 goto fail;
         }
         r = cgroup_create(rt->cgroup, rt->cgroup_bases, rt->cgroup_memory_index, rel, &spec->resources,
-                          &cfg->cgroup_dirs, &cfg->cgroup_memory, e);
+                          spec->privileged, &cfg->cgroup_dirs, &cfg->cgroup_memory, e);
         if (r < 0) {
                 error_prefix(e, r, "container %s", id);
                 goto fail;

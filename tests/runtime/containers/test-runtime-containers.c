@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 
 #include <systemd/sd-event.h>
@@ -412,6 +413,21 @@ START_TEST(test_capability_drop) {
 }
 END_TEST
 
+START_TEST(test_device_allowlist) {
+        /* CAP_MKNOD is a default capability: the device cgroup must still refuse opening a node that is not on the
+         * allowlist (loop0 here: the host itself may open it, so only our allowlist can refuse it). */
+        const char *script = "mknod /tmp/disk b 7 0 && echo made; head -c 1 /tmp/disk; head -c 1 /dev/zero | wc -c";
+        ContainerSpec s;
+        spec_sh(&s, "devices", script);
+        Run r = {};
+        run_spec("devices", &s, &r);
+        ck_assert_msg(strstr(r.log, "made\n") && strstr(r.log, "/tmp/disk: Operation not permitted") &&
+                              strstr(r.log, "\n1\n"),
+                      "log: %s", r.log);
+        run_done(&r);
+}
+END_TEST
+
 START_TEST(test_seccomp) {
         /* A user namespace needs no capability, so only seccomp can refuse it. */
         ContainerSpec s;
@@ -807,6 +823,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_pids_limit);
         tcase_add_test(tc, test_readonly_rootfs);
         tcase_add_test(tc, test_capability_drop);
+        tcase_add_test(tc, test_device_allowlist);
         tcase_add_test(tc, test_seccomp);
         tcase_add_test(tc, test_logs_framing);
         tcase_add_test(tc, test_event_loop);
