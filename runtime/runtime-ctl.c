@@ -7,8 +7,9 @@
  *   nodeletctl ps [-a] | logs [-f] [--tail N] ID | exec [--timeout SEC] [-e K=V]... ID CMD... | stop [-t SEC] ID... |
  *              rm [-f] ID...
  *
- * Every verb accepts --root-dir DIR (default $NODELET_ROOT_DIR, else /var/lib/nodelet) and --state-dir DIR
- * (default $NODELET_STATE_DIR, else /run/nodelet). A one-off container's upper dir and log live under
+ * Every verb accepts --root-dir DIR (default $NODELET_ROOT_DIR, else /var/lib/nodelet), --state-dir DIR
+ * (default $NODELET_STATE_DIR, else /run/nodelet) and --cgroup-parent P (relative: below our own cgroup, default
+ * "nodelet"; absolute: that path in every hierarchy). A one-off container's upper dir and log live under
  * <root-dir>/containers/<id>/; `rm` deletes them. Errors name the object and the reason; the exit code is non-zero
  * (run in the foreground and exec exit with the container process's code). */
 #include "runtime/runtime-ctl.h"
@@ -39,6 +40,7 @@
 typedef struct Ctl {
         const char *root_dir;
         const char *state_dir;
+        const char *cgroup_parent; /* NULL: the runtime's default, "nodelet" below our own cgroup */
         char shim[PATH_MAX];
 } Ctl;
 
@@ -49,11 +51,15 @@ static int ctl_init(Ctl *ctl, int *argc, char *argv[]) {
         int k = 0;
         for (int i = 0; i < *argc; i++) {
                 const char *v;
-                if ((streq(argv[i], "--root-dir") || streq(argv[i], "--state-dir")) && i + 1 < *argc) {
+                if ((streq(argv[i], "--root-dir") || streq(argv[i], "--state-dir") ||
+                     streq(argv[i], "--cgroup-parent")) &&
+                    i + 1 < *argc) {
                         if (streq(argv[i], "--root-dir"))
                                 ctl->root_dir = argv[i + 1];
-                        else
+                        else if (streq(argv[i], "--state-dir"))
                                 ctl->state_dir = argv[i + 1];
+                        else
+                                ctl->cgroup_parent = argv[i + 1];
                         i++;
                         continue;
                 }
@@ -96,7 +102,7 @@ static int ctl_init(Ctl *ctl, int *argc, char *argv[]) {
 }
 
 static int ctl_runtime(Ctl *ctl, Runtime **ret) {
-        RuntimeConfig cfg = {.state_dir = ctl->state_dir, .shim_path = ctl->shim};
+        RuntimeConfig cfg = {.state_dir = ctl->state_dir, .shim_path = ctl->shim, .cgroup_parent = ctl->cgroup_parent};
         int r = runtime_new(&cfg, ret);
         if (r < 0)
                 return log_error_errno(r, "Failed to open the runtime state in %s: %m", ctl->state_dir);

@@ -28,6 +28,7 @@
 #include "common/fileio.h"
 #include "common/json-util.h"
 #include "runtime/caps.h"
+#include "runtime/cgroup.h"
 #include "runtime/container.h"
 #include "runtime/seccomp.h"
 
@@ -259,9 +260,19 @@ int main(int argc, char *argv[]) {
                              bundle,
                              (char *) "bench-runc",
                              NULL};
-        char *ctl_argv[] = {
-                ctl,   (char *) "run",      (char *) "--rm", (char *) "--root-dir", tmp, (char *) "--state-dir",
-                state, (char *) "--rootfs", rootfs,          (char *) "/bin/true",  NULL};
+        char *ctl_argv[] = {ctl,
+                            (char *) "run",
+                            (char *) "--rm",
+                            (char *) "--root-dir",
+                            tmp,
+                            (char *) "--state-dir",
+                            state,
+                            (char *) "--cgroup-parent",
+                            (char *) "nodelet-bench",
+                            (char *) "--rootfs",
+                            rootfs,
+                            (char *) "/bin/true",
+                            NULL};
         if (run_argv(runc_argv) != 0) {
                 fprintf(stderr, "runc run failed\n");
                 return 1;
@@ -307,6 +318,14 @@ int main(int argc, char *argv[]) {
                        c.mean, c.median, c.p99, c.min, c.mean / r.mean, c.median / r.median, cc, cc / cr);
         shim_memory(rt, rootfs, 10);
         runtime_free(rt);
+        /* The benchmark's cgroup base (empty by now). */
+        char **bases = NULL;
+        size_t mi;
+        if (cgroup_driver_detect()->bases("nodelet-bench", &bases, &mi) == 0) {
+                for (char **b = bases; *b; b++)
+                        (void) rmdir(*b);
+                strv_free(bases);
+        }
         (void) umount2(run, MNT_DETACH);
         char cmd[4200];
         snprintf(cmd, sizeof(cmd), "rm -rf %s; rmdir /sys/fs/cgroup/*/nodelet-bench-runc 2>/dev/null; true", tmp);

@@ -10,11 +10,22 @@ command -v python3 >/dev/null && [ -x /bin/busybox ] || { echo "SKIP: python3 or
 tmp=$(mktemp -d /tmp/nodelet-ctl-test.XXXXXX)
 root=$tmp/root
 state=$tmp/state
-n() { local verb=$1; shift; "$ctl" "$verb" --root-dir "$root" --state-dir "$state" "$@"; }
+cgparent=nodelet-ctl-test-$$
+n() { local verb=$1; shift; "$ctl" "$verb" --root-dir "$root" --state-dir "$state" --cgroup-parent "$cgparent" "$@"; }
 ni() { "$ctl" images --root-dir "$root" "$@"; }
 cleanup() {
   for id in $(ls "$state/containers" 2>/dev/null); do n rm -f "$id" >/dev/null 2>&1; done
   rm -rf "$tmp"
+  # Our cgroup base below our own cgroup in each v1 hierarchy (or the v2 one).
+  while IFS=: read -r _ ctrls path; do
+    case "$ctrls" in name=*) continue ;; esac
+    for c in ${ctrls//,/ }; do
+      d=/sys/fs/cgroup/$c$path/$cgparent
+      [ -z "$ctrls" ] && d=/sys/fs/cgroup$path/$cgparent
+      [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
+    done
+    [ -z "$ctrls" ] && [ -d "/sys/fs/cgroup$path/$cgparent" ] && rmdir "/sys/fs/cgroup$path/$cgparent" 2>/dev/null
+  done < /proc/self/cgroup
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -76,5 +87,8 @@ echo "$err" | grep -q 'container nothere: not found' || fail "missing container:
 [ -z "$(ls "$state/containers")" ] || fail "bad input left state behind: $(ls "$state/containers")"
 [ -z "$(ls "$root/containers" 2>/dev/null)" ] || fail "bad input left files behind"
 grep -q "$tmp" /proc/self/mountinfo && fail "mounts left behind"
+for d in /sys/fs/cgroup/*/"$cgparent"/* /sys/fs/cgroup/memory/*/*/"$cgparent"/*; do
+  [ -d "$d" ] && fail "cgroup left behind: $d"
+done
 ni rm busybox >/dev/null || fail "images rm after the container is gone"
 echo "ok"
