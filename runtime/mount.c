@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <linux/openat2.h>
@@ -210,7 +211,14 @@ static void setup_bind(int err_fd, int root_fd, const BindMount *m) {
         if (fd < 0)
                 process_fail(err_fd, "bind mount %s: %s", m->destination, strerror(-fd));
         fd_path(fd, p, sizeof(p));
-        if (m->readonly && mount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+        /* A bind remount sets the per-mount flags to exactly those given: keep the source's nosuid/nodev/noexec. */
+        struct statvfs sv;
+        unsigned long keep = 0;
+        if (statvfs(p, &sv) == 0)
+                keep = (sv.f_flag & ST_NOSUID ? MS_NOSUID : 0) | (sv.f_flag & ST_NODEV ? MS_NODEV : 0) |
+                       (sv.f_flag & ST_NOEXEC ? MS_NOEXEC : 0) | (sv.f_flag & ST_NOATIME ? MS_NOATIME : 0) |
+                       (sv.f_flag & ST_NODIRATIME ? MS_NODIRATIME : 0) | (sv.f_flag & ST_RELATIME ? MS_RELATIME : 0);
+        if (m->readonly && mount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | keep, NULL) < 0)
                 process_fail(err_fd, "bind mount %s read-only: %s", m->destination, strerror(errno));
         unsigned long prop = m->propagation == MOUNT_PROPAGATION_SHARED  ? MS_SHARED
                              : m->propagation == MOUNT_PROPAGATION_SLAVE ? MS_SLAVE
@@ -231,7 +239,9 @@ int mount_setup_rootfs(const ContainerConfig *c, int err_fd) {
         mount_or_fail(err_fd, NULL, "/", "/ (rslave)", NULL, MS_REC | MS_SLAVE, NULL);
         if (mount_overlay_options(c, opts, sizeof(opts)) < 0)
                 process_fail(err_fd, "overlay: too many or too long lower directories");
-        mount_or_fail(err_fd, "overlay", rootfs, "the rootfs", "overlay", 0, opts);
+        /* nodev: device nodes belong in /dev (our tmpfs); one that came in an image layer or was made with CAP_MKNOD
+         * in the rootfs cannot be opened. Defense in depth next to the device cgroup (which v2 lacks for now). */
+        mount_or_fail(err_fd, "overlay", rootfs, "the rootfs", "overlay", c->privileged ? 0 : MS_NODEV, opts);
 
         int root_fd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (root_fd < 0)
@@ -259,7 +269,9 @@ int mount_setup_rootfs(const ContainerConfig *c, int err_fd) {
                 process_fail(err_fd, "detaching the old root: %s", strerror(errno));
         if (chdir("/") < 0)
                 process_fail(err_fd, "chdir /: %s", strerror(errno));
-        if (c->readonly_rootfs && mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+        /* A bind remount sets the per-mount flags to exactly these: keep nodev. */
+        if (c->readonly_rootfs &&
+            mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | (c->privileged ? 0 : MS_NODEV), NULL) < 0)
                 process_fail(err_fd, "remounting the rootfs read-only: %s", strerror(errno));
         return 0;
 }

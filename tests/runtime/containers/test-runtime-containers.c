@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -53,6 +54,9 @@ static void suite_teardown(void) {
                 }
         runtime_free(rt);
         (void) test_system("awk '$5 ~ \"^%s/\" {print $5}' /proc/self/mountinfo | xargs -r -n1 umount -l", tmp);
+        (void) test_system(
+                "umount -l /tmp/nodelet-nosuid.%s 2>/dev/null; rmdir /tmp/nodelet-nosuid.%s 2>/dev/null; true",
+                strrchr(tmp, '.') + 1, strrchr(tmp, '.') + 1);
         /* The per-run cgroup parents (empty by now unless a test failed half-way). */
         _cleanup_strv_free_ char **bases = NULL;
         size_t mi;
@@ -267,16 +271,27 @@ START_TEST(test_bind_mounts) {
         ContainerSpec s;
         spec_sh(&s, "binds",
                 "cat /data/ro/hello; touch /data/ro/x 2>/dev/null || echo ro-denied; "
-                "echo from-ctr > /data/rw/out && echo rw-ok; cat /etc/single");
-        s.mounts = calloc(3, sizeof(BindMount));
+                "echo from-ctr > /data/rw/out && echo rw-ok; cat /etc/single; "
+                "grep ' /data/nosuid ' /proc/self/mountinfo");
+        /* A nosuid,nodev source stays nosuid,nodev when bound read-only. */
+        char ns[128];
+        /* Outside tmp, so the host-mount checks of run_spec() do not count it; the suite teardown unmounts it. */
+        snprintf(ns, sizeof(ns), "/tmp/nodelet-nosuid.%s", strrchr(tmp, '.') + 1);
+        ck_assert_int_eq(mkdir_p(ns, 0755), 0);
+        ck_assert_int_eq(test_system("mount -t tmpfs -o nosuid,nodev,size=1m tmpfs %s", ns), 0);
+        s.mounts = calloc(4, sizeof(BindMount));
         s.mounts[0] = (BindMount){strdup(src), strdup("/data/ro"), true, MOUNT_PROPAGATION_PRIVATE};
         s.mounts[1] = (BindMount){strdup(src), strdup("/data/rw"), false, MOUNT_PROPAGATION_SLAVE};
         /* A file onto a file that does not exist in the image. */
         s.mounts[2] = (BindMount){strdup(f), strdup("/etc/single"), true, MOUNT_PROPAGATION_PRIVATE};
-        s.n_mounts = 3;
+        s.mounts[3] = (BindMount){strdup(ns), strdup("/data/nosuid"), true, MOUNT_PROPAGATION_PRIVATE};
+        s.n_mounts = 4;
         Run r = {};
         run_spec("binds", &s, &r);
+        ck_assert_int_eq(umount2(ns, MNT_DETACH), 0);
+        (void) rmdir(ns);
         ck_assert_msg(strstr(r.log, "from-host\nro-denied\nrw-ok\nfrom-host\n"), "log: %s", r.log);
+        ck_assert_msg(strstr(r.log, " /data/nosuid ro,nosuid,nodev"), "log: %s", r.log);
         snprintf(f, sizeof(f), "%s/out", src);
         _cleanup_free_ char *out = NULL;
         ck_assert_int_eq(read_full_file(f, 0, &out, NULL), 0);
@@ -377,11 +392,15 @@ END_TEST
 
 START_TEST(test_readonly_rootfs) {
         ContainerSpec s;
-        spec_sh(&s, "ro", "touch /x && echo wrote; touch /tmp/y && echo wrote-tmp; exit 3");
+        spec_sh(&s, "ro",
+                "touch /x && echo wrote; touch /tmp/y && echo wrote-tmp; grep ' / / ' /proc/self/mountinfo; "
+                "exit 3");
         s.readonly_rootfs = true;
         Run r = {};
         run_spec("ro", &s, &r);
         ck_assert_msg(strstr(r.log, "Read-only file system") && !strstr(r.log, "wrote"), "log: %s", r.log);
+        /* Still nodev after the read-only remount. */
+        ck_assert_msg(strstr(r.log, " / / ro,nodev"), "log: %s", r.log);
         ck_assert_int_eq(r.st.exit_code, 3);
         run_done(&r);
 
@@ -415,14 +434,16 @@ END_TEST
 
 START_TEST(test_device_allowlist) {
         /* CAP_MKNOD is a default capability: the device cgroup must still refuse opening a node that is not on the
-         * allowlist (loop0 here: the host itself may open it, so only our allowlist can refuse it). */
-        const char *script = "mknod /tmp/disk b 7 0 && echo made; head -c 1 /tmp/disk; head -c 1 /dev/zero | wc -c";
+         * allowlist (loop0 here: the host itself may open it, so only our allowlist can refuse it). /dev is the one
+         * place devices work at all: the rootfs is nodev, so even an allowed device there cannot be opened. */
+        const char *script = "mknod /dev/disk b 7 0 && echo made; head -c 1 /dev/disk; head -c 1 /dev/zero | wc -c; "
+                             "mknod /tmp/zero c 1 5 && head -c 1 /tmp/zero";
         ContainerSpec s;
         spec_sh(&s, "devices", script);
         Run r = {};
         run_spec("devices", &s, &r);
-        ck_assert_msg(strstr(r.log, "made\n") && strstr(r.log, "/tmp/disk: Operation not permitted") &&
-                              strstr(r.log, "\n1\n"),
+        ck_assert_msg(strstr(r.log, "made\n") && strstr(r.log, "/dev/disk: Operation not permitted") &&
+                              strstr(r.log, "\n1\n") && strstr(r.log, "/tmp/zero: Permission denied"),
                       "log: %s", r.log);
         run_done(&r);
 }
