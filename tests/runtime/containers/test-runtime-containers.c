@@ -684,11 +684,16 @@ START_TEST(test_exec_and_stop) {
         sigaddset(&block, SIGCHLD);
         ck_assert_int_eq(sigprocmask(SIG_BLOCK, &block, NULL), 0);
         signal(SIGPIPE, SIG_IGN);
-        argv = strv_make("grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status", NULL);
+        /* …nor inherit an fd the daemon forgot to mark close-on-exec. */
+        int leak = open("/dev/null", O_RDONLY);
+        ck_assert_int_ge(leak, 3);
+        argv = strv_make("sh", "-c", "grep -E '^Sig(Blk|Ign)' /proc/self/status; ls /proc/self/fd | wc -l", NULL);
         x = (ExecSpec){.argv = argv, .timeout_usec = 30 * USEC_PER_SEC};
         r = container_exec(c, &x, &res, &e);
         ck_assert_msg(r == 0, "exec: %s", error_message(&e, r));
-        ck_assert_str_eq(res.out, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
+        /* 0, 1, 2 and the fd ls itself opens. */
+        ck_assert_str_eq(res.out, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n4\n");
+        close(leak);
         exec_result_done(&res);
         strv_free(argv);
 
