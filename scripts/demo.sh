@@ -39,6 +39,11 @@ cleanup() {
   ip netns exec "$node_ns" "$ctl" proxy cleanup >/dev/null 2>&1
   ip netns del "$node_ns" 2>/dev/null
   ip link del nodelet-demo0 2>/dev/null
+  # the runtime's default cgroup parent ("nodelet" below our own cgroup), if the demo left it empty
+  while IFS=: read -r _ ctrls path; do
+    c=${ctrls#name=}; [ -n "$c" ] || c=unified
+    rmdir "/sys/fs/cgroup/${c%%,*}${path%/}/nodelet" 2>/dev/null
+  done </proc/self/cgroup
   rm -rf "$demo"
 }
 trap cleanup EXIT
