@@ -123,9 +123,8 @@ static void enable_forwarding(int family) {
                 (void) (pwrite(fd, "1", 1, 0) < 0);
 }
 
-static json_t *iface_json(const char *name, struct rtnl_link *link, const char *sandbox) {
-        char mac[18];
-        json_t *j = json_pack("{s:s, s:s}", "name", name, "mac", link_mac(link, mac));
+static json_t *iface_json(const char *name, const char *mac, const char *sandbox) {
+        json_t *j = json_pack("{s:s, s:s}", "name", name, "mac", mac);
         if (j && sandbox)
                 (void) json_object_set_new(j, "sandbox", json_string(sandbox));
         return j;
@@ -139,8 +138,10 @@ typedef struct AddState {
         size_t n_ips;
         int ns_fd, lock_fd;
         struct nl_sock *host, *pod;
-        struct rtnl_link *br, *veth, *peer;
+        struct rtnl_link *br;
         char veth_name[IFNAMSIZ];
+        int veth_index, peer_index;
+        char veth_mac[18], peer_mac[18];
         bool bridge_created, veth_created, masq_added, ipam_allocated;
 } AddState;
 
@@ -155,10 +156,6 @@ static void add_state_done(AddState *s) {
                 nl_socket_free(s->pod);
         if (s->br)
                 rtnl_link_put(s->br);
-        if (s->veth)
-                rtnl_link_put(s->veth);
-        if (s->peer)
-                rtnl_link_put(s->peer);
 }
 
 /* The bridge, created when missing. Called with the lock held. */
@@ -189,17 +186,14 @@ static int setup_gateway(AddState *s, CniError *e) {
 }
 
 static int setup_veth(AddState *s, CniError *e) {
-        struct rtnl_link *existing = NULL;
         int r;
 
         r = nl_open_in_netns(s->ns_fd, &s->pod);
         if (r < 0)
                 return cni_error(e, CNI_ERR_IO, "failed to open netlink socket in %s: %s", s->a->netns, strerror(-r));
-        if (link_get(s->pod, s->a->ifname, &existing) == 0) {
-                rtnl_link_put(existing);
+        if (link_index_mac(s->pod, s->a->ifname, NULL, NULL) == 0)
                 return cni_error(e, CNI_ERR_INVALID_CONFIG, "container interface %s already exists in %s", s->a->ifname,
                                  s->a->netns);
-        }
         for (int attempt = 0;; attempt++) {
                 uint32_t rnd;
                 if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd)
@@ -212,19 +206,19 @@ static int setup_veth(AddState *s, CniError *e) {
         if (r < 0)
                 return cni_error(e, CNI_ERR_IO, "failed to create veth pair for %s: %s", s->a->ifname, strerror(-r));
         s->veth_created = true;
-        r = link_get(s->host, s->veth_name, &s->veth);
+        r = link_index_mac(s->host, s->veth_name, &s->veth_index, s->veth_mac);
         if (r >= 0)
-                r = link_get(s->pod, s->a->ifname, &s->peer);
+                r = link_index_mac(s->pod, s->a->ifname, &s->peer_index, s->peer_mac);
         if (r < 0)
                 return cni_error(e, CNI_ERR_IO, "failed to look up veth pair %s: %s", s->veth_name, strerror(-r));
         if (s->c.hairpin) {
-                r = bridge_port_set_hairpin(s->host, rtnl_link_get_ifindex(s->veth), true);
+                r = bridge_port_set_hairpin(s->host, s->veth_index, true);
                 if (r < 0)
                         return cni_error(e, CNI_ERR_IO, "failed to set hairpin mode on %s: %s", s->veth_name,
                                          strerror(-r));
         }
-        /* Up already now, while IPAM may still be allocating; addresses follow. */
-        r = link_set_up(s->pod, s->peer);
+        /* Up already now; addresses follow. */
+        r = link_set_up_index(s->pod, s->peer_index);
         if (r < 0)
                 return cni_error(e, CNI_ERR_IO, "failed to set %s up: %s", s->a->ifname, strerror(-r));
         return 0;
@@ -255,7 +249,7 @@ static const IpConf *ip_of_family(const AddState *s, int family) {
 
 /* Addresses and routes inside the pod (the interface is up already). */
 static int setup_pod(AddState *s, json_t *routes, CniError *e) {
-        int ifindex = rtnl_link_get_ifindex(s->peer);
+        int ifindex = s->peer_index;
         char b[CNI_PREFIX_STRLEN];
         size_t i;
         json_t *v;
@@ -313,9 +307,10 @@ static json_t *build_result(AddState *s, json_t *routes) {
 
         if (!ifaces || !ips)
                 return NULL;
-        (void) json_array_append_new(ifaces, iface_json(s->c.bridge, s->br, NULL));
-        (void) json_array_append_new(ifaces, iface_json(s->veth_name, s->veth, NULL));
-        (void) json_array_append_new(ifaces, iface_json(s->a->ifname, s->peer, s->a->netns));
+        char br_mac[18];
+        (void) json_array_append_new(ifaces, iface_json(s->c.bridge, link_mac(s->br, br_mac), NULL));
+        (void) json_array_append_new(ifaces, iface_json(s->veth_name, s->veth_mac, NULL));
+        (void) json_array_append_new(ifaces, iface_json(s->a->ifname, s->peer_mac, s->a->netns));
         for (size_t i = 0; i < s->n_ips; i++) {
                 json_t *ip = json_pack("{s:s, s:i}", "address", cni_prefix_format(&s->ips[i].addr, p), "interface", 2);
                 if (ip && s->ips[i].has_gateway)
@@ -359,9 +354,10 @@ int cni_bridge_add(const CniArgs *a, json_t **ret_result, CniError *e) {
         r = open_netns(a->netns, &s.ns_fd, e);
         if (r < 0)
                 return r;
-        /* IPAM allocates while we create the bridge and the veth pair: the two halves of an ADD overlap, which
-         * is most of why we are fast. If IPAM fails (bad range, unknown plugin, exhausted pool), the links are
-         * rolled back, so nothing is left either way. */
+        /* An executed IPAM plugin allocates while we create the bridge and the veth pair, so the two halves of
+         * the ADD overlap; nodelet-ipam has already run in-process when start() returns (cni_builtin_delegate()).
+         * If IPAM fails (bad range, unknown plugin, exhausted pool), the links are rolled back, so nothing is left
+         * either way. */
         if (s.c.ipam_type) {
                 r = cni_delegate_start(s.c.ipam_type, CNI_CMD_ADD, a, &ipam, e);
                 if (r < 0)
@@ -422,18 +418,18 @@ fail:
         return r;
 }
 
+/* How long DEL waits for the kernel to unlist the pod interface (it takes well under a millisecond). */
+#define DEL_UNLIST_TIMEOUT_MS 10000
+
 static int del_links(const CniArgs *a, const BridgeConfig *c, CniError *e) {
         int r;
 
         if (!isempty(a->netns)) {
                 _cleanup_close_ int ns_fd = open(a->netns, O_RDONLY | O_CLOEXEC);
                 if (ns_fd >= 0) {
-                        _cleanup_(nl_socket_freep) struct nl_sock *pod = NULL;
-                        r = nl_open_in_netns(ns_fd, &pod);
-                        if (r < 0)
-                                return cni_error(e, CNI_ERR_IO, "failed to open netlink socket in %s: %s", a->netns,
-                                                 strerror(-r));
-                        r = link_delete(pod, a->ifname);
+                        /* Deleting the pod end takes the host end with it. We return once both are unlisted and
+                         * leave the kernel's slow teardown to a detached child (link_delete_detached()). */
+                        r = link_delete_detached(ns_fd, a->ifname, DEL_UNLIST_TIMEOUT_MS);
                         if (r < 0 && r != -ENODEV)
                                 return cni_error(e, CNI_ERR_IO, "failed to delete %s in %s: %s", a->ifname, a->netns,
                                                  strerror(-r));
@@ -455,8 +451,8 @@ int cni_bridge_del(const CniArgs *a, CniError *e) {
         r = config_parse(a, &c, e);
         if (r < 0)
                 return r;
-        /* Addresses are released whether or not the netns still exists (like the reference); IPAM runs while we
-         * delete the interface, and its error is reported first. */
+        /* Addresses are released whether or not the netns still exists (like the reference); an executed IPAM
+         * plugin runs while we delete the interface, and its error is reported first. */
         CniDelegate ipam = {.out_fd = -EBADF};
         if (c.ipam_type) {
                 r = cni_delegate_start(c.ipam_type, CNI_CMD_DEL, a, &ipam, e);

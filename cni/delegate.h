@@ -21,7 +21,18 @@ typedef struct CniDelegate {
         pid_t pid;
         int out_fd;
         const char *type;
+        /* A built-in delegate ran in-process in start(); finish() hands its outcome over. */
+        bool builtin;
+        CniArgs args;
+        int builtin_r;
+        json_t *builtin_result;
+        CniError builtin_error;
 } CniDelegate;
+
+/* nodelet's own IPAM plugin is also linked into nodelet-bridge: when ipam.type is "nodelet-ipam" and that plugin is
+ * installed in CNI_PATH, the delegate runs in-process (same code, same lease files and locks as the executable),
+ * which saves a fork and an exec on every ADD and DEL. Any other type is executed per spec. */
+const CniPlugin *cni_builtin_delegate(const char *type);
 
 int cni_delegate_start(const char *type, CniCommand cmd, const CniArgs *a, CniDelegate *ret, CniError *e);
 int cni_delegate_finish(CniDelegate *d, json_t **ret_result, CniError *e);

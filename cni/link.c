@@ -10,7 +10,10 @@
 #include <netlink/route/link/bridge.h>
 #include <netlink/route/link/veth.h>
 #include <netlink/route/route.h>
+#include <poll.h>
 #include <sched.h>
+#include <time.h>
+#include <sys/ioctl.h>
 #include <stdio.h>
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct rtnl_addr *, rtnl_addr_put)
@@ -145,6 +148,39 @@ int veth_create(struct nl_sock *sk, const char *host_name, const char *pod_name,
         int r = nl_to_errno(rtnl_link_add(sk, veth, NLM_F_CREATE | NLM_F_EXCL));
         rtnl_link_put(peer);
         return r;
+}
+
+int link_index_mac(struct nl_sock *sk, const char *name, int *ret_index, char *ret_mac) {
+        /* Two ioctls on the netlink socket (they act in the socket's namespace) instead of an RTM_GETLINK whose
+         * 2 KiB answer libnl would parse into an object. */
+        struct ifreq ifr = {};
+        int fd = nl_socket_get_fd(sk);
+
+        if (strlen(name) >= sizeof ifr.ifr_name)
+                return -EINVAL;
+        strncpy(ifr.ifr_name, name, sizeof ifr.ifr_name - 1);
+        if (ioctl(fd, SIOCGIFINDEX, &ifr) < 0)
+                return -errno;
+        if (ret_index)
+                *ret_index = ifr.ifr_ifindex;
+        if (ret_mac) {
+                if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
+                        return -errno;
+                const uint8_t *m = (const uint8_t *) ifr.ifr_hwaddr.sa_data;
+                snprintf(ret_mac, 18, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+        }
+        return 0;
+}
+
+int link_set_up_index(struct nl_sock *sk, int ifindex) {
+        /* Bringing a veth peer up in the creating RTM_NEWLINK fails (ENOTCONN: the pair is linked only after the
+         * peer is configured), so this is a request of its own. */
+        _cleanup_(rtnl_link_putp) struct rtnl_link *link = rtnl_link_alloc(), *change = rtnl_link_alloc();
+        if (!link || !change)
+                return -ENOMEM;
+        rtnl_link_set_ifindex(link, ifindex);
+        rtnl_link_set_flags(change, IFF_UP);
+        return nl_to_errno(rtnl_link_change(sk, link, change, 0));
 }
 
 int link_set_up(struct nl_sock *sk, struct rtnl_link *link) {
@@ -299,4 +335,141 @@ const char *link_mac(struct rtnl_link *link, char buf[static 18]) {
                 snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
         }
         return buf;
+}
+
+/* Two raw rtnetlink sockets inside the namespace: one that hears link notifications, one for the deleting child. */
+static int netns_sockets(int ns_fd, int *ret_watch, int *ret_del) {
+        _cleanup_close_ int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+        _cleanup_close_ int watch = -EBADF, del = -EBADF;
+        int r = 0;
+
+        if (self < 0)
+                return -errno;
+        if (setns(ns_fd, CLONE_NEWNET) < 0)
+                return -errno;
+        watch = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+        del = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+        if (watch < 0 || del < 0)
+                r = -errno;
+        if (setns(self, CLONE_NEWNET) < 0)
+                abort(); /* see nl_open_in_netns() */
+        if (r < 0)
+                return r;
+        struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK};
+        if (bind(watch, (struct sockaddr *) &sa, sizeof sa) < 0)
+                return -errno;
+        *ret_watch = TAKE_FD(watch);
+        *ret_del = TAKE_FD(del);
+        return 0;
+}
+
+static int ifindex_of(int fd, const char *name) {
+        struct ifreq ifr = {};
+        if (strlen(name) >= sizeof ifr.ifr_name)
+                return -EINVAL;
+        strncpy(ifr.ifr_name, name, sizeof ifr.ifr_name - 1);
+        return ioctl(fd, SIOCGIFINDEX, &ifr) < 0 ? -errno : ifr.ifr_ifindex;
+}
+
+/* The child: one RTM_DELLINK, its answer (which comes only after the kernel's teardown) into the status pipe. */
+_noreturn_ static void delete_child(int del_fd, int status_fd, int ifindex) {
+        struct {
+                struct nlmsghdr h;
+                struct ifinfomsg i;
+        } req = {
+                .h = {.nlmsg_len = sizeof req,
+                      .nlmsg_type = RTM_DELLINK,
+                      .nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK,
+                      .nlmsg_seq = 1},
+                .i = {.ifi_family = AF_UNSPEC, .ifi_index = ifindex},
+        };
+        union {
+                struct nlmsghdr h;
+                char buf[4096];
+        } ack;
+        int err = -EIO;
+
+        /* Nothing of the plugin's may stay open here: the runtime reads our stdout until EOF. */
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(null, STDOUT_FILENO) < 0 ||
+            dup2(null, STDERR_FILENO) < 0 || dup2(del_fd, 3) < 0 || dup2(status_fd, 4) < 0)
+                _exit(1);
+        (void) close_range(5, ~0U, 0);
+        (void) setsid();
+        if (send(3, &req, sizeof req, 0) == (ssize_t) sizeof req) {
+                ssize_t n = recv(3, &ack, sizeof ack, 0);
+                if (n >= (ssize_t) NLMSG_LENGTH(sizeof(struct nlmsgerr)) && ack.h.nlmsg_type == NLMSG_ERROR)
+                        err = ((struct nlmsgerr *) NLMSG_DATA(&ack.h))->error;
+        } else
+                err = -errno;
+        (void) (write(4, &err, sizeof err) < 0);
+        _exit(0);
+}
+
+/* 1 when buf holds an RTM_DELLINK of ifindex. */
+static int saw_dellink(const char *buf, ssize_t n, int ifindex) {
+        for (const struct nlmsghdr *h = (const struct nlmsghdr *) buf; NLMSG_OK(h, (size_t) n); h = NLMSG_NEXT(h, n))
+                if (h->nlmsg_type == RTM_DELLINK && h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct ifinfomsg)) &&
+                    ((const struct ifinfomsg *) NLMSG_DATA(h))->ifi_index == ifindex)
+                        return 1;
+        return 0;
+}
+
+int link_delete_detached(int ns_fd, const char *name, int timeout_ms) {
+        _cleanup_close_ int watch = -EBADF, del = -EBADF, status_r = -EBADF, status_w = -EBADF;
+        int r, p[2];
+
+        r = netns_sockets(ns_fd, &watch, &del);
+        if (r < 0)
+                return r;
+        int ifindex = ifindex_of(watch, name);
+        if (ifindex < 0)
+                return ifindex;
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        status_r = p[0], status_w = p[1];
+        pid_t pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0)
+                delete_child(del, status_w, ifindex);
+        status_w = safe_close(status_w);
+        del = safe_close(del);
+
+        struct timespec deadline;
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+        deadline.tv_sec += timeout_ms / 1000;
+        deadline.tv_nsec += (long) (timeout_ms % 1000) * 1000000L;
+        for (;;) {
+                struct pollfd pfd[2] = {{.fd = watch, .events = POLLIN}, {.fd = status_r, .events = POLLIN}};
+                struct timespec now;
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                long left = (deadline.tv_sec - now.tv_sec) * 1000L + (deadline.tv_nsec - now.tv_nsec) / 1000000L;
+                if (left <= 0)
+                        return -ETIMEDOUT;
+                if (poll(pfd, 2, (int) left) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (pfd[0].revents) {
+                        char buf[8192];
+                        ssize_t n;
+                        while ((n = recv(watch, buf, sizeof buf, MSG_DONTWAIT)) > 0)
+                                if (saw_dellink(buf, n, ifindex))
+                                        return 0;
+                        /* Missed notifications (ENOBUFS): ask the kernel instead. The index is gone from the
+                         * namespace once the device is unlisted. */
+                        if (n < 0 && errno == ENOBUFS && ifindex_of(watch, name) != ifindex)
+                                return 0;
+                }
+                if (pfd[1].revents) {
+                        int err;
+                        ssize_t n = read(status_r, &err, sizeof err);
+                        if (n == (ssize_t) sizeof err)
+                                return err == -ENODEV ? 0 : err;
+                        /* The child died without a word: the link tells. */
+                        return ifindex_of(watch, name) == ifindex ? -EIO : 0;
+                }
+        }
 }

@@ -11,6 +11,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <systemd/sd-event.h>
 
@@ -214,6 +215,48 @@ START_TEST(test_check_detects_deleted_veth) {
         ck_assert_msg(strstr(e.msg, veth), "%d %s", e.code, e.msg);
         del_ok(n, a, "pod-c");
         del_ok(n, a, "pod-c");
+}
+END_TEST
+
+/* DEL returns as soon as the pod's interfaces are unlisted and leaves the kernel's slow device teardown to a
+ * detached child: an ADD straight after it into the same namespace under the same name works, and every such child
+ * exits by itself, successfully (the test is their subreaper here, so it sees them). */
+START_TEST(test_del_then_add_same_netns) {
+        enum { ROUNDS = 5 };
+        _cleanup_(cni_network_freep) CniNetwork *n = network(NODELET_NET);
+        _cleanup_free_ char *a = netns_new();
+        unsigned dels = 0;
+
+        ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+        for (int i = 0; i < ROUNDS; i++) {
+                _cleanup_json_ json_t *r1 = add_ok(n, a, "pod-r");
+                const char *veth1 = json_string_value(
+                        json_object_get(json_array_get(json_object_get(r1, "interfaces"), 1), "name"));
+                del_ok(n, a, "pod-r");
+                dels++;
+                _cleanup_json_ json_t *r2 = add_ok(n, a, "pod-r"); /* nothing in between */
+                _cleanup_free_ char *ip2 = pod_ip(r2, 0);
+                /* The first pair is gone, the second is there and works. */
+                ck_assert_int_ne(test_system("ip link show %s >/dev/null 2>&1", veth1), 0);
+                ck_assert_int_eq(
+                        test_system("ip netns exec %s ip -4 addr show eth0 | grep -q 'inet %s/24'", netns_name(a), ip2),
+                        0);
+                ck_assert_int_eq(ping(a, "10.231.1.1"), 0);
+                del_ok(n, a, "pod-r");
+                dels++;
+                ck_assert(!file_exists("ipam/tnet", ip2));
+                ck_assert_int_ne(test_system("ip netns exec %s ip link show eth0 >/dev/null 2>&1", netns_name(a)), 0);
+        }
+        /* A DEL with nothing left to delete starts no child. */
+        del_ok(n, a, "pod-r");
+
+        unsigned children = 0;
+        int status;
+        for (pid_t pid; (pid = waitpid(-1, &status, 0)) > 0; children++)
+                ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "leftover %d ended with status %d",
+                              (int) pid, status);
+        ck_assert_int_eq(errno, ECHILD);
+        ck_assert_uint_eq(children, dels);
 }
 END_TEST
 
@@ -573,6 +616,7 @@ static Suite *suite(void) {
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_nodelet_chain_two_pods);
         tcase_add_test(tc, test_check_detects_deleted_veth);
+        tcase_add_test(tc, test_del_then_add_same_netns);
         tcase_add_test(tc, test_reference_bridge_with_nodelet_ipam);
         tcase_add_test(tc, test_nodelet_bridge_with_host_local);
         tcase_add_test(tc, test_concurrent_adds);
