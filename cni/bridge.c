@@ -188,7 +188,7 @@ static int setup_gateway(AddState *s, CniError *e) {
 static int setup_veth(AddState *s, CniError *e) {
         int r;
 
-        r = nl_open_in_netns(s->ns_fd, &s->pod);
+        r = nl_open_in_netns(s->ns_fd, s->lock_fd, &s->pod); /* the lock fd is our own namespace */
         if (r < 0)
                 return cni_error(e, CNI_ERR_IO, "failed to open netlink socket in %s: %s", s->a->netns, strerror(-r));
         if (link_index_mac(s->pod, s->a->ifname, NULL, NULL) == 0)
@@ -524,7 +524,7 @@ int cni_bridge_check(const CniArgs *a, CniError *e) {
         r = open_netns(a->netns, &ns_fd, e);
         if (r < 0)
                 return r;
-        r = nl_open_in_netns(ns_fd, &pod);
+        r = nl_open_in_netns(ns_fd, -EBADF, &pod);
         if (r < 0)
                 return cni_error(e, CNI_ERR_IO, "failed to open netlink socket in %s: %s", a->netns, strerror(-r));
         if (link_get(pod, a->ifname, &peer) < 0)

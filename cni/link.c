@@ -63,12 +63,15 @@ int nl_open(struct nl_sock **ret) {
         return 0;
 }
 
-int nl_open_in_netns(int ns_fd, struct nl_sock **ret) {
-        _cleanup_close_ int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-        int r;
+int nl_open_in_netns(int ns_fd, int self_fd, struct nl_sock **ret) {
+        _cleanup_close_ int opened = -EBADF;
+        int self = self_fd, r;
 
-        if (self < 0)
-                return -errno;
+        if (self < 0) {
+                self = opened = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+                if (self < 0)
+                        return -errno;
+        }
         if (setns(ns_fd, CLONE_NEWNET) < 0)
                 return -errno;
         r = nl_open(ret);

@@ -20,8 +20,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_addr *, nl_addr_put)
 int nl_to_errno(int nle);
 
 int nl_open(struct nl_sock **ret);
-/* Opens a socket inside the network namespace at ns_fd; the calling thread is back in its own namespace after. */
-int nl_open_in_netns(int ns_fd, struct nl_sock **ret);
+/* Opens a socket inside the network namespace at ns_fd; the calling thread is back in its own namespace after.
+ * self_fd is an fd of the thread's own namespace when the caller has one at hand, else -1. */
+int nl_open_in_netns(int ns_fd, int self_fd, struct nl_sock **ret);
 
 /* -ENODEV when absent. */
 int link_get(struct nl_sock *sk, const char *name, struct rtnl_link **ret);
