@@ -282,10 +282,10 @@ static int expand(const char *in, char **env, char **ret) {
         return 0;
 }
 
-static int append_expanded(char ***argv, size_t *n, char **src, char **env) {
+static int append_expanded(char ***argv, size_t *n, char **src, char **env, bool expand_vars) {
         for (size_t i = 0; src && src[i]; i++) {
                 _cleanup_free_ char *x = NULL;
-                int r = expand(src[i], env, &x);
+                int r = expand_vars ? expand(src[i], env, &x) : ((x = strdup(src[i])) ? 0 : -ENOMEM);
                 if (r < 0)
                         return r;
                 r = strv_extend(argv, n, x);
@@ -295,8 +295,9 @@ static int append_expanded(char ***argv, size_t *n, char **src, char **env) {
         return 0;
 }
 
-int image_resolve_process(const ImageInfo *img, char **command, char **args, char **env, char ***ret_argv,
-                          char ***ret_env, ErrorBuf *e) {
+int image_resolve_process(const ImageInfo *img, char **command, char **args, char **env, ImageResolveFlags flags,
+                          char ***ret_argv, char ***ret_env, ErrorBuf *e) {
+        bool x = flags & IMAGE_RESOLVE_EXPAND_VARS;
         _cleanup_strv_free_ char **argv = calloc(1, sizeof(char *)), **envv = calloc(1, sizeof(char *));
         size_t n = 0, ne = 0;
         int r;
@@ -306,9 +307,9 @@ int image_resolve_process(const ImageInfo *img, char **command, char **args, cha
         /* Image defaults are used verbatim; only what the pod spec supplies is expanded (the kubelet expands
          * container.Command/Args before handing them to the runtime). */
         if (strv_length(command) > 0) {
-                r = append_expanded(&argv, &n, command, env);
+                r = append_expanded(&argv, &n, command, env, x);
                 if (r >= 0)
-                        r = append_expanded(&argv, &n, args, env);
+                        r = append_expanded(&argv, &n, args, env, x);
         } else {
                 /* containerd: an Entrypoint of [""] means "no entrypoint" (docker's --entrypoint ""). */
                 bool ep_empty = strv_length(img->entrypoint) == 1 && isempty(img->entrypoint[0]);
@@ -316,7 +317,7 @@ int image_resolve_process(const ImageInfo *img, char **command, char **args, cha
                 for (size_t i = 0; r >= 0 && !ep_empty && img->entrypoint && img->entrypoint[i]; i++)
                         r = strv_extend(&argv, &n, img->entrypoint[i]);
                 if (r >= 0 && strv_length(args) > 0)
-                        r = append_expanded(&argv, &n, args, env);
+                        r = append_expanded(&argv, &n, args, env, x);
                 else
                         for (size_t i = 0; r >= 0 && img->cmd && img->cmd[i]; i++)
                                 r = strv_extend(&argv, &n, img->cmd[i]);

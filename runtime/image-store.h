@@ -91,9 +91,13 @@ int image_store_gc(ImageStore *s);
  *   - $(VAR) in command and args expands from the container env (env); $$ is a literal $; unknown $(VAR) is kept;
  *   - env: a default PATH, then the image Env, then the container env, a later NAME replacing an earlier one in
  *     place (order kept).
- * command, args and env may be NULL. -EINVAL ("no command specified") when the result is empty. */
-int image_resolve_process(const ImageInfo *img, char **command, char **args, char **env, char ***ret_argv,
-                          char ***ret_env, ErrorBuf *e);
+ * command, args and env may be NULL. -EINVAL ("no command specified") when the result is empty.
+ * Without IMAGE_RESOLVE_EXPAND_VARS, command and args are taken verbatim (docker's `run IMAGE ARGS...`). */
+typedef enum ImageResolveFlags {
+        IMAGE_RESOLVE_EXPAND_VARS = 1 << 0, /* the kubelet's $(VAR) expansion */
+} ImageResolveFlags;
+int image_resolve_process(const ImageInfo *img, char **command, char **args, char **env, ImageResolveFlags flags,
+                          char ***ret_argv, char ***ret_env, ErrorBuf *e);
 
 /* Normalizes an image reference like the docker/containerd "normalized named" form: docker.io default registry,
  * library/ for single-component Docker Hub names, :latest when neither tag nor digest is given. -EINVAL with a

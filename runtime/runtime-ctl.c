@@ -331,7 +331,9 @@ static int parse_run(int argc, char *argv[], RunOpts *o, ContainerSpec *s) {
         return 0;
 }
 
-/* Fills the rootfs and process from the image (Kubernetes rules via image_resolve_process) or a plain directory. */
+/* Fills the rootfs and process from the image or a plain directory. Like `docker run IMAGE ARGS...`: ARGS replace
+ * the image Cmd, the Entrypoint stays, and ARGS are taken verbatim (no Kubernetes $(VAR) expansion; the shell that
+ * ran us has expanded what it wanted to). */
 static int spec_from_source(Ctl *ctl, RunOpts *o, ContainerSpec *s, char **ret_image_id) {
         if (o->rootfs) {
                 if (!o->cmd[0])
@@ -355,7 +357,7 @@ static int spec_from_source(Ctl *ctl, RunOpts *o, ContainerSpec *s, char **ret_i
                 log_error("image %s: %s", o->image, error_message(&e, r));
                 return r;
         }
-        r = image_resolve_process(img, NULL, o->cmd[0] ? o->cmd : NULL, o->env, &s->argv, &s->env, &e);
+        r = image_resolve_process(img, NULL, o->cmd[0] ? o->cmd : NULL, o->env, 0, &s->argv, &s->env, &e);
         if (r < 0) {
                 log_error("image %s: %s", o->image, error_message(&e, r));
                 return r;

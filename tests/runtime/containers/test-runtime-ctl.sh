@@ -39,6 +39,8 @@ expect_eq "$(n run --rm busybox echo hello)" "hello" "run echo"
 n run --rm busybox sh -c 'exit 3'; expect_eq $? 3 "exit code"
 expect_eq "$(n run --rm --user app busybox id -u)" "1000" "--user app"
 expect_eq "$(n run --rm -e GREETING=hi busybox sh -c 'echo $GREETING')" "hi" "-e"
+# Like docker run, arguments are passed verbatim: no Kubernetes $(VAR) expansion, $$ stays $$.
+expect_eq "$(n run --rm -e V=x busybox echo '$(V)' '$$')" '$(V) $$' "no \$(VAR) expansion"
 n run --rm --read-only busybox touch /x 2>/dev/null && fail "--read-only: write succeeded"
 n run --rm --cap-drop CHOWN busybox chown 1000 /tmp 2>/dev/null && fail "--cap-drop CHOWN: chown succeeded"
 # --memory needs the memory controller: always on v1, on v2 only when our cgroup delegates it.

@@ -44,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char *cmd[] = {s, NULL}, *env[] = {(char *) "A=1", (char *) "B=$(A)", NULL}, *empty[] = {NULL};
         ImageInfo img = {.entrypoint = empty, .cmd = empty, .env = empty};
         char **argv = NULL, **envv = NULL;
-        if (image_resolve_process(&img, cmd, cmd, env, &argv, &envv, NULL) >= 0) {
+        if (image_resolve_process(&img, cmd, cmd, env, IMAGE_RESOLVE_EXPAND_VARS, &argv, &envv, NULL) >= 0) {
                 strv_free(argv);
                 strv_free(envv);
         }

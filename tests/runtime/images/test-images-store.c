@@ -181,7 +181,7 @@ START_TEST(test_config_fields_and_ref_override) {
 
         _cleanup_strv_free_ char **argv = NULL, **env = NULL;
         char *args[] = {(char *) "true", NULL}, *cenv[] = {(char *) "A=2", NULL};
-        ck_assert_int_eq(image_resolve_process(i, NULL, args, cenv, &argv, &env, NULL), 0);
+        ck_assert_int_eq(image_resolve_process(i, NULL, args, cenv, IMAGE_RESOLVE_EXPAND_VARS, &argv, &env, NULL), 0);
         ck_assert_str_eq(argv[0], "/bin/sh");
         ck_assert_str_eq(argv[2], "true");
         ck_assert_str_eq(env[0], "PATH=/bin");

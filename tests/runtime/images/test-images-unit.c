@@ -140,7 +140,7 @@ static void check_process(ImageInfo *img, char **command, char **args, char **en
                           const char *want_env) {
         _cleanup_strv_free_ char **argv = NULL, **envv = NULL;
         ErrorBuf e = {};
-        int r = image_resolve_process(img, command, args, env, &argv, &envv, &e);
+        int r = image_resolve_process(img, command, args, env, IMAGE_RESOLVE_EXPAND_VARS, &argv, &envv, &e);
         ck_assert_msg(r == 0, "%s", error_message(&e, r));
         _cleanup_free_ char *a = joined(argv), *v = joined(envv);
         ck_assert_str_eq(a, want_argv);
@@ -172,7 +172,8 @@ START_TEST(test_kubernetes_command_args) {
         _cleanup_(image_info_freep) ImageInfo *none = image(NULL, NULL, NULL);
         _cleanup_strv_free_ char **argv = NULL, **envv = NULL;
         ErrorBuf e = {};
-        ck_assert_int_eq(image_resolve_process(none, NULL, NULL, NULL, &argv, &envv, &e), -EINVAL);
+        ck_assert_int_eq(image_resolve_process(none, NULL, NULL, NULL, IMAGE_RESOLVE_EXPAND_VARS, &argv, &envv, &e),
+                         -EINVAL);
         ck_assert_ptr_nonnull(strstr(e.msg, "no command specified"));
         ck_assert_ptr_null(argv);
 }
@@ -201,6 +202,12 @@ START_TEST(test_kubernetes_expansion) {
         check_process(img, NULL, NULL, env, "/e|$(A)|$(A)", NULL);
         _cleanup_strv_free_ char **args = strv("$(B)", NULL);
         check_process(img, NULL, args, env, "/e|$(A)|two", NULL);
+
+        /* Without IMAGE_RESOLVE_EXPAND_VARS (docker-like `nodeletctl run`) everything is taken verbatim. */
+        _cleanup_strv_free_ char **argv = NULL, **envv = NULL;
+        ck_assert_int_eq(image_resolve_process(img, NULL, command, env, 0, &argv, &envv, NULL), 0);
+        _cleanup_free_ char *a = joined(argv);
+        ck_assert_str_eq(a, "/e|$(A)|echo|$(A)|$$(A)|$(B)-$(A)|$(MISSING)|$A|a$|$(unterminated|$$$(B)|$()");
 }
 END_TEST
 
