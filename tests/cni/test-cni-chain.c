@@ -8,6 +8,7 @@
  * end (also after a failing test). Subnets are 10.2xx.x.x ranges that exist only inside those namespaces; traffic
  * goes only to addresses in namespaces the test created. */
 
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <systemd/sd-event.h>
 
 #include "cni/cni-ctl.h"
+#include "cni/link.h"
 #include "cni/runner.h"
 #include "common/fileio.h"
 #include "common/json-util.h"
@@ -257,6 +259,24 @@ START_TEST(test_del_then_add_same_netns) {
                               (int) pid, status);
         ck_assert_int_eq(errno, ECHILD);
         ck_assert_uint_eq(children, dels);
+}
+END_TEST
+
+/* The detached delete's other outcomes: nothing to delete (no child at all), and a kernel refusal (the loopback
+ * has no rtnl_link_ops: EOPNOTSUPP), which is reported and leaves the link alone. */
+START_TEST(test_detached_delete_errors) {
+        _cleanup_free_ char *a = netns_new();
+        _cleanup_close_ int ns = open(a, O_RDONLY | O_CLOEXEC);
+        ck_assert_int_ge(ns, 0);
+        ck_assert_int_eq(link_delete_detached(ns, "nosuch0", 10000), -ENODEV);
+        ck_assert_int_eq(waitpid(-1, NULL, WNOHANG), -1);
+        ck_assert_int_eq(errno, ECHILD);
+
+        ck_assert_int_eq(link_delete_detached(ns, "lo", 10000), -EOPNOTSUPP);
+        int status;
+        ck_assert_int_gt(waitpid(-1, &status, 0), 0); /* we called it in-process: the child is ours */
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        ck_assert_int_eq(test_system("ip netns exec %s ip link show lo >/dev/null", netns_name(a)), 0);
 }
 END_TEST
 
@@ -617,6 +637,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_nodelet_chain_two_pods);
         tcase_add_test(tc, test_check_detects_deleted_veth);
         tcase_add_test(tc, test_del_then_add_same_netns);
+        tcase_add_test(tc, test_detached_delete_errors);
         tcase_add_test(tc, test_reference_bridge_with_nodelet_ipam);
         tcase_add_test(tc, test_nodelet_bridge_with_host_local);
         tcase_add_test(tc, test_concurrent_adds);
