@@ -12,6 +12,7 @@
 #include <netlink/route/route.h>
 #include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <time.h>
 #include <sys/ioctl.h>
 #include <stdio.h>
@@ -392,13 +393,17 @@ _noreturn_ static void delete_child(int del_fd, int status_fd, int ifindex) {
         } ack;
         int err = -EIO;
 
-        /* Nothing of the plugin's may stay open here: the runtime reads our stdout until EOF. */
+        /* Nothing of the plugin's may stay open here: the runtime reads our stdout until EOF. The two fds we keep
+         * go to 3 and 4 by way of high numbers, so that neither can overwrite the other on the way. */
         int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(null, STDOUT_FILENO) < 0 ||
-            dup2(null, STDERR_FILENO) < 0 || dup2(del_fd, 3) < 0 || dup2(status_fd, 4) < 0)
+        int d = fcntl(del_fd, F_DUPFD, 10), st = fcntl(status_fd, F_DUPFD, 10);
+        if (null < 0 || d < 0 || st < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(null, STDOUT_FILENO) < 0 ||
+            dup2(null, STDERR_FILENO) < 0 || dup2(d, 3) < 0 || dup2(st, 4) < 0)
                 _exit(1);
         (void) close_range(5, ~0U, 0);
         (void) setsid();
+        /* The caller may be gone before we report: a closed pipe is no reason to die. */
+        (void) signal(SIGPIPE, SIG_IGN);
         if (send(3, &req, sizeof req, 0) == (ssize_t) sizeof req) {
                 ssize_t n = recv(3, &ack, sizeof ack, 0);
                 if (n >= (ssize_t) NLMSG_LENGTH(sizeof(struct nlmsgerr)) && ack.h.nlmsg_type == NLMSG_ERROR)
