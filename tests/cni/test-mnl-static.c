@@ -154,17 +154,25 @@ static int trace_cb(const struct nlattr *a, void *data) {
         return MNL_CB_OK;
 }
 
+static Trace trace_ours(int stop_at) {
+        return (Trace){.stop_at = stop_at,
+                       .get_type = mnl_attr_get_type,
+                       .get_payload_len = mnl_attr_get_payload_len,
+                       .validate = mnl_attr_validate,
+                       .type_valid = mnl_attr_type_valid};
+}
+
+static Trace trace_theirs(int stop_at) {
+        return (Trace){.stop_at = stop_at,
+                       .get_type = REAL(mnl_attr_get_type),
+                       .get_payload_len = REAL(mnl_attr_get_payload_len),
+                       .validate = REAL(mnl_attr_validate),
+                       .type_valid = REAL(mnl_attr_type_valid)};
+}
+
 static void trace_both(const struct nlmsghdr *nlh, unsigned offset, int stop_at) {
-        Trace o = {.stop_at = stop_at,
-                   .get_type = mnl_attr_get_type,
-                   .get_payload_len = mnl_attr_get_payload_len,
-                   .validate = mnl_attr_validate,
-                   .type_valid = mnl_attr_type_valid};
-        Trace t = {.stop_at = stop_at,
-                   .get_type = REAL(mnl_attr_get_type),
-                   .get_payload_len = REAL(mnl_attr_get_payload_len),
-                   .validate = REAL(mnl_attr_validate),
-                   .type_valid = REAL(mnl_attr_type_valid)};
+        Trace o = trace_ours(stop_at);
+        Trace t = trace_theirs(stop_at);
         int ro = mnl_attr_parse(nlh, offset, trace_cb, &o);
         int rt = REAL(mnl_attr_parse)(nlh, offset, trace_cb, &t);
         ck_assert_int_eq(ro, rt);
@@ -176,10 +184,7 @@ START_TEST(test_parse_and_validate) {
         Impl o = ours();
         size_t n = build(&o, buf, sizeof buf, 0);
         struct nlmsghdr *nlh = (struct nlmsghdr *) buf;
-        Trace all = {.get_type = mnl_attr_get_type,
-                     .get_payload_len = mnl_attr_get_payload_len,
-                     .validate = mnl_attr_validate,
-                     .type_valid = mnl_attr_type_valid};
+        Trace all = trace_ours(0);
         ck_assert_int_eq(mnl_attr_parse(nlh, sizeof(struct rtgenmsg) + 1, trace_cb, &all), MNL_CB_OK);
         ck_assert_msg(strstr(all.log, "[9 "), "%s", all.log); /* the walk reached the last attribute */
 
@@ -197,14 +202,8 @@ START_TEST(test_parse_and_validate) {
         struct nlattr *outer = NULL;
         mnl_attr_for_each(outer, nlh, sizeof(struct rtgenmsg) + 1) if (mnl_attr_get_type(outer) == 9) break;
         ck_assert_ptr_nonnull(outer);
-        Trace a = {.get_type = mnl_attr_get_type,
-                   .get_payload_len = mnl_attr_get_payload_len,
-                   .validate = mnl_attr_validate,
-                   .type_valid = mnl_attr_type_valid};
-        Trace b = {.get_type = REAL(mnl_attr_get_type),
-                   .get_payload_len = REAL(mnl_attr_get_payload_len),
-                   .validate = REAL(mnl_attr_validate),
-                   .type_valid = REAL(mnl_attr_type_valid)};
+        Trace a = trace_ours(0);
+        Trace b = trace_theirs(0);
         ck_assert_int_eq(mnl_attr_parse_nested(outer, trace_cb, &a), REAL(mnl_attr_parse_nested)(outer, trace_cb, &b));
         ck_assert_str_eq(a.log, b.log);
 
@@ -228,14 +227,8 @@ START_TEST(test_parse_and_validate) {
         /* Malformed streams: every truncation of the message, and attribute lengths that lie. */
         for (size_t cut = MNL_NLMSG_HDRLEN; cut <= n; cut++) {
                 nlh->nlmsg_len = (uint32_t) cut;
-                Trace x = {.get_type = mnl_attr_get_type,
-                           .get_payload_len = mnl_attr_get_payload_len,
-                           .validate = mnl_attr_validate,
-                           .type_valid = mnl_attr_type_valid};
-                Trace y = {.get_type = REAL(mnl_attr_get_type),
-                           .get_payload_len = REAL(mnl_attr_get_payload_len),
-                           .validate = REAL(mnl_attr_validate),
-                           .type_valid = REAL(mnl_attr_type_valid)};
+                Trace x = trace_ours(0);
+                Trace y = trace_theirs(0);
                 ck_assert_int_eq(mnl_attr_parse(nlh, 0, trace_cb, &x), REAL(mnl_attr_parse)(nlh, 0, trace_cb, &y));
                 ck_assert_str_eq(x.log, y.log);
         }
@@ -486,6 +479,8 @@ static Suite *suite(void) {
         return s;
 }
 
+/* Its own runner rather than tests/lib's: that one links nodelet-common and with it the real libmnl, which must only
+ * be reached through dlsym() here. */
 int main(void) {
         SRunner *sr = srunner_create(suite());
         srunner_run_all(sr, CK_NORMAL);
