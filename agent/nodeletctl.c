@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 
+#include "agent/pods-ctl.h"
 #include "cni/cni-ctl.h"
 #include "common/json-util.h"
 #include "common/log.h"
@@ -51,10 +52,11 @@ static int verb_version(int argc, char *argv[]) {
 
 static const Verb verbs[] = {
         {"cni", cni_ctl_main, "run the node's CNI network by hand (nodeletctl cni --help)"},
-        {"exec", runtime_ctl_exec, "run a command in a running container"},
+        {"exec", pods_ctl_exec, "run a command in a pod's container (or a container by ID)"},
         {"images", images_ctl_main, "import, list and remove images (nodeletctl images --help)"},
-        {"logs", runtime_ctl_logs, "print a container's log (CRI format decoded)"},
-        {"ps", runtime_ctl_ps, "list containers (-a: also exited ones)"},
+        {"logs", pods_ctl_logs, "print a pod's container log (-c NAME, -f, --tail N, --previous)"},
+        {"pods", pods_ctl_pods, "list the daemon's pods (works while the daemon is down)"},
+        {"ps", pods_ctl_ps, "list containers with their pod (-a: also exited ones)"},
         {"proxy", proxy_ctl_main, "program Services into nftables (nodeletctl proxy --help)"},
         {"rm", runtime_ctl_rm, "remove containers (-f: stop them first)"},
         {"run", runtime_ctl_run, "run a one-off container from an image or a rootfs directory"},
@@ -64,21 +66,62 @@ static const Verb verbs[] = {
 };
 
 static void usage(FILE *f) {
-        fprintf(f, "usage: nodeletctl COMMAND [ARGS...]\n\ncommands:\n");
+        fprintf(f, "usage: nodeletctl [--root-dir DIR] [--state-dir DIR] COMMAND [ARGS...]\n\n"
+                   "  --root-dir DIR   images and pod data (default $NODELET_ROOT_DIR, else /var/lib/nodelet)\n"
+                   "  --state-dir DIR  runtime state (default $NODELET_STATE_DIR, else /run/nodelet)\n\n"
+                   "commands (nodeletctl COMMAND --help for their options):\n");
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
                 fprintf(f, "  %-12s %s\n", verbs[i].name, verbs[i].help);
 }
 
+/* Global options before the verb, crictl's habit (`nodeletctl --state-dir /run/x pods`). They become the
+ * environment defaults every module reads, so the verb's own --root-dir/--state-dir still win. Returns the index of
+ * the verb, or -1 after an error. */
+static int parse_global_options(int argc, char *argv[]) {
+        static const struct {
+                const char *option, *env;
+        } globals[] = {{"--root-dir", "NODELET_ROOT_DIR"}, {"--state-dir", "NODELET_STATE_DIR"}};
+        int i = 1;
+        while (i < argc && argv[i][0] == '-' && !streq(argv[i], "-h") && !streq(argv[i], "--help")) {
+                const char *value = NULL;
+                size_t k;
+                for (k = 0; k < ELEMENTSOF(globals); k++) {
+                        const char *v = startswith(argv[i], globals[k].option);
+                        if (v && *v == '=')
+                                value = v + 1;
+                        else if (v && !*v && i + 1 < argc)
+                                value = argv[++i];
+                        if (value)
+                                break;
+                }
+                if (!value) {
+                        fprintf(stderr, "nodeletctl: unknown or incomplete option '%s'\n", argv[i]);
+                        return -1;
+                }
+                if (setenv(globals[k].env, value, 1) < 0) {
+                        log_error_errno(-errno, "Failed to set %s: %m", globals[k].env);
+                        return -1;
+                }
+                i++;
+        }
+        return i;
+}
+
 int main(int argc, char *argv[]) {
         log_set_program("nodeletctl");
-        if (argc < 2 || streq(argv[1], "-h") || streq(argv[1], "--help")) {
-                usage(argc < 2 ? stderr : stdout);
-                return argc < 2 ? 2 : 0;
+        int v = parse_global_options(argc, argv);
+        if (v < 0) {
+                usage(stderr);
+                return 2;
+        }
+        if (v >= argc || streq(argv[v], "-h") || streq(argv[v], "--help")) {
+                usage(v >= argc ? stderr : stdout);
+                return v >= argc ? 2 : 0;
         }
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-                if (streq(argv[1], verbs[i].name))
-                        return verbs[i].run(argc - 1, argv + 1);
-        fprintf(stderr, "nodeletctl: unknown command '%s'\n", argv[1]);
+                if (streq(argv[v], verbs[i].name))
+                        return verbs[i].run(argc - v, argv + v);
+        fprintf(stderr, "nodeletctl: unknown command '%s'\n", argv[v]);
         usage(stderr);
         return 2;
 }

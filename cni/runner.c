@@ -20,11 +20,6 @@
 
 extern char **environ;
 
-static void *mfree(void *p) {
-        free(p);
-        return NULL;
-}
-
 static void *memdup(const void *p, size_t n) {
         void *q = malloc(n);
         return q ? memcpy(q, p, n) : NULL;
@@ -184,6 +179,11 @@ static bool plugin_available(char *const *bin_dirs, const char *type) {
 }
 
 int cni_write_default_conflist(const char *conf_dir, char *const *pod_cidrs, char *const *bin_dirs, ErrorBuf *e) {
+        return cni_write_default_conflist_full(conf_dir, pod_cidrs, bin_dirs, NULL, e);
+}
+
+int cni_write_default_conflist_full(const char *conf_dir, char *const *pod_cidrs, char *const *bin_dirs,
+                                    const char *ipam_data_dir, ErrorBuf *e) {
         _cleanup_(cni_network_freep) CniNetwork *existing = NULL;
         _cleanup_json_ json_t *ranges = json_array(), *routes = json_array(), *plugins = NULL, *list = NULL;
         _cleanup_free_ char *path = NULL, *text = NULL;
@@ -213,6 +213,9 @@ int cni_write_default_conflist(const char *conf_dir, char *const *pod_cidrs, cha
                             "nodelet0", "isGateway", 1, "ipMasq", 1, "hairpinMode", 1, "ipam", "type", "nodelet-ipam",
                             "ranges", ranges, "routes", routes);
         if (!plugins)
+                return -ENOMEM;
+        if (ipam_data_dir && json_object_set_new(json_object_get(json_array_get(plugins, 0), "ipam"), "dataDir",
+                                                 json_string(ipam_data_dir)) < 0)
                 return -ENOMEM;
         /* hostPort needs portmap; kubernetes.io/ingress-bandwidth needs bandwidth: add them when installed. */
         if (plugin_available(bin_dirs, "portmap"))

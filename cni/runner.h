@@ -45,6 +45,9 @@ const char *cni_network_plugin_type(const CniNetwork *n, size_t i);
 /* Writes <conf_dir>/10-nodelet.conflist unless the directory already holds a network; 0 = written,
  * 1 = left alone. pod_cidrs: one IPv4 and/or one IPv6 CIDR. bin_dirs NULL = defaults. */
 int cni_write_default_conflist(const char *conf_dir, char *const *pod_cidrs, char *const *bin_dirs, ErrorBuf *e);
+/* The same with the IPAM lease directory (nodelet-ipam's dataDir; NULL = its default /var/lib/cni/networks). */
+int cni_write_default_conflist_full(const char *conf_dir, char *const *pod_cidrs, char *const *bin_dirs,
+                                    const char *ipam_data_dir, ErrorBuf *e);
 
 typedef struct CniRunnerOptions {
         char **bin_dirs;       /* NULL = /opt/cni/bin, /usr/lib/cni */

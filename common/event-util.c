@@ -12,6 +12,10 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
 }
 
 int event_loop_new(sd_event **ret) {
+        return event_loop_new_full(NULL, NULL, ret);
+}
+
+int event_loop_new_full(sd_event_signal_handler_t on_term, void *userdata, sd_event **ret) {
         _cleanup_event_ sd_event *e = NULL;
         sigset_t mask;
         int r;
@@ -24,8 +28,8 @@ int event_loop_new(sd_event **ret) {
         sigaddset(&mask, SIGINT);
         if (pthread_sigmask(SIG_BLOCK, &mask, NULL) != 0)
                 return -errno;
-        if ((r = sd_event_add_signal(e, NULL, SIGTERM, on_exit_signal, NULL)) < 0 ||
-            (r = sd_event_add_signal(e, NULL, SIGINT, on_exit_signal, NULL)) < 0)
+        if ((r = sd_event_add_signal(e, NULL, SIGTERM, on_term ?: on_exit_signal, userdata)) < 0 ||
+            (r = sd_event_add_signal(e, NULL, SIGINT, on_term ?: on_exit_signal, userdata)) < 0)
                 return r;
         /* Pings the watchdog from the loop itself, so a wedged loop is what gets the daemon restarted. */
         if ((r = sd_event_set_watchdog(e, true)) < 0)

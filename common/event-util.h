@@ -18,6 +18,8 @@
 #define _cleanup_event_source_ _cleanup_(sd_event_source_unrefp)
 
 int event_loop_new(sd_event **ret);
+/* The same with a handler of its own for SIGTERM/SIGINT (NULL = exit the loop), e.g. to stop work first. */
+int event_loop_new_full(sd_event_signal_handler_t on_term, void *userdata, sd_event **ret);
 /* Sends READY=1 (and STATUS=) to systemd when NOTIFY_SOCKET is set, then runs the loop; returns the exit code. */
 int event_loop_run(sd_event *e, const char *status);
 /* Microseconds from now on CLOCK_MONOTONIC, for sd_event_add_time(). */

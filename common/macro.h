@@ -16,6 +16,7 @@
 #define _noreturn_ __attribute__((noreturn))
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
 #define _warn_unused_result_ __attribute__((warn_unused_result))
+#define _fallthrough_ __attribute__((fallthrough))
 #define _likely_(x) (__builtin_expect(!!(x), 1))
 #define _unlikely_(x) (__builtin_expect(!!(x), 0))
 
@@ -51,6 +52,11 @@ static inline void freep(void *p) {
         free(*(void **) p);
 }
 #define _cleanup_free_ _cleanup_(freep)
+/* free() that returns NULL: `p = mfree(p);` */
+static inline void *mfree(void *p) {
+        free(p);
+        return NULL;
+}
 
 /* Closes fd (ignoring EBADF for negative values) and returns -EBADF, so `fd = safe_close(fd);` works. */
 static inline int safe_close(int fd) {

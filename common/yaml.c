@@ -21,6 +21,11 @@ typedef struct Anchor {
         json_t *value;
 } Anchor;
 
+struct YamlPositions {
+        char *source;
+        json_t *table; /* JSON path → (line << 32) | column, both 1-based */
+};
+
 typedef struct Builder {
         yaml_parser_t parser;
         const char *source;
@@ -28,6 +33,10 @@ typedef struct Builder {
         Anchor *anchors;
         size_t n_anchors;
         size_t n_aliases;
+        /* Only when the caller asked for positions: the table and the JSON path of the node being built. */
+        YamlPositions *positions;
+        char *path;
+        size_t path_len, path_size;
 } Builder;
 
 static int builder_error(Builder *b, const yaml_mark_t *m, const char *what) {
@@ -73,6 +82,45 @@ static void anchors_clear(Builder *b) {
         b->anchors = NULL;
         b->n_anchors = 0;
         b->n_aliases = 0;
+}
+
+/* Appends ".key" (just "key" at the top) or "[i]" to the current path and records mark for it. Returns the old
+ * length for path_pop(). */
+static int path_push(Builder *b, const char *key, size_t index, const yaml_mark_t *mark, size_t *ret_old_len) {
+        char idx[32];
+        const char *seg = key;
+        size_t extra;
+
+        if (!key) {
+                snprintf(idx, sizeof idx, "[%zu]", index);
+                seg = idx;
+        }
+        extra = strlen(seg) + (key && b->path_len > 0 ? 1 : 0);
+        if (b->path_len + extra + 1 > b->path_size) {
+                size_t n = MAX(b->path_size * 2, b->path_len + extra + 64);
+                char *p = realloc(b->path, n);
+                RET_NULL_ENOMEM(p);
+                b->path = p;
+                b->path_size = n;
+        }
+        *ret_old_len = b->path_len;
+        if (key && b->path_len > 0)
+                b->path[b->path_len++] = '.';
+        memcpy(b->path + b->path_len, seg, strlen(seg) + 1);
+        b->path_len += strlen(seg);
+
+        _cleanup_json_ json_t *v =
+                json_integer((json_int_t) ((((uint64_t) mark->line + 1) << 32) | (mark->column + 1)));
+        RET_NULL_ENOMEM(v);
+        if (json_object_set(b->positions->table, b->path, v) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+static void path_pop(Builder *b, size_t old_len) {
+        b->path_len = old_len;
+        if (b->path)
+                b->path[old_len] = 0;
 }
 
 static bool str_in(const char *s, const char *const *list) {
@@ -316,14 +364,25 @@ static int build_mapping(Builder *b, yaml_event_t *start, unsigned depth, json_t
                 is_merge = kev.type == YAML_SCALAR_EVENT && kev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
                            streq((const char *) kev.data.scalar.value, "<<") && !kev.data.scalar.tag;
                 yaml_mark_t kmark = kev.start_mark;
+                size_t old_len = 0;
                 r = build_node(b, &kev, depth + 1, &k);
                 yaml_event_delete(&kev);
                 if (r < 0)
                         return r;
+                if (b->positions) {
+                        /* The key's name is needed before the value is built (its keys nest below it). Merged
+                         * content is recorded below "<<", where no consumer looks. */
+                        if (!is_merge && (r = key_to_string(b, k, &kmark, &key)) < 0)
+                                return r;
+                        if ((r = path_push(b, is_merge ? "<<" : key, 0, &kmark, &old_len)) < 0)
+                                return r;
+                }
                 if ((r = parse_event(b, &vev)) < 0)
                         return r;
                 r = build_node(b, &vev, depth + 1, &v);
                 yaml_event_delete(&vev);
+                if (b->positions)
+                        path_pop(b, old_len);
                 if (r < 0)
                         return r;
                 if (is_merge) {
@@ -331,7 +390,7 @@ static int build_mapping(Builder *b, yaml_event_t *start, unsigned depth, json_t
                                 return -ENOMEM;
                         continue;
                 }
-                if ((r = key_to_string(b, k, &kmark, &key)) < 0)
+                if (!key && (r = key_to_string(b, k, &kmark, &key)) < 0)
                         return r;
                 if (json_object_set(obj, key, v) < 0 || json_object_set(explicit_keys, key, json_true()) < 0)
                         return -ENOMEM;
@@ -356,6 +415,7 @@ static int build_sequence(Builder *b, yaml_event_t *start, unsigned depth, json_
         for (;;) {
                 yaml_event_t ev;
                 json_t *v = NULL;
+                size_t old_len = 0;
 
                 if ((r = parse_event(b, &ev)) < 0)
                         return r;
@@ -363,8 +423,14 @@ static int build_sequence(Builder *b, yaml_event_t *start, unsigned depth, json_
                         yaml_event_delete(&ev);
                         break;
                 }
+                if (b->positions && (r = path_push(b, NULL, json_array_size(arr), &ev.start_mark, &old_len)) < 0) {
+                        yaml_event_delete(&ev);
+                        return r;
+                }
                 r = build_node(b, &ev, depth + 1, &v);
                 yaml_event_delete(&ev);
+                if (b->positions)
+                        path_pop(b, old_len);
                 if (r < 0)
                         return r;
                 if (json_array_append_new(arr, v) < 0)
@@ -440,28 +506,16 @@ static bool looks_like_json(const char *text, size_t size) {
         return false;
 }
 
-static int parse_stream(const char *text, size_t size, const char *source, bool multi, json_t **ret, ErrorBuf *e) {
-        _cleanup_json_ json_t *docs = json_array();
-        Builder b = {.source = source, .error = e};
+/* Runs libyaml over text, building each document into docs (a JSON array). */
+static int parse_yaml_stream(Builder *b, const char *text, size_t size, bool multi, json_t *docs) {
         int r = 0;
 
-        RET_NULL_ENOMEM(docs);
-        if (looks_like_json(text, size)) {
-                json_t *j;
-                if (jx_parse(text, size, source, &j, NULL) >= 0) {
-                        if (json_array_append_new(docs, j) < 0)
-                                return -ENOMEM;
-                        *ret = TAKE_PTR(docs);
-                        return 0;
-                }
-                /* Not strict JSON: YAML flow style is a superset, fall through. */
-        }
-        if (!yaml_parser_initialize(&b.parser))
+        if (!yaml_parser_initialize(&b->parser))
                 return -ENOMEM;
-        yaml_parser_set_input_string(&b.parser, (const unsigned char *) text, size);
+        yaml_parser_set_input_string(&b->parser, (const unsigned char *) text, size);
         for (bool done = false; !done && r >= 0;) {
                 yaml_event_t ev;
-                if ((r = parse_event(&b, &ev)) < 0)
+                if ((r = parse_event(b, &ev)) < 0)
                         break;
                 switch (ev.type) {
                 case YAML_STREAM_END_EVENT:
@@ -470,10 +524,10 @@ static int parse_stream(const char *text, size_t size, const char *source, bool 
                 case YAML_DOCUMENT_START_EVENT: {
                         json_t *doc = NULL;
                         if (!multi && json_array_size(docs) > 0) {
-                                r = builder_error(&b, &ev.start_mark, "expected a single document, found another one");
+                                r = builder_error(b, &ev.start_mark, "expected a single document, found another one");
                                 break;
                         }
-                        if ((r = build_document(&b, &doc)) < 0)
+                        if ((r = build_document(b, &doc)) < 0)
                                 break;
                         if (json_is_null(doc) && multi)
                                 json_decref(doc);
@@ -486,8 +540,41 @@ static int parse_stream(const char *text, size_t size, const char *source, bool 
                 }
                 yaml_event_delete(&ev);
         }
-        anchors_clear(&b);
-        yaml_parser_delete(&b.parser);
+        anchors_clear(b);
+        yaml_parser_delete(&b->parser);
+        free(b->path);
+        b->path = NULL;
+        b->path_len = b->path_size = 0;
+        return r;
+}
+
+static int parse_stream(const char *text, size_t size, const char *source, bool multi, YamlPositions *positions,
+                        json_t **ret, ErrorBuf *e) {
+        _cleanup_json_ json_t *docs = json_array();
+        Builder b = {.source = source, .error = e, .positions = positions};
+        int r;
+
+        RET_NULL_ENOMEM(docs);
+        if (looks_like_json(text, size)) {
+                json_t *j;
+                if (jx_parse(text, size, source, &j, NULL) >= 0) {
+                        if (json_array_append_new(docs, j) < 0)
+                                return -ENOMEM;
+                        if (positions) {
+                                /* The value stays jansson's; the YAML reader (JSON is flow-style YAML) only
+                                 * contributes positions, so a document it cannot read just has fewer of them. */
+                                _cleanup_json_ json_t *ignored = json_array();
+                                RET_NULL_ENOMEM(ignored);
+                                b.error = NULL;
+                                if (parse_yaml_stream(&b, text, size, multi, ignored) == -ENOMEM)
+                                        return -ENOMEM;
+                        }
+                        *ret = TAKE_PTR(docs);
+                        return 0;
+                }
+                /* Not strict JSON: YAML flow style is a superset, fall through. */
+        }
+        r = parse_yaml_stream(&b, text, size, multi, docs);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(docs);
@@ -495,31 +582,88 @@ static int parse_stream(const char *text, size_t size, const char *source, bool 
 }
 
 int yaml_parse_documents(const char *text, size_t size, const char *source, json_t **ret, ErrorBuf *e) {
-        return parse_stream(text, size, source, true, ret, e);
+        return parse_stream(text, size, source, true, NULL, ret, e);
 }
 
-int yaml_parse(const char *text, size_t size, const char *source, json_t **ret, ErrorBuf *e) {
+static int parse_one(const char *text, size_t size, const char *source, YamlPositions *positions, json_t **ret,
+                     ErrorBuf *e) {
         _cleanup_json_ json_t *docs = NULL;
-        int r = parse_stream(text, size, source, false, &docs, e);
+        int r = parse_stream(text, size, source, false, positions, &docs, e);
         if (r < 0)
                 return r;
         *ret = json_array_size(docs) > 0 ? json_incref(json_array_get(docs, 0)) : json_null();
         return 0;
 }
 
-static int load(const char *path, bool multi, json_t **ret, ErrorBuf *e) {
+int yaml_parse(const char *text, size_t size, const char *source, json_t **ret, ErrorBuf *e) {
+        return parse_one(text, size, source, NULL, ret, e);
+}
+
+YamlPositions *yaml_positions_free(YamlPositions *p) {
+        if (!p)
+                return NULL;
+        free(p->source);
+        json_decref(p->table);
+        free(p);
+        return NULL;
+}
+
+int yaml_parse_with_positions(const char *text, size_t size, const char *source, json_t **ret,
+                              YamlPositions **ret_positions, ErrorBuf *e) {
+        _cleanup_(yaml_positions_freep) YamlPositions *p = calloc(1, sizeof(YamlPositions));
+        json_t *j = NULL;
+        int r;
+
+        RET_NULL_ENOMEM(p);
+        p->table = json_object();
+        p->source = strdup(strna(source));
+        RET_NULL_ENOMEM(p->table && p->source);
+        if ((r = parse_one(text, size, source, p, &j, e)) < 0)
+                return r;
+        *ret = j;
+        *ret_positions = TAKE_PTR(p);
+        return 0;
+}
+
+int yaml_position_lookup(const YamlPositions *p, const char *path, unsigned *ret_line, unsigned *ret_column) {
+        json_t *v;
+
+        if (!p || !path)
+                return -ENOENT;
+        v = json_object_get(p->table, path);
+        if (!v)
+                return -ENOENT;
+        uint64_t packed = (uint64_t) json_integer_value(v);
+        if (ret_line)
+                *ret_line = (unsigned) (packed >> 32);
+        if (ret_column)
+                *ret_column = (unsigned) (packed & 0xffffffffu);
+        return 0;
+}
+
+const char *yaml_positions_source(const YamlPositions *p) {
+        return p ? p->source : "(null)";
+}
+
+static int load(const char *path, bool multi, YamlPositions **ret_positions, json_t **ret, ErrorBuf *e) {
         _cleanup_free_ char *data = NULL;
         size_t size;
         int r = read_full_file(path, 0, &data, &size);
         if (r < 0)
                 return error_set(e, r, "%s: %s", path, strerror(-r));
+        if (ret_positions)
+                return yaml_parse_with_positions(data, size, path, ret, ret_positions, e);
         return multi ? yaml_parse_documents(data, size, path, ret, e) : yaml_parse(data, size, path, ret, e);
 }
 
 int yaml_load_file(const char *path, json_t **ret, ErrorBuf *e) {
-        return load(path, false, ret, e);
+        return load(path, false, NULL, ret, e);
 }
 
 int yaml_load_file_documents(const char *path, json_t **ret, ErrorBuf *e) {
-        return load(path, true, ret, e);
+        return load(path, true, NULL, ret, e);
+}
+
+int yaml_load_file_with_positions(const char *path, json_t **ret, YamlPositions **ret_positions, ErrorBuf *e) {
+        return load(path, false, ret_positions, ret, e);
 }

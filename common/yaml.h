@@ -21,3 +21,23 @@ int yaml_parse(const char *text, size_t size, const char *source, json_t **ret, 
 int yaml_parse_documents(const char *text, size_t size, const char *source, json_t **ret, ErrorBuf *e);
 int yaml_load_file(const char *path, json_t **ret, ErrorBuf *e);
 int yaml_load_file_documents(const char *path, json_t **ret, ErrorBuf *e);
+
+/* Source positions, so a consumer that validates the JSON can point the operator at the line
+ * ("config.yaml:7: maxPods: expected an integer"). Keys of the position table are JSON paths as the consumer spells
+ * them: mapping keys joined with '.', sequence items as "[i]" ("evictionHard.memory.available",
+ * "registerWithTaints[0].effect"). A key's position is where the key starts, a sequence item's where the item
+ * starts; lines and columns count from 1. Keys are not escaped, so a key containing '.' or '[' shares its spelling
+ * with a nested path (both are recorded, the later wins); content reached through an alias or a `<<` merge has no
+ * position of its own (look up the parent). JSON input gets the same table. */
+typedef struct YamlPositions YamlPositions;
+
+/* Like yaml_parse(), and also returns the positions table (owned by the caller, free with yaml_positions_free()). */
+int yaml_parse_with_positions(const char *text, size_t size, const char *source, json_t **ret,
+                              YamlPositions **ret_positions, ErrorBuf *e);
+int yaml_load_file_with_positions(const char *path, json_t **ret, YamlPositions **ret_positions, ErrorBuf *e);
+/* 0 and the position of path, or -ENOENT when the document has no such key (or it came from an alias). */
+int yaml_position_lookup(const YamlPositions *p, const char *path, unsigned *ret_line, unsigned *ret_column);
+/* The source name given to the parser ("(null)" when none): what error messages put in front of the line. */
+const char *yaml_positions_source(const YamlPositions *p);
+YamlPositions *yaml_positions_free(YamlPositions *p);
+DEFINE_TRIVIAL_CLEANUP_FUNC(YamlPositions *, yaml_positions_free)

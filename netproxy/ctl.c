@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "common/event-util.h"
 #include "common/json-util.h"
 #include "common/log.h"
 #include "common/yaml.h"
@@ -313,6 +314,7 @@ static int do_sync(Ctl *c, HealthServers *hs) {
 
 static int watch_loop(Ctl *c, const char *dir, unsigned verify_sec, unsigned full_sec) {
         _cleanup_close_ int ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK), sfd = -EBADF;
+        _cleanup_event_ sd_event *event = NULL;
         _cleanup_(health_servers_freep) HealthServers *hs = NULL;
         sigset_t mask;
         int r;
@@ -328,7 +330,10 @@ static int watch_loop(Ctl *c, const char *dir, unsigned verify_sec, unsigned ful
         sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
         if (sfd < 0)
                 return log_error_errno(-errno, "signalfd() failed: %m");
-        if ((r = health_servers_new(&hs)) < 0)
+        /* The healthCheckNodePort servers run on an sd-event loop; its epoll fd joins the poll() below. */
+        if ((r = sd_event_new(&event)) < 0)
+                return log_error_errno(r, "Failed to create an event loop: %m");
+        if ((r = health_servers_new(event, &hs)) < 0)
                 return log_error_errno(r, "Out of memory");
         (void) do_sync(c, hs);
         print_metrics(c);
@@ -337,12 +342,19 @@ static int watch_loop(Ctl *c, const char *dir, unsigned verify_sec, unsigned ful
         clock_gettime(CLOCK_MONOTONIC, &last);
         last_full = last;
         for (;;) {
-                struct pollfd p[2] = {{.fd = ifd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
-                r = poll(p, 2, (int) (verify_sec * 1000));
+                struct pollfd p[3] = {{.fd = ifd, .events = POLLIN},
+                                      {.fd = sfd, .events = POLLIN},
+                                      {.fd = sd_event_get_fd(event), .events = POLLIN}};
+                r = poll(p, 3, (int) (verify_sec * 1000));
                 if (r < 0 && errno != EINTR)
                         return log_error_errno(-errno, "poll() failed: %m");
                 if (p[1].revents)
                         break;
+                if (p[2].revents) {
+                        r = sd_event_run(event, 0);
+                        if (r < 0)
+                                return log_error_errno(r, "Event loop failed: %m");
+                }
                 if (p[0].revents) {
                         char buf[64 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
                         ssize_t n;

@@ -84,11 +84,6 @@ static uint64_t now_usec(void) {
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
 }
 
-static void *mfree(void *p) {
-        free(p);
-        return NULL;
-}
-
 static int fam_of(int family) {
         return family == AF_INET6 ? 1 : 0;
 }

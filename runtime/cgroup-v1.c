@@ -90,6 +90,29 @@ static int v1_apply(const char *dir, const ContainerResources *res, ErrorBuf *e)
         return r;
 }
 
+/* Writes file when this hierarchy has it; the value is a string ("-1" lifts a v1 limit). */
+static int write_str_opt(const char *dir, const char *file, const char *value, ErrorBuf *e) {
+        int r = cgroup_write(dir, file, value);
+        if (r < 0 && r != -ENOENT)
+                return error_set(e, r, "%s=%s: %s", file, value, strerror(-r));
+        return 0;
+}
+
+static int v1_reset(const char *dir, const ContainerResources *res, ErrorBuf *e) {
+        /* memory+swap first: the kernel refuses a memory limit above it, so raising the memory limit of a pod
+         * would fail; apply() sets it again right after the memory limit. */
+        int r = write_str_opt(dir, "memory.memsw.limit_in_bytes", "-1", e);
+        if (r == 0 && !res->memory_limit)
+                r = write_str_opt(dir, "memory.limit_in_bytes", "-1", e);
+        if (r == 0 && !res->cpu_quota_us)
+                r = write_str_opt(dir, "cpu.cfs_quota_us", "-1", e);
+        if (r == 0 && !res->cpu_shares)
+                r = write_str_opt(dir, "cpu.shares", "1024", e);
+        if (r == 0 && !res->pids_limit)
+                r = write_str_opt(dir, "pids.max", "max", e);
+        return r;
+}
+
 /* The device allowlist runc and containerd give every container: without it a container with CAP_MKNOD (one of
  * the default capabilities) could create and open a node for the host's disk. mknod of anything stays allowed
  * ("m"); read/write only for these. */
@@ -144,6 +167,7 @@ const CgroupDriver cgroup_driver_v1 = {
         .bases = v1_bases,
         .prepare_parent = NULL,
         .apply = v1_apply,
+        .reset = v1_reset,
         .devices = v1_devices,
         .oom_kills = v1_oom_kills,
 };

@@ -90,6 +90,27 @@ static int v2_apply(const char *dir, const ContainerResources *res, ErrorBuf *e)
         return r;
 }
 
+static int v2_reset(const char *dir, const ContainerResources *res, ErrorBuf *e) {
+        static const struct {
+                const char *file, *value;
+        } defaults[] = {
+                {"memory.max", "max"},
+                {"cpu.max", "max"},
+                {"cpu.weight", "100"},
+                {"pids.max", "max"},
+        };
+        bool unset[] = {!res->memory_limit, !res->cpu_quota_us, !res->cpu_shares, !res->pids_limit};
+        for (size_t i = 0; i < ELEMENTSOF(defaults); i++) {
+                if (!unset[i])
+                        continue;
+                int r = cgroup_write(dir, defaults[i].file, defaults[i].value);
+                /* ENOENT: the controller is not enabled for this cgroup, so there is no limit to lift. */
+                if (r < 0 && r != -ENOENT)
+                        return error_set(e, r, "%s=%s: %s", defaults[i].file, defaults[i].value, strerror(-r));
+        }
+        return 0;
+}
+
 static int v2_oom_kills(const char *memory_dir, uint64_t *ret) {
         _cleanup_free_ char *p = NULL, *text = NULL;
         int r = path_join(&p, memory_dir, "memory.events");
@@ -112,6 +133,7 @@ const CgroupDriver cgroup_driver_v2 = {
         .bases = v2_bases,
         .prepare_parent = v2_prepare_parent,
         .apply = v2_apply,
+        .reset = v2_reset,
         .devices = NULL, /* v2 needs a BPF_CGROUP_DEVICE program: not implemented (docs/runtime.md) */
         .oom_kills = v2_oom_kills,
 };

@@ -117,7 +117,7 @@ static int mkdir_levels(const CgroupDriver *d, const char *base, const char *rel
         return 0;
 }
 
-int cgroup_create(const CgroupDriver *d, char **bases, size_t memory_index, const char *rel,
+int cgroup_create(const CgroupDriver *d, char **bases, size_t memory_index, const char *rel, unsigned parent_levels,
                   const ContainerResources *res, bool all_devices, char ***ret_dirs, char **ret_memory_dir,
                   ErrorBuf *e) {
         size_t n = 0;
@@ -125,9 +125,6 @@ int cgroup_create(const CgroupDriver *d, char **bases, size_t memory_index, cons
                 n++;
         _cleanup_strv_free_ char **dirs = calloc(n + 1, sizeof(char *));
         RET_NULL_ENOMEM(dirs);
-        unsigned levels = 0;
-        for (const char *s = rel; *s; s++)
-                levels += *s == '/';
         int r = 0;
         for (size_t i = 0; i < n; i++) {
                 r = mkdir_levels(d, bases[i], rel, &dirs[i]);
@@ -144,7 +141,7 @@ int cgroup_create(const CgroupDriver *d, char **bases, size_t memory_index, cons
                 }
         }
         if (r < 0) {
-                (void) cgroup_destroy(dirs, levels);
+                (void) cgroup_destroy(dirs, parent_levels);
                 return r;
         }
         if (ret_memory_dir) {
@@ -155,6 +152,21 @@ int cgroup_create(const CgroupDriver *d, char **bases, size_t memory_index, cons
                 }
         }
         *ret_dirs = TAKE_PTR(dirs);
+        return 0;
+}
+
+int cgroup_ensure(const CgroupDriver *d, char **bases, const char *rel, const ContainerResources *res, ErrorBuf *e) {
+        for (char **b = bases; *b; b++) {
+                _cleanup_free_ char *dir = NULL;
+                int r = mkdir_levels(d, *b, rel, &dir);
+                if (r < 0)
+                        return error_set(e, r, "cgroup %s/%s: %s", *b, rel, strerror(-r));
+                r = d->reset ? d->reset(dir, res, e) : 0;
+                if (r == 0)
+                        r = d->apply(dir, res, e);
+                if (r < 0)
+                        return error_prefix(e, r, "cgroup %s", dir);
+        }
         return 0;
 }
 

@@ -26,6 +26,10 @@ typedef struct CgroupDriver {
         int (*prepare_parent)(const char *dir);
         /* Writes the limits into the container's directory in one hierarchy. */
         int (*apply)(const char *dir, const ContainerResources *res, ErrorBuf *e);
+        /* Before apply() on a cgroup that may already have limits (a pod cgroup being updated): lifts those res
+         * leaves unset (0) back to the kernel's defaults, and what apply() must raise first (v1: the memory+swap
+         * limit, which must never be below the memory limit). Files of other hierarchies are skipped. */
+        int (*reset)(const char *dir, const ContainerResources *res, ErrorBuf *e);
         /* Device access: the container's standard devices only, or all when privileged (NULL: not supported). */
         int (*devices)(const char *dir, bool allow_all, ErrorBuf *e);
         /* The memory controller's OOM-kill counter. */
@@ -42,10 +46,14 @@ const CgroupDriver *cgroup_driver_for_version(int version);
 /* Rejects values the kernel would refuse or misread, naming the field. */
 int cgroup_resources_validate(const ContainerResources *res, ErrorBuf *e);
 
-/* Creates <base>/<rel> in every hierarchy and applies res; on failure removes what it made. */
-int cgroup_create(const CgroupDriver *d, char **bases, size_t memory_index, const char *rel,
+/* Creates <base>/<rel> in every hierarchy and applies res; on failure removes what it made: the leaf, and up to
+ * parent_levels empty parents (see cgroup_destroy()). */
+int cgroup_create(const CgroupDriver *d, char **bases, size_t memory_index, const char *rel, unsigned parent_levels,
                   const ContainerResources *res, bool all_devices, char ***ret_dirs, char **ret_memory_dir,
                   ErrorBuf *e);
+/* Creates <base>/<rel> (and missing parents) in every hierarchy, or updates it: the limits of res are written and
+ * the ones it leaves unset are lifted. Unlike cgroup_create() nothing is removed on failure (it may be in use). */
+int cgroup_ensure(const CgroupDriver *d, char **bases, const char *rel, const ContainerResources *res, ErrorBuf *e);
 /* Removes the directories (waiting briefly for exiting tasks), then their empty parents up to (excluding) the
  * base's depth given by keep_levels (levels of rel above the leaf that may be removed when empty). */
 int cgroup_destroy(char **dirs, unsigned parent_levels);

@@ -346,16 +346,6 @@ static int mkdir_fast(const char *p, mode_t mode) {
         return errno == ENOENT ? mkdir_p(p, mode) : -errno;
 }
 
-static unsigned rel_levels(const char *cgroup_parent) {
-        unsigned n = 0;
-        if (!cgroup_parent)
-                return 0;
-        n = 1;
-        for (const char *p = cgroup_parent; *p; p++)
-                n += *p == '/';
-        return n;
-}
-
 static Container *container_new(Runtime *rt, const char *id, ContainerConfig *cfg) {
         Container *c = calloc(1, sizeof(*c));
         if (!c)
@@ -364,6 +354,7 @@ static Container *container_new(Runtime *rt, const char *id, ContainerConfig *cf
         c->id = strdup(id);
         c->shim_pidfd = -1;
         c->start_fd = -1;
+        c->exec_pidfd = -1;
         c->cfg = cfg;
         if (!c->id) {
                 free(c);
@@ -404,13 +395,15 @@ int container_create(Runtime *rt, const char *id, const ContainerSpec *spec, Con
                 r = error_set(e, -errno, "container %s: creating the rootfs directories: %s", id, strerror(errno));
                 goto fail;
         }
-        r = cgroup_create(rt->cgroup, rt->cgroup_bases, rt->cgroup_memory_index, rel, &spec->resources,
-                          spec->privileged, &cfg->cgroup_dirs, &cfg->cgroup_memory, e);
+        /* Levels of the pod parent this container may remove when empty (not a pod cgroup the caller made with
+         * runtime_pod_cgroup_apply()). */
+        cfg->cgroup_parent_levels = runtime_cgroup_parent_levels(rt, spec->cgroup_parent);
+        r = cgroup_create(rt->cgroup, rt->cgroup_bases, rt->cgroup_memory_index, rel, cfg->cgroup_parent_levels,
+                          &spec->resources, spec->privileged, &cfg->cgroup_dirs, &cfg->cgroup_memory, e);
         if (r < 0) {
                 error_prefix(e, r, "container %s", id);
                 goto fail;
         }
-        cfg->cgroup_parent_levels = rel_levels(spec->cgroup_parent);
         r = container_config_format(cfg, &text);
         if (r >= 0) {
                 _cleanup_free_ char *p = NULL;
@@ -428,14 +421,14 @@ int container_create(Runtime *rt, const char *id, const ContainerSpec *spec, Con
                 r = -ENOMEM;
                 goto fail;
         }
-        c->parent_levels = rel_levels(spec->cgroup_parent);
+        c->parent_levels = cfg->cgroup_parent_levels;
         TAKE_PTR(cfg);
         *ret = c;
         return 0;
 
 fail:
         if (cfg->cgroup_dirs)
-                (void) cgroup_destroy(cfg->cgroup_dirs, rel_levels(spec->cgroup_parent));
+                (void) cgroup_destroy(cfg->cgroup_dirs, cfg->cgroup_parent_levels);
         (void) rm_rf(cfg->upper_dir);
         (void) rm_rf(cfg->work_dir);
         (void) rm_rf(dir);
@@ -479,6 +472,8 @@ Container *container_free(Container *c) {
         container_config_free(c->cfg);
         (void) safe_close(c->shim_pidfd);
         (void) safe_close(c->start_fd);
+        (void) safe_close(c->exec_pidfd);
+        seccomp_filter_done(&c->exec_filter);
         free(c);
         return NULL;
 }

@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <systemd/sd-event.h>
+
 #include "common/error.h"
 #include "common/macro.h"
 
@@ -105,7 +107,7 @@ typedef struct ContainerSpec {
         char *ns_paths[_NAMESPACE_KIND_MAX]; /* join these (sandbox); NULL = a new private namespace */
 
         ContainerResources resources;
-        char *cgroup_parent; /* below the runtime's cgroup base, e.g. the pod's cgroup "pod<uid>"; NULL = none */
+        char *cgroup_parent; /* below the runtime's cgroup base, e.g. "pod<uid>" or a runtime_pod_cgroup_apply() one */
 
         int stop_signal;    /* 0 = SIGTERM */
         char **annotations; /* "key=value", kept with the container for its owner (image id, pod, name…) */
@@ -133,6 +135,22 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Runtime *, runtime_free)
 const char *runtime_state_dir(const Runtime *rt);
 /* The ids of every container in the state dir, sorted. */
 int runtime_list(Runtime *rt, char ***ret_ids);
+
+/* Pod-level cgroups, as the kubelet makes them: kubepods/burstable/pod<uid>, kubepods/besteffort/pod<uid>, and
+ * Guaranteed pods directly below kubepods. rel is relative to the runtime's cgroup base (RuntimeConfig.cgroup_parent)
+ * and made of letters, digits, '.', '_', '-' and '/'. A pod cgroup made here is recorded in the state dir
+ * (<state-dir>/pod-cgroups/): a container created with it (or a cgroup below it) as ContainerSpec.cgroup_parent
+ * removes only its own levels below it, never the pod cgroup or its parents; only runtime_pod_cgroup_remove() does.
+ * Parents that were not made here (e.g. a plain "pod1") still go with their last container. */
+/* Creates or updates <base>/<rel> in every hierarchy with the limits (cpu shares/quota, memory, pids); limits
+ * left 0 are lifted (an update can remove a limit). Idempotent; parents are created as needed. */
+int runtime_pod_cgroup_apply(Runtime *rt, const char *rel, const ContainerResources *res, ErrorBuf *e);
+/* Removes it (waiting ~2 s at most for exiting tasks). -EBUSY while containers (child cgroups) are still in it, or
+ * tasks remain. Removing a missing pod cgroup succeeds. */
+int runtime_pod_cgroup_remove(Runtime *rt, const char *rel, ErrorBuf *e);
+/* The pod cgroup's OOM-kill counter (v1: memory.oom_control's oom_kill, kills in the pod's memory cgroup itself,
+ * i.e. the pod limit was hit; v2: memory.events, which includes the kills in its containers). */
+int runtime_pod_cgroup_oom_kills(Runtime *rt, const char *rel, uint64_t *ret);
 
 typedef enum ContainerState {
         CONTAINER_CREATED,
@@ -198,18 +216,39 @@ const char *container_annotation(const Container *c, const char *key);
 /* The entrypoint's argv. */
 char *const *container_argv(const Container *c);
 
-/* Exec into a running container: its namespaces, cgroups, user, capabilities, seccomp, env. */
+/* Exec into a running container: its namespaces, cgroups, user, capabilities, seccomp, env (docs/runtime.md#exec).
+ * The process is started without copying the caller's address space (two CLONE_VM|CLONE_VFORK steps: the caller is
+ * suspended until the command's execve(), typically well under a millisecond) and becomes a direct child of the
+ * caller, in its own process group; it is never visible to waitid(P_ALL) without __WALL and sends no SIGCHLD.
+ * Setup failures (container not running, command not found in the container's PATH) are returned at once, before
+ * any callback. */
 typedef struct ExecSpec {
         char **argv;
         char **env;            /* appended to (and overriding) the container's env */
-        uint64_t timeout_usec; /* 0 = none; on timeout the process is killed and timed_out is set */
-        size_t output_max;     /* per stream; 0 = 64 KiB; more is discarded */
+        uint64_t timeout_usec; /* 0 = none; on timeout the process group is killed and timed_out is set */
+        size_t output_max;     /* per stream; 0 = 64 KiB; more is read and discarded */
+        bool combine_output;   /* stderr into the stdout buffer, in write order (the kubelet's CombinedOutput) */
 } ExecSpec;
 typedef struct ExecResult {
-        int exit_code; /* 128+signal when killed */
+        int exit_code; /* 128+signal when killed (137 after a timeout) */
         bool timed_out;
-        char *out, *err; /* NUL-terminated */
+        char *out, *err; /* NUL-terminated; err is empty with combine_output */
         size_t out_size, err_size;
 } ExecResult;
 void exec_result_done(ExecResult *r);
+/* Blocks until the command exited (or timed out). Runs the same code as container_exec_async() on a private loop. */
 int container_exec(Container *c, const ExecSpec *spec, ExecResult *ret, ErrorBuf *e);
+
+typedef struct ExecJob ExecJob;
+/* r < 0: collecting the result failed (res is then NULL). res is only valid during the call. */
+typedef void (*exec_done_t)(int r, const ExecResult *res, void *userdata);
+/* Starts spec in c and returns at once; the output pipes, the process's exit (a pidfd) and the timeout are sources
+ * on event. Once the process exited, the output it wrote is collected (what a background child writes later is
+ * not waited for) and done() runs on the loop, exactly once, unless the job is cancelled first; the job is freed
+ * after done() returns. *ret (may be NULL) is a handle for exec_job_cancel(), valid until done() runs. spec and c
+ * are not referenced after the call (c may be freed while the job runs). On failure done() is never called. */
+int container_exec_async(Container *c, sd_event *event, const ExecSpec *spec, exec_done_t done, void *userdata,
+                         ExecJob **ret, ErrorBuf *e);
+/* SIGKILLs the process (and its process group) and frees the job without calling done(); the process is reaped
+ * on the loop once it is gone. NULL-safe; returns NULL. Not for use from or after done(). */
+ExecJob *exec_job_cancel(ExecJob *j);

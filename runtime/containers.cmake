@@ -21,6 +21,7 @@ target_link_libraries(nodelet-runtime-core PUBLIC PkgConfig::JANSSON)
 add_library(nodelet-runtime STATIC
   $<TARGET_OBJECTS:nodelet-runtime-core>
   ${CMAKE_CURRENT_SOURCE_DIR}/caps.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/cgroup-pod.c
   ${CMAKE_CURRENT_SOURCE_DIR}/container.c
   ${CMAKE_CURRENT_SOURCE_DIR}/exec.c
   ${CMAKE_CURRENT_SOURCE_DIR}/runtime-ctl.c

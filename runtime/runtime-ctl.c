@@ -4,8 +4,10 @@
  *   nodeletctl run [--rm] [-d] [--name N] [-e K=V]... [--user U] [--memory SIZE] [--cpus N] [--pids-limit N]
  *                  [--read-only] [--cap-add C]... [--cap-drop C]... [--seccomp RuntimeDefault|Unconfined|FILE]
  *                  [--privileged] [--hostname H] [-w DIR] (IMAGE | --rootfs DIR) [CMD [ARG...]]
- *   nodeletctl ps [-a] | logs [-f] [--tail N] ID | exec [--timeout SEC] [-e K=V]... ID CMD... | stop [-t SEC] ID... |
- *              rm [-f] ID...
+ *   nodeletctl stop [-t SEC] ID... | rm [-f] ID...
+ *
+ * `ps`, `logs` and `exec` know pods too, so the agent owns them (agent/pods-ctl.c); they are built from the
+ * container-level pieces here (runtime_ctl_ps_columns, runtime_ctl_print_log, runtime_ctl_exec_in).
  *
  * Every verb accepts --root-dir DIR (default $NODELET_ROOT_DIR, else /var/lib/nodelet), --state-dir DIR
  * (default $NODELET_STATE_DIR, else /run/nodelet) and --cgroup-parent P (relative: below our own cgroup, default
@@ -107,6 +109,24 @@ static int ctl_runtime(Ctl *ctl, Runtime **ret) {
         if (r < 0)
                 return log_error_errno(r, "Failed to open the runtime state in %s: %m", ctl->state_dir);
         return 0;
+}
+
+void runtime_ctl_options(int *argc, char *argv[], RuntimeCtlOptions *ret) {
+        Ctl ctl = {};
+        ctl_init(&ctl, argc, argv);
+        *ret = (RuntimeCtlOptions){
+                .root_dir = ctl.root_dir, .state_dir = ctl.state_dir, .cgroup_parent = ctl.cgroup_parent};
+}
+
+int runtime_ctl_open(const RuntimeCtlOptions *o, Runtime **ret) {
+        Ctl ctl = {};
+        int argc = 0;
+        char *argv[1] = {NULL};
+        ctl_init(&ctl, &argc, argv); /* the shim's path */
+        ctl.root_dir = o->root_dir;
+        ctl.state_dir = o->state_dir;
+        ctl.cgroup_parent = o->cgroup_parent;
+        return ctl_runtime(&ctl, ret);
 }
 
 static int ctl_images(Ctl *ctl, ImageStore **ret) {
@@ -506,10 +526,38 @@ static void format_age(uint64_t ns, char *buf, size_t size) {
                 snprintf(buf, size, "%" PRIu64 "h ago", s / 3600);
 }
 
-int runtime_ctl_ps(int argc, char *argv[]) {
+static bool is_help(const char *s) {
+        return streq(s, "-h") || streq(s, "--help");
+}
+
+/* Prints rows of n cells (the first row is the header), each column as wide as its widest cell but the last. */
+static void print_table(char **cells, size_t n_rows, size_t n) {
+        _cleanup_free_ int *w = calloc(n, sizeof(int));
+        for (size_t i = 0; w && i < n_rows * n; i++)
+                w[i % n] = MAX(w[i % n], (int) strlen(cells[i]));
+        for (size_t row = 0; row < n_rows; row++)
+                for (size_t k = 0; k < n; k++) {
+                        if (k + 1 < n)
+                                printf("%-*s ", w ? w[k] : 0, cells[row * n + k]);
+                        else
+                                printf("%s\n", cells[row * n + k]);
+                }
+}
+
+int runtime_ctl_ps_columns(int argc, char *argv[], const RuntimeCtlColumn *columns, size_t n_columns) {
         Ctl ctl = {};
         ctl_init(&ctl, &argc, argv);
-        bool all = argc > 1 && (streq(argv[1], "-a") || streq(argv[1], "--all"));
+        bool all = false;
+        for (int i = 1; i < argc; i++) {
+                if (streq(argv[i], "-a") || streq(argv[i], "--all"))
+                        all = true;
+                else {
+                        FILE *f = is_help(argv[i]) ? stdout : stderr;
+                        fprintf(f, "usage: nodeletctl ps [-a]\n\nLists running containers (-a: also created and "
+                                   "exited ones).\n");
+                        return is_help(argv[i]) ? 0 : 2;
+                }
+        }
         _cleanup_(runtime_freep) Runtime *rt = NULL;
         if (ctl_runtime(&ctl, &rt) < 0)
                 return 1;
@@ -517,8 +565,20 @@ int runtime_ctl_ps(int argc, char *argv[]) {
         int r = runtime_list(rt, &ids);
         if (r < 0)
                 return log_error_errno(r, "Failed to list containers in %s: %m", ctl.state_dir), 1;
-        printf("%-24s %-10s %-6s %-8s %-12s %-24s %s\n", "CONTAINER", "STATE", "EXIT", "PID", "CREATED", "IMAGE",
-               "COMMAND");
+        /* The whole table first: columns as wide as their values (32-character pod container ids, image
+         * references), so nothing needs to be abbreviated. */
+        static const char *const fixed[] = {"CONTAINER", "STATE", "EXIT", "PID", "CREATED", "IMAGE"};
+        size_t n = ELEMENTSOF(fixed) + n_columns + 1;
+        _cleanup_strv_free_ char **cells = NULL;
+        size_t n_rows = 0;
+        for (size_t k = 0; k < n; k++) {
+                const char *h = k < ELEMENTSOF(fixed) ? fixed[k]
+                                : k + 1 < n           ? columns[k - ELEMENTSOF(fixed)].header
+                                                      : "COMMAND";
+                if (strv_append(&cells, h) < 0)
+                        return log_error_errno(-ENOMEM, "Out of memory"), 1;
+        }
+        n_rows++;
         for (char **id = ids; *id; id++) {
                 _cleanup_(container_freep) Container *c = NULL;
                 if (container_load(rt, *id, &c, NULL) < 0)
@@ -532,18 +592,86 @@ int runtime_ctl_ps(int argc, char *argv[]) {
                 if (st.pid > 0)
                         snprintf(pid_s, sizeof(pid_s), "%d", (int) st.pid);
                 format_age(st.created_at, age, sizeof(age));
-                char cmd[256] = "";
+                /* One line per container: a script's newlines and tabs become spaces, and long ones are cut
+                 * like docker ps does. */
+                char cmd[81] = "";
                 size_t l = 0;
                 for (char *const *a = container_argv(c); a && *a && l < sizeof(cmd) - 1; a++)
                         l += (size_t) snprintf(cmd + l, sizeof(cmd) - l, "%s%s", l ? " " : "", *a);
-                printf("%-24s %-10s %-6s %-8s %-12s %-24s %s\n", *id, container_state_to_string(st.state), exit_s,
-                       pid_s, age, strna(container_annotation(c, ANNOTATION_IMAGE)), cmd);
+                for (char *p = cmd; *p; p++)
+                        if ((unsigned char) *p < ' ')
+                                *p = ' ';
+                if (l >= sizeof(cmd) - 1)
+                        memcpy(cmd + sizeof(cmd) - 4, "...", 4);
+                const char *row[] = {*id,    container_state_to_string(st.state),
+                                     exit_s, pid_s,
+                                     age,    strna(container_annotation(c, ANNOTATION_IMAGE))};
+                for (size_t k = 0; k < n; k++) {
+                        const char *v = k < ELEMENTSOF(row) ? row[k]
+                                        : k + 1 < n ? container_annotation(c, columns[k - ELEMENTSOF(row)].annotation)
+                                                    : cmd;
+                        if (strv_append(&cells, v ?: "-") < 0)
+                                return log_error_errno(-ENOMEM, "Out of memory"), 1;
+                }
+                n_rows++;
+        }
+        print_table(cells, n_rows, n);
+        return 0;
+}
+
+/* Writes records to stdout/stderr by stream. With timestamps, each line starts with the time of its first record
+ * (like `kubectl logs --timestamps`); a line split into partial records gets one. */
+typedef struct LogPrinter {
+        bool timestamps;
+        bool in_line[_LOG_STREAM_MAX];
+} LogPrinter;
+
+static void print_record(LogPrinter *p, const CriLogLine *l) {
+        FILE *o = l->stream == LOG_STREAM_STDOUT ? stdout : stderr;
+        if (p->timestamps && !p->in_line[l->stream])
+                fprintf(o, "%s ", l->timestamp);
+        (void) fwrite(l->content, 1, l->content_size, o);
+        if (!l->partial)
+                (void) fputc('\n', o);
+        p->in_line[l->stream] = l->partial;
+}
+
+/* The whole file, or its last tail lines (0 = all). */
+static int print_log_file(LogPrinter *p, const char *path, unsigned tail) {
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        _cleanup_free_ char *line = NULL;
+        size_t cap = 0;
+        ssize_t n;
+        long skip = 0;
+        if (tail > 0) {
+                /* Count complete lines first, then skip all but the last `tail`. */
+                long total = 0;
+                while ((n = getline(&line, &cap, f)) > 0) {
+                        CriLogLine l;
+                        if (cri_log_parse_line(line, (size_t) n, &l) == 0 && !l.partial)
+                                total++;
+                }
+                skip = total > (long) tail ? total - (long) tail : 0;
+                rewind(f);
+        }
+        while ((n = getline(&line, &cap, f)) > 0) {
+                CriLogLine l;
+                if (cri_log_parse_line(line, (size_t) n, &l) < 0)
+                        continue;
+                if (skip > 0) {
+                        if (!l.partial)
+                                skip--;
+                        continue;
+                }
+                print_record(p, &l);
         }
         return 0;
 }
 
 /* Prints the complete records readable from f (a partial last line is left for the next round). */
-static void print_new_records(FILE *f, char **line, size_t *cap) {
+static void print_new_records(LogPrinter *p, FILE *f, char **line, size_t *cap) {
         for (;;) {
                 long pos = ftell(f);
                 ssize_t n = getline(line, cap, f);
@@ -556,17 +684,15 @@ static void print_new_records(FILE *f, char **line, size_t *cap) {
                 CriLogLine l;
                 if (cri_log_parse_line(*line, (size_t) n, &l) < 0)
                         continue;
-                FILE *o = l.stream == LOG_STREAM_STDOUT ? stdout : stderr;
-                (void) fwrite(l.content, 1, l.content_size, o);
-                if (!l.partial)
-                        (void) fputc('\n', o);
-                (void) fflush(o);
+                print_record(p, &l);
+                (void) fflush(stdout);
+                (void) fflush(stderr);
         }
         clearerr(f);
 }
 
 /* `logs -f`: what is there, then what is appended, across rotations, until the container's shim is gone. */
-static int follow(const char *path, int stop_fd, bool from_end) {
+static int follow(LogPrinter *p, const char *path, int stop_fd, bool from_end) {
         _cleanup_free_ char *line = NULL;
         size_t cap = 0;
         _cleanup_fclose_ FILE *f = fopen(path, "re");
@@ -575,11 +701,11 @@ static int follow(const char *path, int stop_fd, bool from_end) {
         for (;;) {
                 bool stop = stop_fd < 0;
                 if (!stop) {
-                        struct pollfd p = {.fd = stop_fd, .events = POLLIN};
-                        stop = poll(&p, 1, 200) > 0;
+                        struct pollfd pfd = {.fd = stop_fd, .events = POLLIN};
+                        stop = poll(&pfd, 1, 200) > 0;
                 }
                 if (f)
-                        print_new_records(f, &line, &cap);
+                        print_new_records(p, f, &line, &cap);
                 /* Rotated (renamed, a new file at path): finish the old one, continue with the new. */
                 struct stat a, b;
                 if (stat(path, &a) == 0 && (!f || (fstat(fileno(f), &b) == 0 && a.st_ino != b.st_ino))) {
@@ -587,81 +713,33 @@ static int follow(const char *path, int stop_fd, bool from_end) {
                                 fclose(f);
                         f = fopen(path, "re");
                         if (f)
-                                print_new_records(f, &line, &cap);
+                                print_new_records(p, f, &line, &cap);
                 }
                 if (stop)
                         return 0;
         }
 }
 
-int runtime_ctl_logs(int argc, char *argv[]) {
-        Ctl ctl = {};
-        ctl_init(&ctl, &argc, argv);
-        unsigned tail = 0;
-        bool follow_ = false;
-        const char *id = NULL;
-        for (int i = 1; i < argc; i++) {
-                if (streq(argv[i], "--tail") && i + 1 < argc)
-                        tail = (unsigned) atoi(argv[++i]);
-                else if (startswith(argv[i], "--tail="))
-                        tail = (unsigned) atoi(argv[i] + 7);
-                else if (streq(argv[i], "-f") || streq(argv[i], "--follow"))
-                        follow_ = true;
-                else
-                        id = argv[i];
-        }
-        if (!id) {
-                fprintf(stderr, "usage: nodeletctl logs [-f] [--tail N] CONTAINER\n");
-                return 2;
-        }
-        _cleanup_(runtime_freep) Runtime *rt = NULL;
-        _cleanup_(container_freep) Container *c = NULL;
-        if (ctl_runtime(&ctl, &rt) < 0 || load(&ctl, rt, id, &c) < 0)
-                return 1;
-        const char *p = container_log_path(c);
-        if (!p)
-                return log_error("container %s: has no log", id), 1;
+int runtime_ctl_print_log(Container *c, unsigned tail, bool follow_, bool timestamps) {
+        LogPrinter p = {.timestamps = timestamps};
+        const char *path = container_log_path(c);
+        if (!path)
+                return log_error_errno(-ENOENT, "container %s: has no log", container_id(c));
         if (follow_ && tail == 0)
-                return follow(p, container_exit_fd(c), false) < 0;
-        int r = cri_log_print(p, stdout, stderr, tail);
+                return follow(&p, path, container_exit_fd(c), false);
+        int r = print_log_file(&p, path, tail);
         if (r < 0)
-                return log_error_errno(r, "container %s: reading %s: %m", id, p), 1;
+                return log_error_errno(r, "container %s: reading %s: %m", container_id(c), path);
         if (follow_) {
                 (void) fflush(stdout);
                 (void) fflush(stderr);
-                return follow(p, container_exit_fd(c), true) < 0;
+                return follow(&p, path, container_exit_fd(c), true);
         }
         return 0;
 }
 
-int runtime_ctl_exec(int argc, char *argv[]) {
-        Ctl ctl = {};
-        ctl_init(&ctl, &argc, argv);
-        _cleanup_strv_free_ char **env = NULL;
-        uint64_t timeout = 0;
-        int i = 1;
-        for (; i < argc && argv[i][0] == '-'; i++) {
-                if ((streq(argv[i], "-e") || streq(argv[i], "--env")) && i + 1 < argc) {
-                        if (strv_append(&env, argv[++i]) < 0)
-                                return 1;
-                } else if (streq(argv[i], "--timeout") && i + 1 < argc)
-                        timeout = (uint64_t) (strtod(argv[++i], NULL) * USEC_PER_SEC);
-                else if (streq(argv[i], "--")) {
-                        i++;
-                        break;
-                } else
-                        break;
-        }
-        if (argc - i < 2) {
-                fprintf(stderr, "usage: nodeletctl exec [-e K=V]... [--timeout SECONDS] CONTAINER COMMAND [ARG...]\n");
-                return 2;
-        }
-        const char *id = argv[i];
-        _cleanup_(runtime_freep) Runtime *rt = NULL;
-        _cleanup_(container_freep) Container *c = NULL;
-        if (ctl_runtime(&ctl, &rt) < 0 || load(&ctl, rt, id, &c) < 0)
-                return 1;
-        ExecSpec x = {.argv = argv + i + 1, .env = env, .timeout_usec = timeout, .output_max = 16 * 1024 * 1024};
+int runtime_ctl_exec_in(Container *c, char **argv, char **env, uint64_t timeout_usec) {
+        ExecSpec x = {.argv = argv, .env = env, .timeout_usec = timeout_usec, .output_max = 16 * 1024 * 1024};
         ExecResult res = {};
         ErrorBuf e = {};
         int r = container_exec(c, &x, &res, &e);
@@ -671,7 +749,8 @@ int runtime_ctl_exec(int argc, char *argv[]) {
         fwrite(res.err, 1, res.err_size, stderr);
         int code = res.exit_code;
         if (res.timed_out)
-                log_error("container %s: exec timed out after %.1fs", id, (double) timeout / USEC_PER_SEC);
+                log_error("container %s: exec timed out after %.1fs", container_id(c),
+                          (double) timeout_usec / USEC_PER_SEC);
         exec_result_done(&res);
         return code;
 }
@@ -681,6 +760,10 @@ int runtime_ctl_stop(int argc, char *argv[]) {
         ctl_init(&ctl, &argc, argv);
         double t = 10;
         int i = 1;
+        if (i < argc && is_help(argv[i])) {
+                printf("usage: nodeletctl stop [-t SECONDS] CONTAINER...\n");
+                return 0;
+        }
         if (i + 1 < argc && (streq(argv[i], "-t") || streq(argv[i], "--timeout"))) {
                 t = strtod(argv[i + 1], NULL);
                 i += 2;
@@ -714,6 +797,10 @@ int runtime_ctl_rm(int argc, char *argv[]) {
         ctl_init(&ctl, &argc, argv);
         bool force = false;
         int i = 1;
+        if (i < argc && is_help(argv[i])) {
+                printf("usage: nodeletctl rm [-f] CONTAINER...\n");
+                return 0;
+        }
         if (i < argc && (streq(argv[i], "-f") || streq(argv[i], "--force"))) {
                 force = true;
                 i++;

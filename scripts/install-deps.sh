@@ -11,7 +11,7 @@ PKGS=(
   libcurl4-openssl-dev libseccomp-dev check libsubunit-dev libsystemd-dev libyaml-dev
   libarchive-dev libmicrohttpd-dev libssl-dev libcap-dev
   # test peers and tools
-  nftables iproute2 busybox-static python3 curl runc containernetworking-plugins zstd
+  nftables iproute2 busybox-static python3 python3-grpcio curl runc containernetworking-plugins zstd
   conntrack procps util-linux kmod jq hyperfine
 )
 

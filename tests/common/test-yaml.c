@@ -274,6 +274,117 @@ START_TEST(test_load_file) {
 }
 END_TEST
 
+static void ck_position(const YamlPositions *p, const char *path, unsigned line, unsigned column) {
+        unsigned l = 0, c = 0;
+        int r = yaml_position_lookup(p, path, &l, &c);
+        ck_assert_msg(r == 0, "%s: no position (%d)", path, r);
+        ck_assert_msg(l == line && c == column, "%s: at %u:%u, expected %u:%u", path, l, c, line, column);
+}
+
+START_TEST(test_positions) {
+        const char *text = "apiVersion: kubelet.config.k8s.io/v1beta1\n"
+                           "kind: KubeletConfiguration\n"
+                           "evictionHard:\n"
+                           "  memory.available: 100Mi\n"
+                           "  nodefs.available: \"10%\"\n"
+                           "clusterDNS:\n"
+                           "- 10.96.0.10\n"
+                           "-   fd00::a\n"
+                           "registerWithTaints: [{key: a, effect: NoSchedule}]\n"
+                           "base: &base {x: 1}\n"
+                           "copy: *base\n"
+                           "merged:\n"
+                           "  <<: *base\n"
+                           "  w: 2\n"
+                           "on: yes\n"
+                           "maxPods: 1\n"
+                           "maxPods: 2\n";
+        _cleanup_json_ json_t *j = NULL;
+        _cleanup_(yaml_positions_freep) YamlPositions *p = NULL;
+        ErrorBuf e = {};
+        ck_assert_int_eq(yaml_parse_with_positions(text, strlen(text), "kc.yaml", &j, &p, &e), 0);
+        ck_assert_str_eq(yaml_positions_source(p), "kc.yaml");
+
+        /* The value is exactly what yaml_parse() returns. */
+        _cleanup_json_ json_t *plain = parse1(text);
+        ck_assert(json_equal(j, plain));
+
+        ck_position(p, "apiVersion", 1, 1);
+        ck_position(p, "kind", 2, 1);
+        ck_position(p, "evictionHard", 3, 1);
+        ck_position(p, "evictionHard.memory.available", 4, 3);
+        ck_position(p, "evictionHard.nodefs.available", 5, 3);
+        ck_position(p, "clusterDNS[0]", 7, 3);
+        ck_position(p, "clusterDNS[1]", 8, 5);
+        ck_position(p, "registerWithTaints[0]", 9, 22);
+        ck_position(p, "registerWithTaints[0].effect", 9, 31);
+        ck_position(p, "base.x", 10, 14);
+        ck_position(p, "merged.w", 14, 3);
+        ck_position(p, "true", 15, 1);    /* keys as the JSON spells them: `on` is YAML 1.1 true */
+        ck_position(p, "maxPods", 17, 1); /* duplicate keys: the last wins, in the value and here */
+
+        /* Alias and merge content has no position of its own; unknown paths neither. */
+        ck_assert_int_eq(yaml_position_lookup(p, "copy.x", NULL, NULL), -ENOENT);
+        ck_assert_int_eq(yaml_position_lookup(p, "merged.x", NULL, NULL), -ENOENT);
+        ck_assert_int_eq(yaml_position_lookup(p, "nope", NULL, NULL), -ENOENT);
+        ck_assert_int_eq(yaml_position_lookup(p, "clusterDNS[2]", NULL, NULL), -ENOENT);
+        ck_assert_int_eq(yaml_position_lookup(NULL, "kind", NULL, NULL), -ENOENT);
+}
+END_TEST
+
+START_TEST(test_positions_json_and_errors) {
+        const char *text =
+                "{\n  \"kind\": \"KubeletConfiguration\",\n  \"evictionHard\": {\"memory.available\": \"1Gi\"},\n"
+                "  \"clusterDNS\": [\"10.0.0.10\"]\n}\n";
+        _cleanup_json_ json_t *j = NULL;
+        _cleanup_(yaml_positions_freep) YamlPositions *p = NULL;
+        ErrorBuf e = {};
+        ck_assert_int_eq(yaml_parse_with_positions(text, strlen(text), "kc.json", &j, &p, &e), 0);
+        ck_assert_str_eq(json_string_value(json_object_get(j, "kind")), "KubeletConfiguration");
+        ck_position(p, "kind", 2, 3);
+        ck_position(p, "evictionHard.memory.available", 3, 20);
+        ck_position(p, "clusterDNS[0]", 4, 18);
+
+        /* Errors are those of yaml_parse(), and nothing is returned. */
+        json_t *bad = NULL;
+        YamlPositions *bp = NULL;
+        ck_assert_int_lt(yaml_parse_with_positions("a: [1, 2\n", 9, "bad.yaml", &bad, &bp, &e), 0);
+        ck_assert_ptr_null(bad);
+        ck_assert_ptr_null(bp);
+        ck_assert_msg(strncmp(e.msg, "bad.yaml:", 9) == 0, "%s", e.msg);
+
+        /* Empty document: null, an empty table. */
+        _cleanup_json_ json_t *empty = NULL;
+        _cleanup_(yaml_positions_freep) YamlPositions *ep = NULL;
+        ck_assert_int_eq(yaml_parse_with_positions("", 0, "empty", &empty, &ep, &e), 0);
+        ck_assert(json_is_null(empty));
+        ck_assert_int_eq(yaml_position_lookup(ep, "a", NULL, NULL), -ENOENT);
+}
+END_TEST
+
+START_TEST(test_load_file_with_positions) {
+        char *dir = test_tmpdir_new("yaml");
+        ck_assert_ptr_nonnull(dir);
+        _cleanup_free_ char *path = NULL;
+        ck_assert_int_ge(asprintf(&path, "%s/config.yaml", dir), 0);
+        FILE *f = fopen(path, "w");
+        ck_assert_ptr_nonnull(f);
+        fputs("# comment\n\nkind: KubeletConfiguration\nmaxPods: many\n", f);
+        fclose(f);
+        _cleanup_json_ json_t *j = NULL;
+        _cleanup_(yaml_positions_freep) YamlPositions *p = NULL;
+        ErrorBuf e = {};
+        ck_assert_int_eq(yaml_load_file_with_positions(path, &j, &p, &e), 0);
+        ck_assert_str_eq(yaml_positions_source(p), path);
+        ck_position(p, "maxPods", 4, 1);
+        json_t *none = NULL;
+        YamlPositions *np = NULL;
+        ck_assert_int_eq(yaml_load_file_with_positions("/nonexistent/c.yaml", &none, &np, &e), -ENOENT);
+        ck_assert_ptr_null(np);
+        test_tmpdir_remove(dir);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("yaml");
         TCase *tc = tcase_create("core");
@@ -291,6 +402,9 @@ int main(void) {
         tcase_add_test(tc, test_deep_nesting_refused);
         tcase_add_test(tc, test_billion_laughs_bounded);
         tcase_add_test(tc, test_load_file);
+        tcase_add_test(tc, test_positions);
+        tcase_add_test(tc, test_positions_json_and_errors);
+        tcase_add_test(tc, test_load_file_with_positions);
         suite_add_tcase(s, tc);
         return test_run_suite(s);
 }

@@ -263,6 +263,68 @@ START_TEST(test_cgroup_drivers) {
 }
 END_TEST
 
+/* Pod cgroups on v2 (stand-in directories): created below the base with the controllers enabled on the way, the
+ * limits written, and an update lifting what it no longer sets. */
+START_TEST(test_cgroup_ensure_v2) {
+        char base[4200], pod[4300], p[4400];
+        snprintf(base, sizeof(base), "%s/v2base", tmp);
+        snprintf(pod, sizeof(pod), "%s/kubepods/burstable/pod1", base);
+        ck_assert_int_eq(mkdir_p(pod, 0755), 0);
+        const char *ctrls = "cpuset cpu io memory pids\n";
+        const char *levels[] = {"", "/kubepods", "/kubepods/burstable"};
+        for (size_t i = 0; i < ELEMENTSOF(levels); i++) {
+                snprintf(p, sizeof(p), "%s%s/cgroup.controllers", base, levels[i]);
+                ck_assert_int_eq(write_file_atomic(p, ctrls, strlen(ctrls), 0644, false), 0);
+                snprintf(p, sizeof(p), "%s%s", base, levels[i]);
+                touch_files(p, (const char *const[]){"cgroup.subtree_control", NULL});
+        }
+        touch_files(pod,
+                    (const char *const[]){"cpu.weight", "cpu.max", "memory.max", "memory.oom.group", "pids.max", NULL});
+        char *bases[] = {base, NULL};
+        ContainerResources res = {.cpu_shares = 2, .cpu_quota_us = 20000, .memory_limit = 32 << 20, .pids_limit = 7};
+        ck_assert_int_eq(cgroup_ensure(&cgroup_driver_v2, bases, "kubepods/burstable/pod1", &res, NULL), 0);
+        _cleanup_free_ char *w = cat(pod, "cpu.weight"), *cm = cat(pod, "cpu.max"), *mm = cat(pod, "memory.max"),
+                            *pm = cat(pod, "pids.max");
+        ck_assert_str_eq(w, "1");
+        ck_assert_str_eq(cm, "20000 100000");
+        ck_assert_str_eq(mm, "33554432");
+        ck_assert_str_eq(pm, "7");
+        snprintf(p, sizeof(p), "%s/kubepods", base);
+        _cleanup_free_ char *sc = cat(p, "cgroup.subtree_control");
+        ck_assert_str_eq(sc, "+cpu +memory +pids");
+
+        /* Update: only memory is set now; the rest goes back to the kernel's defaults. (Stand-in files are emptied
+         * first: a write to a regular file does not replace it the way a write to cgroupfs does.) */
+        const char *const files[] = {"cpu.weight", "cpu.max", "memory.max", "memory.oom.group", "pids.max", NULL};
+        touch_files(pod, files);
+        res = (ContainerResources){.memory_limit = 64 << 20};
+        ck_assert_int_eq(cgroup_ensure(&cgroup_driver_v2, bases, "kubepods/burstable/pod1", &res, NULL), 0);
+        _cleanup_free_ char *w2 = cat(pod, "cpu.weight"), *cm2 = cat(pod, "cpu.max"), *mm2 = cat(pod, "memory.max"),
+                            *pm2 = cat(pod, "pids.max");
+        ck_assert_str_eq(w2, "100");
+        ck_assert_str_eq(cm2, "max");
+        ck_assert_str_eq(mm2, "67108864");
+        ck_assert_str_eq(pm2, "max");
+        res = (ContainerResources){};
+        touch_files(pod, files);
+        ck_assert_int_eq(cgroup_ensure(&cgroup_driver_v2, bases, "kubepods/burstable/pod1", &res, NULL), 0);
+        _cleanup_free_ char *mm3 = cat(pod, "memory.max");
+        ck_assert_str_eq(mm3, "max");
+
+        /* v1: the memory+swap limit is lifted before the memory limit is written, so a pod's limit can grow. */
+        char v1[4300];
+        snprintf(v1, sizeof(v1), "%s/v1pod", tmp);
+        ck_assert_int_eq(mkdir_p(v1, 0755), 0);
+        touch_files(v1,
+                    (const char *const[]){"memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "pids.max", NULL});
+        res = (ContainerResources){.memory_limit = 64 << 20};
+        ck_assert_int_eq(cgroup_driver_v1.reset(v1, &res, NULL), 0);
+        _cleanup_free_ char *sw = cat(v1, "memory.memsw.limit_in_bytes"), *pl = cat(v1, "pids.max");
+        ck_assert_str_eq(sw, "-1");
+        ck_assert_str_eq(pl, "max");
+}
+END_TEST
+
 START_TEST(test_config_roundtrip) {
         ContainerConfig c = {
                 .id = (char *) "x",
@@ -314,6 +376,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_seccomp_profiles);
         tcase_add_test(tc, test_resources);
         tcase_add_test(tc, test_cgroup_drivers);
+        tcase_add_test(tc, test_cgroup_ensure_v2);
         tcase_add_test(tc, test_config_roundtrip);
         suite_add_tcase(s, tc);
         return s;

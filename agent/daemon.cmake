@@ -1,0 +1,17 @@
+# The daemon core (docs/agent.md): manager, pod workers, probes, status, HTTP endpoints, and `nodelet` itself.
+add_library(nodelet-agent STATIC
+  ${CMAKE_CURRENT_SOURCE_DIR}/manager.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/pod-worker.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/probes.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/server.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/status.c)
+target_link_libraries(nodelet-agent PUBLIC
+  nodelet-agent-pod nodelet-agent-volumes nodelet-agent-sources nodelet-agent-prober nodelet-agent-config
+  nodelet-runtime nodelet-images nodelet-cni nodelet-common)
+
+add_executable(nodelet ${CMAKE_CURRENT_SOURCE_DIR}/nodelet.c)
+target_link_libraries(nodelet PRIVATE nodelet-agent)
+target_compile_definitions(nodelet PRIVATE NODELET_LIBEXECDIR="${NODELET_LIBEXECDIR}")
+# The tests run the daemon from the build tree: it finds nodelet-shim in runtime/ and the plugins in cni/.
+add_dependencies(nodelet nodelet-shim nodelet-bridge nodelet-ipam)
+install(TARGETS nodelet RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
