@@ -23,6 +23,9 @@ typedef struct Prober Prober;
 typedef struct ProbeJob ProbeJob;
 typedef struct StaticPodSource StaticPodSource;
 typedef struct HttpServer HttpServer;
+typedef struct ApiPods ApiPods;
+typedef struct ApiClient ApiClient;
+typedef struct CurlGlue CurlGlue;
 
 /* What the manager needs of the configuration (nodelet.c maps NodeletConfig onto it). Strings are borrowed. */
 typedef struct ManagerConfig {
@@ -234,6 +237,11 @@ struct Manager {
         char *cni_load_error;
         Prober *prober;
         StaticPodSource *static_source;
+        /* cluster mode (--kubeconfig): the API client and the pods from the API server */
+        CurlGlue *glue;
+        ApiClient *api;
+        ApiPods *api_pods;
+        unsigned sources_pending; /* sources whose first sync is still to come */
         void *preload;
         bool preload_done;
         bool source_synced;
@@ -269,6 +277,10 @@ void manager_pod_remove(Manager *m, const char *uid);
 /* Takes the re-adopted containers of a pod (list, to be freed by the caller's worker). */
 AdoptedContainer *manager_take_adopted(Manager *m, const char *uid);
 void manager_record_pod_start(Manager *m, uint64_t usec);
+/* A source delivered its first complete set of pods; after the last one, orphans are cleaned up. */
+void manager_source_synced(Manager *m, const char *source);
+/* Cluster mode: the kubeconfig to reach the API server with (call before manager_start()). */
+int manager_connect(Manager *m, const char *kubeconfig_path);
 /* The worker finished removing its pod: the manager unlinks and frees it. */
 void manager_pod_gone(Manager *m, PodWorker *w);
 

@@ -1,12 +1,13 @@
 # The daemon core (docs/agent.md): manager, pod workers, probes, status, HTTP endpoints, and `nodelet` itself.
 add_library(nodelet-agent STATIC
+  ${CMAKE_CURRENT_SOURCE_DIR}/api-pods.c
   ${CMAKE_CURRENT_SOURCE_DIR}/manager.c
   ${CMAKE_CURRENT_SOURCE_DIR}/pod-worker.c
   ${CMAKE_CURRENT_SOURCE_DIR}/probes.c
   ${CMAKE_CURRENT_SOURCE_DIR}/server.c
   ${CMAKE_CURRENT_SOURCE_DIR}/status.c)
 target_link_libraries(nodelet-agent PUBLIC
-  nodelet-agent-pod nodelet-agent-volumes nodelet-agent-sources nodelet-agent-prober nodelet-agent-config
+  nodelet-agent-api nodelet-agent-pod nodelet-agent-volumes nodelet-agent-sources nodelet-agent-prober nodelet-agent-config
   nodelet-runtime nodelet-images nodelet-cni nodelet-common)
 
 add_executable(nodelet ${CMAKE_CURRENT_SOURCE_DIR}/nodelet.c)

@@ -18,6 +18,9 @@
 #include <sys/stat.h>
 
 #include "agent/agent.h"
+#include "agent/api-pods.h"
+#include "agent/apiclient.h"
+#include "agent/kubeconfig.h"
 #include "agent/preload.h"
 #include "agent/prober.h"
 #include "agent/static-pods.h"
@@ -53,6 +56,7 @@ static void manager_unlink_worker(Manager *m, PodWorker *w) {
 void manager_pod_gone(Manager *m, PodWorker *w) {
         char buf[512];
         log_info("Pod %s removed", pod_full_name(w->pod, buf, sizeof(buf)));
+        api_pods_worker_gone(m->api_pods, w->pod->uid);
         manager_unlink_worker(m, w);
         pod_worker_free(w);
         if (m->exiting && !m->workers)
@@ -254,8 +258,12 @@ static void manager_cleanup_orphan(Manager *m, const char *uid, const char *ns, 
         orphan_cni_done(0, NULL, NULL, j);
 }
 
-static void source_synced(void *userdata) {
-        Manager *m = userdata;
+void manager_source_synced(Manager *m, const char *source) {
+        log_info("Pod source \"%s\" synced", source);
+        if (m->sources_pending > 0 && --m->sources_pending > 0)
+                return;
+        if (m->source_synced)
+                return;
         m->source_synced = true;
         /* Containers of pods no source knows. */
         while (m->adopted) {
@@ -271,7 +279,11 @@ static void source_synced(void *userdata) {
                 if (!manager_find_worker(m, *s))
                         manager_cleanup_orphan(m, *s, NULL, NULL);
         m->adopted_sandboxes = (strv_free(m->adopted_sandboxes), NULL);
-        log_info("Static pods synced: %zu pods", m->n_workers);
+        log_info("All pod sources synced: %zu pods", m->n_workers);
+}
+
+static void source_synced(void *userdata) {
+        manager_source_synced(userdata, "file");
 }
 
 /* Collects every container of the runtime that carries a pod's annotations, and every sandbox. */
@@ -495,6 +507,24 @@ int manager_new(sd_event *e, const ManagerConfig *cfg, Manager **ret) {
         return 0;
 }
 
+int manager_connect(Manager *m, const char *kubeconfig_path) {
+        _cleanup_(kubeconfig_freep) Kubeconfig *kc = NULL;
+        ErrorBuf e = {};
+        int r = kubeconfig_load(kubeconfig_path, NULL, &kc, &e);
+        if (r < 0)
+                return log_error_errno(r, "%s", error_message(&e, r));
+        r = curl_glue_new(m->event, &m->glue);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the HTTP client: %m");
+        ApiClientOptions o = {.user_agent = "nodelet/v0.1.0 (linux/amd64) kubernetes/v1.26.1"};
+        r = api_client_new(m->event, m->glue, kc, &o, &m->api);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the API client: %m");
+        TAKE_PTR(kc);
+        log_info("API server %s (kubeconfig %s)", api_client_kubeconfig(m->api)->server, kubeconfig_path);
+        return 0;
+}
+
 int manager_start(Manager *m) {
         int r = manager_collect_adopted(m);
         if (r < 0)
@@ -516,6 +546,12 @@ int manager_start(Manager *m) {
                 m->preload_done = true;
         }
         m->preload = p;
+        m->sources_pending = m->api ? 2 : 1;
+        if (m->api) {
+                r = api_pods_new(m, m->api, &m->api_pods);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to watch this node's pods in the API server: %m");
+        }
         manager_start_sources(m);
         return 0;
 }
@@ -535,6 +571,7 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         m->static_source = static_pod_source_free(m->static_source);
+        m->api_pods = api_pods_free(m->api_pods);
         m->preload = preload_free(m->preload);
         while (m->workers) {
                 PodWorker *w = m->workers;
@@ -553,6 +590,8 @@ Manager *manager_free(Manager *m) {
         }
         strv_free(m->adopted_sandboxes);
         m->prober = prober_free(m->prober);
+        m->api = api_client_free(m->api);
+        m->glue = curl_glue_free(m->glue);
         m->cni = cni_runner_free(m->cni);
         m->pool = work_pool_free(m->pool); /* waits for running jobs: their workers were freed with jobs > 0 */
         m->network = cni_network_free(m->network);

@@ -200,6 +200,10 @@ int main(int argc, char *argv[]) {
                 return 1;
         log_info("nodelet v%s starting: node %s (%s), root %s, pods from %s", NODELET_VERSION, d.m->node_name,
                  d.m->host_ip, c->root_dir, isempty(c->static_pod_path) ? "(none)" : c->static_pod_path);
+        if (!isempty(c->kubeconfig) && manager_connect(d.m, c->kubeconfig) < 0) {
+                d.m = manager_free(d.m);
+                return 1;
+        }
         r = manager_start_servers(d.m);
         if (r < 0) {
                 d.m = manager_free(d.m);

@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "agent/agent.h"
+#include "agent/api-pods.h"
 #include "agent/volumes.h"
 #include "common/fileio.h"
 #include "common/json-util.h"
@@ -1525,10 +1526,14 @@ static void worker_sync(PodWorker *w) {
         }
         switch (w->state) {
         case W_SETUP:
-                worker_start_setup(w);
-                break;
         case W_NETWORK:
-                worker_start_network(w);
+                /* A failed pod-level step waits for its back-off timer, whatever else schedules a sync meanwhile. */
+                if (w->retry_timer)
+                        break;
+                if (w->state == W_SETUP)
+                        worker_start_setup(w);
+                else
+                        worker_start_network(w);
                 break;
         case W_RUNNING:
                 if (w->adopted && !w->resumed) {
@@ -1567,6 +1572,7 @@ static void worker_sync(PodWorker *w) {
                 break;
         }
         worker_track_ready(w);
+        api_pods_status_changed(w->m->api_pods, w);
         w->m->metrics.syncs++;
         w->m->metrics.sync_usec_total += now_usec(w->m) - t0;
 }

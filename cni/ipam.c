@@ -243,12 +243,18 @@ static int ipam_config_parse(const CniArgs *a, IpamConfig *c, CniError *e) {
                         return r;
         }
         if (json_object_get(ipam, "subnet")) {
-                _cleanup_json_ json_t *legacy = json_pack("[[O]]", ipam);
-                if (!legacy)
+                /* The legacy single range is ipam itself: its errors name "ipam.subnet", "ipam.gateway". */
+                RangeSet *n = reallocarray(c->sets, c->n_sets + 1, sizeof(RangeSet));
+                if (!n)
                         return cni_error(e, CNI_ERR_INTERNAL, "out of memory");
-                r = add_rangesets(c, legacy, "ipam", e);
+                c->sets = n;
+                _cleanup_free_ Range *range = calloc(1, sizeof(Range));
+                if (!range)
+                        return cni_error(e, CNI_ERR_INTERNAL, "out of memory");
+                r = range_parse(ipam, "ipam", range, e);
                 if (r < 0)
                         return r;
+                c->sets[c->n_sets++] = (RangeSet){.ranges = TAKE_PTR(range), .n = 1};
         }
         if (ranges) {
                 r = add_rangesets(c, ranges, "ipam.ranges", e);

@@ -121,6 +121,9 @@ int cni_network_parse(const char *text, size_t size, const char *source, CniNetw
         return 0;
 }
 
+/* Network configurations are small; libcni reads any size, this is far above real ones. */
+#define CNI_CONF_FILE_MAX (1024 * 1024)
+
 static int conf_file_filter(const struct dirent *de) {
         return de->d_name[0] != '.' &&
                (endswith(de->d_name, ".conf") || endswith(de->d_name, ".conflist") || endswith(de->d_name, ".json"));
@@ -141,18 +144,26 @@ int cni_network_load(const char *conf_dir, CniNetwork **ret, ErrorBuf *e) {
         if (n < 0)
                 return errno == ENOENT ? error_set(e, -ENOENT, "%s: no network configuration", conf_dir)
                                        : error_set(e, -errno, "%s: %s", conf_dir, strerror(errno));
-        if (n > 0)
-                r = path_join(&path, conf_dir, list[0]->d_name);
-        else
-                r = error_set(e, -ENOENT, "%s: no network configuration", conf_dir);
+        /* The first entry that is not a directory (libcni's ConfFiles skips those) is the network. */
+        r = -ENOENT;
+        for (int i = 0; i < n && r == -ENOENT; i++) {
+                struct stat st;
+                path = mfree(path);
+                r = path_join(&path, conf_dir, list[i]->d_name);
+                if (r >= 0 && stat(path, &st) >= 0 && S_ISDIR(st.st_mode))
+                        r = -ENOENT;
+        }
         for (int i = 0; i < n; i++)
                 free(list[i]);
         free(list);
+        if (r == -ENOENT)
+                return error_set(e, -ENOENT, "%s: no network configuration", conf_dir);
         if (r < 0)
                 return r;
-        r = read_full_file(path, 1024 * 1024, &data, &size);
+        /* Never blocks: a FIFO (or device) named like a configuration is refused, not opened for reading. */
+        r = read_regular_file(path, CNI_CONF_FILE_MAX, &data, &size);
         if (r < 0)
-                return error_set(e, r, "%s: %s", path, strerror(-r));
+                return error_set(e, r, "%s: %s", path, r == -EBADFD ? "not a regular file" : strerror(-r));
         return cni_network_parse(data, size, path, ret, e);
 }
 
@@ -317,6 +328,7 @@ struct CniOp {
         json_t *capability_args, *valid_attachments;
         json_t *prev_result; /* ADD: result so far; CHECK/DEL: the cached result */
         size_t step;
+        uint64_t skipped; /* plugins (by index) not executed for this attachment: see plugin_pass_through() */
         cni_done_t done;
         void *userdata;
         CniError error;
@@ -508,6 +520,14 @@ static int cache_write(CniOp *op) {
                       op->container_id, "config", config, "ifName", op->ifname, "networkName",
                       cni_network_name(op->net), "netns", op->netns, "cniArgs", args, "capabilityArgs",
                       op->capability_args, "result", op->prev_result);
+        if (j && op->skipped) {
+                /* Our own key (libcni ignores unknown ones): DEL and CHECK skip the same plugins. */
+                json_t *sk = json_array();
+                for (size_t i = 0; i < 64; i++)
+                        if (op->skipped & (UINT64_C(1) << i))
+                                (void) json_array_append_new(sk, json_integer((json_int_t) i));
+                (void) json_object_set_new(j, "nodeletSkippedPlugins", sk);
+        }
         text = j ? json_dumps(j, JSON_COMPACT) : NULL;
         if (!text || asprintf(&dir, "%s/results", op->runner->cache_dir) < 0)
                 return -ENOMEM;
@@ -526,9 +546,13 @@ static int cache_read(CniOp *op, json_t **ret) {
         int r = jx_load_file(path, &j, NULL);
         if (r < 0)
                 return r;
-        json_t *res = json_object_get(j, "result");
+        json_t *res = json_object_get(j, "result"), *v;
         if (!json_is_object(res))
                 return -ENOENT;
+        size_t i;
+        json_array_foreach (json_object_get(j, "nodeletSkippedPlugins"), i, v)
+                if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) < 64)
+                        op->skipped |= UINT64_C(1) << json_integer_value(v);
         *ret = json_incref(res);
         return 0;
 }
@@ -777,6 +801,29 @@ static int op_spawn(CniOp *op, const char *path, size_t i, CniError *e) {
         return 0;
 }
 
+/* portmap and bandwidth only act on their capability arguments (bandwidth also on rates in its own configuration):
+ * for an attachment that has none, their ADD hands prevResult back unchanged and their DEL has nothing to undo.
+ * Executing them anyway costs two Go start-ups (~20-40 ms each here) on every pod start, so ADD skips them in that
+ * case and records it in the cached result; DEL and CHECK then skip the same plugins (an attachment without a cache
+ * entry runs the whole chain). A deliberate difference from libcni, which always runs the whole list. */
+static bool plugin_pass_through(const CniOp *op, size_t i) {
+        const char *type = cni_network_plugin_type(op->net, i);
+        const json_t *conf = json_array_get(json_object_get(op->net->list, "plugins"), i);
+        if (streq_ptr(type, "portmap")) {
+                const json_t *pm = json_object_get(op->capability_args, "portMappings");
+                return !json_is_array(pm) || json_array_size(pm) == 0;
+        }
+        if (streq_ptr(type, "bandwidth")) {
+                static const char *const keys[] = {"ingressRate", "ingressBurst", "egressRate", "egressBurst"};
+                for (size_t k = 0; k < ELEMENTSOF(keys); k++)
+                        if (json_object_get(conf, keys[k]))
+                                return false;
+                const json_t *bw = json_object_get(op->capability_args, "bandwidth");
+                return !json_is_object(bw) || json_object_size(bw) == 0;
+        }
+        return false;
+}
+
 /* Starts the next plugin of the chain, or finishes. */
 static void op_step(CniOp *op) {
         size_t n = cni_network_n_plugins(op->net);
@@ -804,6 +851,13 @@ static void op_step(CniOp *op) {
         size_t i = reverse ? op->step - 1 : op->step;
         const char *type = cni_network_plugin_type(op->net, i);
         op->step = reverse ? op->step - 1 : op->step + 1;
+        if (op->cmd == CNI_CMD_ADD && op->running == CNI_CMD_ADD && i < 64 && plugin_pass_through(op, i))
+                op->skipped |= UINT64_C(1) << i;
+        if (i < 64 && (op->skipped & (UINT64_C(1) << i)) &&
+            (op->running == CNI_CMD_ADD || op->running == CNI_CMD_DEL || op->running == CNI_CMD_CHECK)) {
+                op_step(op);
+                return;
+        }
         r = cni_find_plugin(type, op->runner->search_path, &path);
         if (r < 0) {
                 (void) cni_error(&e, CNI_ERR_INVALID_CONFIG, "failed to find plugin \"%s\" in path [%s]", type,

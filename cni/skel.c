@@ -254,9 +254,17 @@ int cni_plugin_main(const CniPlugin *p) {
 
         const char *cmd = getenv("CNI_COMMAND");
         if (isempty(cmd)) {
-                /* Like libcni's skel: run by hand, say what we are instead of failing obscurely. */
+                /* Run by hand: say what we are (like libcni's skel), and still answer as the spec asks of every
+                 * failure, with an error object on stdout (code 4, invalid environment). */
                 fprintf(stderr, "%s: CNI plugin, implements CNI spec versions 0.3.0 to %s\n", p->name,
                         CNI_VERSION_LATEST);
+                (void) cni_error(&e, CNI_ERR_INVALID_ENV, "required environment variable CNI_COMMAND is missing");
+                out = cni_error_to_json(&e, CNI_VERSION_LATEST);
+                if (out) {
+                        (void) json_dumpf(out, stdout, JSON_COMPACT);
+                        (void) fputc('\n', stdout);
+                }
+                (void) fflush(stdout);
                 return 1;
         }
         /* A delegate that exits before reading its stdin must not kill us with SIGPIPE. */

@@ -56,6 +56,23 @@ int read_full_file(const char *path, size_t max_size, char **ret_data, size_t *r
         return read_full_fd(fd, max_size, ret_data, ret_size);
 }
 
+int read_regular_file(const char *path, size_t max_size, char **ret_data, size_t *ret_size) {
+        struct stat st;
+        /* Look before opening: opening a FIFO without a writer blocks, opening a device can have side effects. */
+        if (stat(path, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+        return read_full_fd(fd, max_size, ret_data, ret_size);
+}
+
 int read_one_line_file(const char *path, char **ret) {
         _cleanup_free_ char *data = NULL;
         int r = read_full_file(path, 1 << 20, &data, NULL);

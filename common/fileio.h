@@ -11,6 +11,11 @@
 /* Reads the whole file (at most max_size bytes, 0 = 64 MiB) and NUL-terminates it. */
 int read_full_file(const char *path, size_t max_size, char **ret_data, size_t *ret_size);
 int read_full_fd(int fd, size_t max_size, char **ret_data, size_t *ret_size);
+/* Like read_full_file() for inputs read from a directory of them (manifests, CNI configs, Service files): anything
+ * that is not a regular file after following symlinks (a FIFO would block the reader forever, a device could have
+ * side effects) is refused with -EBADFD without being opened, or after a non-blocking open when it was replaced in
+ * between. */
+int read_regular_file(const char *path, size_t max_size, char **ret_data, size_t *ret_size);
 /* Writes via a temporary file in the same directory, fsync optional, then rename(): readers see old or new. */
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode, bool sync);
 int write_string_file(const char *path, const char *s); /* plain open(O_WRONLY|O_TRUNC) write, for sysfs/cgroupfs */

@@ -12,13 +12,22 @@
 
 /* Nesting deeper than this is refused: it protects the recursive builder from stack exhaustion on hostile input. */
 #define YAML_MAX_DEPTH 256
-/* Alias expansion is by reference (json_incref), so a "billion laughs" document costs no memory, but the consumer
- * could still walk it exponentially: cap the aliases per document like go-yaml does. */
+/* Aliases are expanded by reference (json_incref), so a "billion laughs" document costs the parser nothing, but
+ * whoever walks the result (serializing, validating, copying) pays for the expansion. Like go-yaml (under
+ * sigs.k8s.io/yaml), which refuses "excessive aliasing": count every node a document decodes to, aliases counted as
+ * the nodes they stand for, and refuse a document in which aliases contribute more than a share of them. The share
+ * shrinks from 99% (up to 400,000 decoded nodes) to 10% (from 4,000,000 on), so alias-driven work stays within about
+ * 400,000 nodes however the document is built; small documents (up to 1,000 nodes or 100 aliased ones) are never
+ * refused. Bounds on the number of aliases and anchor lookups keep the parser itself linear. */
 #define YAML_MAX_ALIASES 10000
+#define YAML_ALIAS_MIN_NODES 1000
+#define YAML_ALIAS_MIN_ALIASED 100
+#define YAML_ALIAS_RATIO_LOW_NODES 400000.0
+#define YAML_ALIAS_RATIO_HIGH_NODES 4000000.0
 
 typedef struct Anchor {
-        char *name;
         json_t *value;
+        uint64_t weight; /* the nodes the anchored value decodes to, its own aliases expanded */
 } Anchor;
 
 struct YamlPositions {
@@ -29,23 +38,53 @@ struct YamlPositions {
 typedef struct Builder {
         yaml_parser_t parser;
         const char *source;
+        const char *text; /* the input, to place reader errors, for which libyaml gives only an offset */
+        size_t size;
         ErrorBuf *error;
         Anchor *anchors;
         size_t n_anchors;
+        json_t *anchor_index; /* name → index into anchors of its newest definition */
         size_t n_aliases;
+        uint64_t n_nodes, n_aliased_nodes; /* of the current document, aliases expanded */
         /* Only when the caller asked for positions: the table and the JSON path of the node being built. */
         YamlPositions *positions;
         char *path;
         size_t path_len, path_size;
+        /* yaml_parse_documents_foreach(): each document goes here instead of into the array. */
+        yaml_document_fn on_document;
+        void *userdata;
 } Builder;
 
 static int builder_error(Builder *b, const yaml_mark_t *m, const char *what) {
         return error_set(b->error, -EBADMSG, "%s:%zu:%zu: %s", strna(b->source), m->line + 1, m->column + 1, what);
 }
 
+/* libyaml reports reader errors (invalid UTF-8, control characters) by byte offset only, leaving the mark at 1:1:
+ * count lines and characters up to the offset. */
+static void reader_error_position(const Builder *b, size_t offset, size_t *ret_line, size_t *ret_column) {
+        size_t line = 1, column = 1;
+        for (size_t i = 0; b->text && i < offset && i < b->size; i++) {
+                unsigned char c = (unsigned char) b->text[i];
+                if (c == '\n')
+                        line++, column = 1;
+                else if ((c & 0xc0) != 0x80) /* count characters, not UTF-8 continuation bytes */
+                        column++;
+        }
+        *ret_line = line;
+        *ret_column = column;
+}
+
 static int parse_event(Builder *b, yaml_event_t *ev) {
         if (!yaml_parser_parse(&b->parser, ev)) {
                 const char *problem = b->parser.problem ?: "invalid YAML";
+                if (b->parser.error == YAML_READER_ERROR) {
+                        size_t line, column;
+                        reader_error_position(b, b->parser.problem_offset, &line, &column);
+                        if (b->parser.problem_value >= 0)
+                                return error_set(b->error, -EBADMSG, "%s:%zu:%zu: %s (byte 0x%02x)", strna(b->source),
+                                                 line, column, problem, (unsigned) b->parser.problem_value & 0xffu);
+                        return error_set(b->error, -EBADMSG, "%s:%zu:%zu: %s", strna(b->source), line, column, problem);
+                }
                 return error_set(b->error, -EBADMSG, "%s:%zu:%zu: %s%s%s", strna(b->source),
                                  b->parser.problem_mark.line + 1, b->parser.problem_mark.column + 1, problem,
                                  b->parser.context ? " " : "", strempty(b->parser.context));
@@ -53,35 +92,52 @@ static int parse_event(Builder *b, yaml_event_t *ev) {
         return 0;
 }
 
-static int anchor_add(Builder *b, const yaml_char_t *name, json_t *value) {
+static int anchor_add(Builder *b, const yaml_char_t *name, json_t *value, uint64_t weight) {
         if (!name)
                 return 0;
-        /* Re-defining an anchor shadows the earlier one: keep the newest last and search from the end. */
+        if (!b->anchor_index && !(b->anchor_index = json_object()))
+                return -ENOMEM;
+        /* Re-defining an anchor shadows the earlier one: the index points at the newest. */
         Anchor *n = realloc(b->anchors, (b->n_anchors + 1) * sizeof(Anchor));
         RET_NULL_ENOMEM(n);
         b->anchors = n;
-        n[b->n_anchors].name = strdup((const char *) name);
-        RET_NULL_ENOMEM(n[b->n_anchors].name);
-        n[b->n_anchors++].value = json_incref(value);
+        if (json_object_set_new(b->anchor_index, (const char *) name, json_integer((json_int_t) b->n_anchors)) < 0)
+                return -ENOMEM;
+        n[b->n_anchors++] = (Anchor){.value = json_incref(value), .weight = weight};
         return 0;
 }
 
-static json_t *anchor_find(Builder *b, const yaml_char_t *name) {
-        for (size_t i = b->n_anchors; i > 0; i--)
-                if (streq(b->anchors[i - 1].name, (const char *) name))
-                        return b->anchors[i - 1].value;
-        return NULL;
+static const Anchor *anchor_find(Builder *b, const yaml_char_t *name) {
+        json_t *i = json_object_get(b->anchor_index, (const char *) name);
+        return i ? &b->anchors[json_integer_value(i)] : NULL;
 }
 
 static void anchors_clear(Builder *b) {
-        for (size_t i = 0; i < b->n_anchors; i++) {
-                free(b->anchors[i].name);
+        for (size_t i = 0; i < b->n_anchors; i++)
                 json_decref(b->anchors[i].value);
-        }
         free(b->anchors);
         b->anchors = NULL;
         b->n_anchors = 0;
+        json_decref(b->anchor_index);
+        b->anchor_index = NULL;
         b->n_aliases = 0;
+        b->n_nodes = b->n_aliased_nodes = 0;
+}
+
+/* The share of a document's decoded nodes that may come from aliases, as a function of its size (see above). */
+static double alias_ratio_allowed(uint64_t n_nodes) {
+        if ((double) n_nodes <= YAML_ALIAS_RATIO_LOW_NODES)
+                return 0.99;
+        if ((double) n_nodes >= YAML_ALIAS_RATIO_HIGH_NODES)
+                return 0.10;
+        double f = ((double) n_nodes - YAML_ALIAS_RATIO_LOW_NODES) /
+                   (YAML_ALIAS_RATIO_HIGH_NODES - YAML_ALIAS_RATIO_LOW_NODES);
+        return 0.99 - 0.89 * f;
+}
+
+static bool aliasing_excessive(const Builder *b) {
+        return b->n_aliased_nodes > YAML_ALIAS_MIN_ALIASED && b->n_nodes > YAML_ALIAS_MIN_NODES &&
+               (double) b->n_aliased_nodes / (double) b->n_nodes > alias_ratio_allowed(b->n_nodes);
 }
 
 /* Appends ".key" (just "key" at the top) or "[i]" to the current path and records mark for it. Returns the old
@@ -400,14 +456,11 @@ static int build_mapping(Builder *b, yaml_event_t *start, unsigned depth, json_t
         json_array_foreach (merges, i, m)
                 if ((r = merge_into(b, obj, m, explicit_keys, &start->start_mark)) < 0)
                         return r;
-        /* Registered only now: an alias inside its own anchor ("value contains itself") stays unknown. */
-        if ((r = anchor_add(b, start->data.mapping_start.anchor, obj)) < 0)
-                return r;
         *ret = TAKE_PTR(obj);
         return 0;
 }
 
-static int build_sequence(Builder *b, yaml_event_t *start, unsigned depth, json_t **ret) {
+static int build_sequence(Builder *b, unsigned depth, json_t **ret) {
         _cleanup_json_ json_t *arr = json_array();
         int r;
 
@@ -436,38 +489,61 @@ static int build_sequence(Builder *b, yaml_event_t *start, unsigned depth, json_
                 if (json_array_append_new(arr, v) < 0)
                         return -ENOMEM;
         }
-        if ((r = anchor_add(b, start->data.sequence_start.anchor, arr)) < 0)
-                return r;
         *ret = TAKE_PTR(arr);
         return 0;
 }
 
 static int build_node(Builder *b, yaml_event_t *ev, unsigned depth, json_t **ret) {
+        uint64_t first = b->n_nodes;
+        const yaml_char_t *anchor;
+        json_t *v = NULL;
+        int r;
+
         if (depth > YAML_MAX_DEPTH)
                 return builder_error(b, &ev->start_mark, "document is nested too deeply");
         switch (ev->type) {
-        case YAML_SCALAR_EVENT: {
-                int r = resolve_scalar(b, ev, ret);
-                if (r < 0)
-                        return r;
-                return anchor_add(b, ev->data.scalar.anchor, *ret);
-        }
+        case YAML_SCALAR_EVENT:
+                b->n_nodes++;
+                r = resolve_scalar(b, ev, &v);
+                anchor = ev->data.scalar.anchor;
+                break;
         case YAML_SEQUENCE_START_EVENT:
-                return build_sequence(b, ev, depth, ret);
+                b->n_nodes++;
+                r = build_sequence(b, depth, &v);
+                anchor = ev->data.sequence_start.anchor;
+                break;
         case YAML_MAPPING_START_EVENT:
-                return build_mapping(b, ev, depth, ret);
+                b->n_nodes++;
+                r = build_mapping(b, ev, depth, &v);
+                anchor = ev->data.mapping_start.anchor;
+                break;
         case YAML_ALIAS_EVENT: {
-                json_t *v = anchor_find(b, ev->data.alias.anchor);
-                if (!v)
+                const Anchor *a = anchor_find(b, ev->data.alias.anchor);
+                if (!a)
                         return builder_error(b, &ev->start_mark, "unknown anchor referenced");
                 if (++b->n_aliases > YAML_MAX_ALIASES)
                         return builder_error(b, &ev->start_mark, "document has too many aliases");
-                *ret = json_incref(v);
+                /* Weights are bounded by the nodes counted so far, which the check below keeps bounded. */
+                b->n_nodes += a->weight;
+                b->n_aliased_nodes += a->weight;
+                if (aliasing_excessive(b))
+                        return builder_error(b, &ev->start_mark, "document contains excessive aliasing");
+                *ret = json_incref(a->value);
                 return 0;
         }
         default:
                 return builder_error(b, &ev->start_mark, "unexpected YAML event");
         }
+        if (r < 0)
+                return r;
+        /* Registered only now: an alias inside its own anchor ("value contains itself") stays unknown. */
+        r = anchor_add(b, anchor, v, b->n_nodes - first);
+        if (r < 0) {
+                json_decref(v);
+                return r;
+        }
+        *ret = v;
+        return 0;
 }
 
 /* Reads one document after DOCUMENT_START; returns NULL json for an empty document. */
@@ -531,7 +607,10 @@ static int parse_yaml_stream(Builder *b, const char *text, size_t size, bool mul
                                 break;
                         if (json_is_null(doc) && multi)
                                 json_decref(doc);
-                        else if (json_array_append_new(docs, doc) < 0)
+                        else if (b->on_document) {
+                                r = b->on_document(doc, b->userdata);
+                                json_decref(doc);
+                        } else if (json_array_append_new(docs, doc) < 0)
                                 r = -ENOMEM;
                         break;
                 }
@@ -551,7 +630,7 @@ static int parse_yaml_stream(Builder *b, const char *text, size_t size, bool mul
 static int parse_stream(const char *text, size_t size, const char *source, bool multi, YamlPositions *positions,
                         json_t **ret, ErrorBuf *e) {
         _cleanup_json_ json_t *docs = json_array();
-        Builder b = {.source = source, .error = e, .positions = positions};
+        Builder b = {.source = source, .text = text, .size = size, .error = e, .positions = positions};
         int r;
 
         RET_NULL_ENOMEM(docs);
@@ -583,6 +662,19 @@ static int parse_stream(const char *text, size_t size, const char *source, bool 
 
 int yaml_parse_documents(const char *text, size_t size, const char *source, json_t **ret, ErrorBuf *e) {
         return parse_stream(text, size, source, true, NULL, ret, e);
+}
+
+int yaml_parse_documents_foreach(const char *text, size_t size, const char *source, yaml_document_fn cb, void *userdata,
+                                 ErrorBuf *e) {
+        Builder b = {.source = source, .text = text, .size = size, .error = e, .on_document = cb, .userdata = userdata};
+        json_t *j;
+
+        if (looks_like_json(text, size) && jx_parse(text, size, source, &j, NULL) >= 0) {
+                int r = cb(j, userdata);
+                json_decref(j);
+                return r;
+        }
+        return parse_yaml_stream(&b, text, size, true, NULL);
 }
 
 static int parse_one(const char *text, size_t size, const char *source, YamlPositions *positions, json_t **ret,
@@ -662,6 +754,15 @@ int yaml_load_file(const char *path, json_t **ret, ErrorBuf *e) {
 
 int yaml_load_file_documents(const char *path, json_t **ret, ErrorBuf *e) {
         return load(path, true, NULL, ret, e);
+}
+
+int yaml_load_file_documents_foreach(const char *path, yaml_document_fn cb, void *userdata, ErrorBuf *e) {
+        _cleanup_free_ char *data = NULL;
+        size_t size;
+        int r = read_full_file(path, 0, &data, &size);
+        if (r < 0)
+                return error_set(e, r, "%s: %s", path, strerror(-r));
+        return yaml_parse_documents_foreach(data, size, path, cb, userdata, e);
 }
 
 int yaml_load_file_with_positions(const char *path, json_t **ret, YamlPositions **ret_positions, ErrorBuf *e) {

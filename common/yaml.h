@@ -21,6 +21,13 @@ int yaml_parse(const char *text, size_t size, const char *source, json_t **ret, 
 int yaml_parse_documents(const char *text, size_t size, const char *source, json_t **ret, ErrorBuf *e);
 int yaml_load_file(const char *path, json_t **ret, ErrorBuf *e);
 int yaml_load_file_documents(const char *path, json_t **ret, ErrorBuf *e);
+/* The same stream one document at a time: cb gets each non-empty document as soon as it is built and the parser
+ * drops it when cb returns (cb may keep a reference), so a long stream is never one tree. A negative return from cb
+ * stops parsing and is returned. Input that is one strict JSON value is one document, as above. */
+typedef int (*yaml_document_fn)(json_t *doc, void *userdata);
+int yaml_parse_documents_foreach(const char *text, size_t size, const char *source, yaml_document_fn cb, void *userdata,
+                                 ErrorBuf *e);
+int yaml_load_file_documents_foreach(const char *path, yaml_document_fn cb, void *userdata, ErrorBuf *e);
 
 /* Source positions, so a consumer that validates the JSON can point the operator at the line
  * ("config.yaml:7: maxPods: expected an integer"). Keys of the position table are JSON paths as the consumer spells

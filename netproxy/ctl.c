@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <ifaddrs.h>
 #include <net/if.h>
@@ -16,6 +17,7 @@
 #include <time.h>
 
 #include "common/event-util.h"
+#include "common/json-stream.h"
 #include "common/json-util.h"
 #include "common/log.h"
 #include "common/yaml.h"
@@ -39,6 +41,7 @@ typedef struct Ctl {
         size_t n_files;
         unsigned bad;
         bool verbose;
+        bool track; /* --watch: remember what each file holds (a one-shot sync reads every file once) */
 } Ctl;
 
 static void file_objs_clear(FileObjs *f) {
@@ -101,40 +104,152 @@ static void apply_one(Ctl *c, FileObjs *f, const char *path, const char *kind, j
                 c->bad++;
                 return;
         }
-        (void) ref_add(f, k, obj);
+        if (c->track)
+                (void) ref_add(f, k, obj);
+}
+
+/* An item of a List document: API lists omit kind in their items (ServiceList → Service); plain "List" keeps them.
+ * Items of objects that are no list are not objects of their own. */
+static void apply_list_item(Ctl *c, FileObjs *f, const char *path, const char *list_kind, json_t *item) {
+        char item_kind[64] = "";
+        if (!endswith(list_kind, "List"))
+                return;
+        /* A plain List names the kind of each item; an item that cannot be an object is refused, not skipped. */
+        if (!json_is_object(item) || (streq(list_kind, "List") && !json_is_string(json_object_get(item, "kind")))) {
+                log_error("%s: %s item: %s%s, skipping", path, list_kind,
+                          json_is_object(item) ? "object has no \"kind\"" : "expected an object, got ",
+                          json_is_object(item) ? "" : json_type_name(item));
+                c->bad++;
+                return;
+        }
+        if (!streq(list_kind, "List") && strlen(list_kind) < sizeof(item_kind))
+                snprintf(item_kind, sizeof(item_kind), "%.*s", (int) (strlen(list_kind) - 4), list_kind);
+        apply_one(c, f, path, item_kind[0] ? item_kind : NULL, item);
+}
+
+static void apply_document(Ctl *c, FileObjs *f, const char *path, json_t *d) {
+        /* Like kubectl: a document is an object with a kind (a List included); a bare array of objects, a scalar or
+         * an object without kind is refused with the reason instead of being skipped silently. */
+        if (!json_is_object(d) || !json_is_string(json_object_get(d, "kind"))) {
+                log_error("%s: %s%s, skipping", path,
+                          json_is_object(d) ? "object has no \"kind\"" : "expected an object (or a List), got ",
+                          json_is_object(d) ? "" : json_type_name(d));
+                c->bad++;
+                return;
+        }
+        const char *kind = json_string_value(json_object_get(d, "kind"));
+        json_t *items = json_object_get(d, "items");
+        if (kind && endswith(kind, "List") && json_is_array(items)) {
+                size_t j;
+                json_t *it;
+                json_array_foreach (items, j, it)
+                        apply_list_item(c, f, path, kind, it);
+        } else
+                apply_one(c, f, path, NULL, d);
+}
+
+/* JSON files are read as a stream: each item of a List becomes netproxy's model as soon as it is read and is freed
+ * right after, so a 10k-Service List is never one tree (common/json-stream.h). */
+typedef struct JsonFile {
+        Ctl *c;
+        FileObjs *f;
+        const char *path;
+        json_t *pending; /* items read before their List's kind (kind is not required to come first) */
+} JsonFile;
+
+static int json_file_item(json_t *item, const json_t *head, size_t index, void *userdata, ErrorBuf *e) {
+        JsonFile *x = userdata;
+        const char *kind = json_string_value(json_object_get(head, "kind"));
+        (void) index;
+        (void) e;
+        if (!kind)
+                return json_array_append(x->pending, item) < 0 ? -ENOMEM : 0;
+        apply_list_item(x->c, x->f, x->path, kind, item);
+        return 0;
+}
+
+static int json_file_value(json_t *value, size_t n_items, void *userdata, ErrorBuf *e) {
+        JsonFile *x = userdata;
+        const char *kind = json_string_value(json_object_get(value, "kind"));
+        size_t i;
+        json_t *it;
+        (void) n_items;
+        (void) e;
+        json_array_foreach (x->pending, i, it)
+                apply_list_item(x->c, x->f, x->path, strempty(kind), it);
+        json_array_clear(x->pending);
+        apply_document(x->c, x->f, x->path, value);
+        return 0;
+}
+
+/* 1 when the file was read as a JSON stream, 0 when it does not start like JSON or is not strict JSON (YAML flow
+ * style, `---` separators: the YAML reader handles those), negative errno when reading failed. */
+static int load_json_file(Ctl *c, FileObjs *f, const char *path, ErrorBuf *e) {
+        _cleanup_json_ json_t *pending = json_array();
+        JsonFile x = {.c = c, .f = f, .path = path, .pending = pending};
+        JxStreamConfig cfg = {
+                .split_member = "items", .on_item = json_file_item, .on_value = json_file_value, .userdata = &x};
+        _cleanup_(jx_stream_freep) JxStream *s = NULL;
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        char buf[4096];
+        ssize_t n;
+        size_t skip = 0;
+        int r;
+
+        if (fd < 0)
+                return -errno;
+        RET_NULL_ENOMEM(pending);
+        do
+                n = read(fd, buf, sizeof(buf));
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+        while (skip < (size_t) n && isspace((unsigned char) buf[skip]))
+                skip++;
+        if (skip == (size_t) n || buf[skip] != '{')
+                return 0;
+        if ((r = jx_stream_new(&cfg, &s)) < 0)
+                return r;
+        r = jx_stream_feed(s, buf, (size_t) n, e);
+        if (r >= 0)
+                r = jx_stream_feed_fd(s, fd, e);
+        /* Objects applied before a syntax error are applied again by the YAML reader: updates equal to the known
+         * object are no-ops. */
+        if (r == -EBADMSG)
+                return 0;
+        return r < 0 ? r : 1;
+}
+
+static int yaml_file_document(json_t *doc, void *userdata) {
+        JsonFile *x = userdata;
+        apply_document(x->c, x->f, x->path, doc);
+        return 0;
 }
 
 /* (Re)reads one file: everything it held before and no longer holds is deleted. */
 static int load_file(Ctl *c, const char *path) {
-        _cleanup_json_ json_t *docs = NULL;
         ErrorBuf e = {};
         FileObjs *f = ctl_file(c, path, true);
         RET_NULL_ENOMEM(f);
         FileObjs old = *f;
         f->objs = NULL;
         f->n = 0;
+        struct stat st;
 
-        int r = access(path, F_OK) < 0 ? -errno : yaml_load_file_documents(path, &docs, &e);
+        /* A FIFO named x.yaml would block the reader forever, a device could have side effects: only regular
+         * files are read (a missing file is a deletion, below). */
+        int r = stat(path, &st) < 0 ? -errno : S_ISREG(st.st_mode) ? 0 : error_set(&e, -EBADFD, "not a regular file");
+        if (r >= 0)
+                r = load_json_file(c, f, path, &e);
+        if (r == 0) {
+                /* YAML is read one document at a time, like JSON one item at a time. */
+                JsonFile x = {.c = c, .f = f, .path = path};
+                error_clear(&e);
+                r = yaml_load_file_documents_foreach(path, yaml_file_document, &x, &e);
+        }
         if (r < 0 && r != -ENOENT) {
                 log_error("%s: %s, skipping", path, error_message(&e, r));
                 c->bad++;
-        }
-        size_t i;
-        json_t *d;
-        json_array_foreach (docs, i, d) {
-                const char *kind = json_string_value(json_object_get(d, "kind"));
-                json_t *items = json_object_get(d, "items");
-                if (kind && endswith(kind, "List") && json_is_array(items)) {
-                        /* API lists omit kind in their items: ServiceList → Service; plain "List" keeps them. */
-                        char item_kind[64] = "";
-                        if (!streq(kind, "List") && strlen(kind) < sizeof(item_kind))
-                                snprintf(item_kind, sizeof(item_kind), "%.*s", (int) (strlen(kind) - 4), kind);
-                        size_t j;
-                        json_t *it;
-                        json_array_foreach (items, j, it)
-                                apply_one(c, f, path, item_kind[0] ? item_kind : NULL, it);
-                } else
-                        apply_one(c, f, path, NULL, d);
         }
         /* deletions: in old, not in new */
         for (size_t a = 0; a < old.n; a++) {
@@ -506,6 +621,7 @@ static int ctl_sync(int argc, char *argv[]) {
                 return log_error_errno(r, "Failed to enumerate node addresses: %m"), 1;
         cfg.nodeport_addresses = addrs;
 
+        c.track = watch;
         r = netproxy_new(&cfg, &c.np);
         if (r < 0)
                 return log_error_errno(r, "Out of memory"), 1;

@@ -243,7 +243,8 @@ static int parse_service_addresses(const json_t *obj, const json_t *spec, Servic
                 if (!ip || (mode && !streq(mode, "VIP")))
                         continue;
                 if (ipaddr_parse(ip, &s->lb_ips[s->n_lb_ips]) < 0)
-                        return error_set(e, -EINVAL, "status.loadBalancer.ingress[%zu].ip: invalid IP address", i);
+                        return error_set(e, -EINVAL,
+                                         "status.loadBalancer.ingress[%zu].ip: invalid IP address \"%.64s\"", i, ip);
                 s->n_lb_ips++;
         }
         return 0;
@@ -375,12 +376,19 @@ static int parse_slice_endpoints(const json_t *obj, EndpointSlice *s, ErrorBuf *
                         return r;
                 /* Like kube-proxy, only the first address is used (the API says consumers may assume they are
                  * fungible). */
-                const char *a = json_string_value(json_array_get(addrs, 0));
-                if (!a || ipaddr_parse(a, &out->addr) < 0)
-                        return error_set(e, -EINVAL, "%s.addresses[0]: invalid IP address", path);
+                json_t *aj = json_array_get(addrs, 0);
+                const char *a = json_string_value(aj);
+                if (!aj)
+                        return error_set(e, -EINVAL, "%s.addresses: at least one address is required", path);
+                if (!a)
+                        return error_set(e, -EINVAL, "%s.addresses[0]: expected a string, got %s", path,
+                                         json_type_name(aj));
+                if (ipaddr_parse(a, &out->addr) < 0)
+                        return error_set(e, -EINVAL, "%s.addresses[0]: invalid IP address \"%.64s\"", path, a);
                 if (out->addr.family != s->family)
-                        return error_set(e, -EINVAL, "%s.addresses[0]: address family does not match addressType",
-                                         path);
+                        return error_set(e, -EINVAL,
+                                         "%s.addresses[0]: address family of \"%s\" does not match addressType %s",
+                                         path, a, s->family == AF_INET6 ? "IPv6" : "IPv4");
                 if (node) {
                         out->node_name = strdup(node);
                         RET_NULL_ENOMEM(out->node_name);

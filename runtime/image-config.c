@@ -152,6 +152,13 @@ static int config_parse_rootfs(const json_t *j, ImageConfig *c, ErrorBuf *e) {
         return 0;
 }
 
+static size_t strv_length(char *const *l) {
+        size_t n = 0;
+        while (l && l[n])
+                n++;
+        return n;
+}
+
 int image_config_parse(const json_t *j, const char *what, ImageConfig *ret, ErrorBuf *e) {
         _cleanup_(image_config_done) ImageConfig c = {};
         json_t *cfg = NULL;
@@ -169,6 +176,9 @@ int image_config_parse(const json_t *j, const char *what, ImageConfig *ret, Erro
                         r = jx_get_strv(cfg, "Cmd", "config", false, &c.cmd, e);
                 if (r >= 0)
                         r = jx_get_strv(cfg, "Env", "config", false, &c.env, e);
+                if (r >= 0 && strv_length(c.env) > IMAGE_ENV_MAX)
+                        r = error_set(e, -EINVAL, "config.Env: %zu entries, more than the %u allowed",
+                                      strv_length(c.env), IMAGE_ENV_MAX);
                 if (r >= 0)
                         r = dup_opt(cfg, "WorkingDir", &c.working_dir, e);
                 if (r >= 0)
@@ -201,13 +211,6 @@ int image_info_take_config(ImageInfo *info, ImageConfig *c) {
 
 /* ---- process: argv and env ---- */
 
-static size_t strv_length(char *const *l) {
-        size_t n = 0;
-        while (l && l[n])
-                n++;
-        return n;
-}
-
 static int strv_extend(char ***l, size_t *n, const char *s) {
         char **nl = realloc(*l, (*n + 2) * sizeof(char *));
         RET_NULL_ENOMEM(nl);
@@ -223,18 +226,49 @@ static size_t env_name_len(const char *s) {
         return eq ? (size_t) (eq - s) : strlen(s);
 }
 
+/* The environment being merged: entries in the order their names first appeared, and an index name → position so
+ * that each definition costs O(1) however many an image brings (it used to be a scan: 100k entries took 37 s). */
+typedef struct EnvMerge {
+        char **l;
+        size_t n, allocated;
+        json_t *index;
+} EnvMerge;
+
+static void env_merge_done(EnvMerge *m) {
+        strv_free(m->l);
+        json_decref(m->index);
+        *m = (EnvMerge){};
+}
+
 /* containerd's replaceOrAppendEnvValues: a later NAME replaces the earlier value in place. */
-static int env_set(char ***l, size_t *n, const char *kv) {
+static int env_set(EnvMerge *m, const char *kv) {
         size_t k = env_name_len(kv);
-        for (size_t i = 0; i < *n; i++)
-                if (env_name_len((*l)[i]) == k && strncmp((*l)[i], kv, k) == 0) {
-                        char *c = strdup(kv);
-                        RET_NULL_ENOMEM(c);
-                        free((*l)[i]);
-                        (*l)[i] = c;
-                        return 0;
+        json_t *pos = json_object_getn(m->index, kv, k);
+        char *c = strdup(kv);
+        RET_NULL_ENOMEM(c);
+        if (pos) {
+                size_t i = (size_t) json_integer_value(pos);
+                free(m->l[i]);
+                m->l[i] = c;
+                return 0;
+        }
+        if (m->n + 2 > m->allocated) {
+                size_t na = MAX(16u, m->allocated * 2);
+                char **nl = reallocarray(m->l, na, sizeof(char *));
+                if (!nl) {
+                        free(c);
+                        return -ENOMEM;
                 }
-        return strv_extend(l, n, kv);
+                m->l = nl;
+                m->allocated = na;
+        }
+        if (json_object_setn_new_nocheck(m->index, kv, k, json_integer((json_int_t) m->n)) < 0) {
+                free(c);
+                return -ENOMEM;
+        }
+        m->l[m->n++] = c;
+        m->l[m->n] = NULL;
+        return 0;
 }
 
 /* The value of $(name) from the container env (the last definition wins, as in the kubelet's map), or NULL. */
@@ -298,11 +332,12 @@ static int append_expanded(char ***argv, size_t *n, char **src, char **env, bool
 int image_resolve_process(const ImageInfo *img, char **command, char **args, char **env, ImageResolveFlags flags,
                           char ***ret_argv, char ***ret_env, ErrorBuf *e) {
         bool x = flags & IMAGE_RESOLVE_EXPAND_VARS;
-        _cleanup_strv_free_ char **argv = calloc(1, sizeof(char *)), **envv = calloc(1, sizeof(char *));
-        size_t n = 0, ne = 0;
+        _cleanup_strv_free_ char **argv = calloc(1, sizeof(char *));
+        _cleanup_(env_merge_done) EnvMerge envm = {.index = json_object()};
+        size_t n = 0;
         int r;
         RET_NULL_ENOMEM(argv);
-        RET_NULL_ENOMEM(envv);
+        RET_NULL_ENOMEM(envm.index);
 
         /* Image defaults are used verbatim; only what the pod spec supplies is expanded (the kubelet expands
          * container.Command/Args before handing them to the runtime). */
@@ -328,14 +363,14 @@ int image_resolve_process(const ImageInfo *img, char **command, char **args, cha
                 return error_set(e, -EINVAL, "no command specified: neither the container nor image %s has one",
                                  strna(img->id));
 
-        r = env_set(&envv, &ne, DEFAULT_PATH_ENV);
+        r = env_set(&envm, DEFAULT_PATH_ENV);
         for (size_t i = 0; r >= 0 && img->env && img->env[i]; i++)
-                r = env_set(&envv, &ne, img->env[i]);
+                r = env_set(&envm, img->env[i]);
         for (size_t i = 0; r >= 0 && env && env[i]; i++)
-                r = env_set(&envv, &ne, env[i]);
+                r = env_set(&envm, env[i]);
         if (r < 0)
                 return r;
         *ret_argv = TAKE_PTR(argv);
-        *ret_env = TAKE_PTR(envv);
+        *ret_env = TAKE_PTR(envm.l);
         return 0;
 }

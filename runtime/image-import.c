@@ -92,16 +92,27 @@ static void import_done(Import *im) {
         free(im->tmp);
 }
 
+/* Opens a file of the image source. Non-blocking, so that a FIFO in an image layout cannot hang the import, and
+ * -EBADFD for anything that is not a regular file. */
 static int open_beneath(int dir_fd, const char *rel, int *ret_fd) {
         struct open_how how = {
-                .flags = O_RDONLY | O_CLOEXEC,
+                .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
                 .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
         };
-        int fd = (int) syscall(SYS_openat2, dir_fd, rel, &how, sizeof how);
+        struct stat st;
+        _cleanup_close_ int fd = (int) syscall(SYS_openat2, dir_fd, rel, &how, sizeof how);
         if (fd < 0)
                 return -errno;
-        *ret_fd = fd;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+        *ret_fd = TAKE_FD(fd);
         return 0;
+}
+
+static const char *open_error(int r) {
+        return r == -EBADFD ? "not a regular file" : strerror(-r);
 }
 
 /* ---- archive → directory ---- */
@@ -147,7 +158,7 @@ static int extract_entry(struct archive *in, struct archive *out, struct archive
         return 0;
 }
 
-static int extract_archive(const char *path, const char *dest, ErrorBuf *e) {
+static int extract_archive(int fd, const char *dest, ErrorBuf *e) {
         struct archive *in = archive_read_new(), *out = archive_write_disk_new();
         int r = 0;
         if (!in || !out) {
@@ -158,7 +169,7 @@ static int extract_archive(const char *path, const char *dest, ErrorBuf *e) {
         archive_read_support_filter_zstd(in);
         archive_read_support_format_tar(in);
         archive_write_disk_set_options(out, ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT);
-        if (archive_read_open_filename(in, path, 128 * 1024) != ARCHIVE_OK) {
+        if (archive_read_open_fd(in, fd, 128 * 1024) != ARCHIVE_OK) {
                 r = error_set(e, -EBADMSG, "not a tar archive: %s", archive_error_string(in) ?: "unknown");
                 goto finish;
         }
@@ -229,7 +240,7 @@ static int ingest(Import *im, const char *rel, const char *expect_hex, int64_t e
         r = open_beneath(im->src_fd, rel, &fd);
         if (r < 0)
                 return error_set(e, r, "%s: %s: %s", what, rel,
-                                 r == -ENOENT ? "blob missing from the image source" : strerror(-r));
+                                 r == -ENOENT ? "blob missing from the image source" : open_error(r));
         struct stat st;
         if (fstat(fd, &st) < 0)
                 return -errno;
@@ -392,7 +403,7 @@ static int oci_collect(Import *im, ErrorBuf *e) {
         const char *version = NULL;
         int r = open_beneath(im->src_fd, "oci-layout", &lfd);
         if (r < 0)
-                return error_set(e, r, "%s: oci-layout: %s", im->source, strerror(-r));
+                return error_set(e, r, "%s: oci-layout: %s", im->source, open_error(r));
         r = read_full_fd(lfd, JSON_BLOB_MAX, &ltext, &lsize);
         if (r >= 0)
                 r = jx_parse(ltext, lsize, "oci-layout", &layout, e);
@@ -404,7 +415,7 @@ static int oci_collect(Import *im, ErrorBuf *e) {
         if (r >= 0)
                 r = read_full_fd(ifd, JSON_BLOB_MAX, &itext, &isize);
         if (r < 0)
-                return error_set(e, r, "index.json: %s", strerror(-r));
+                return error_set(e, r, "index.json: %s", open_error(r));
         r = jx_parse(itext, isize, "index.json", &index, e);
         if (r < 0)
                 return r;
@@ -495,7 +506,7 @@ static int docker_collect(Import *im, ErrorBuf *e) {
         if (r >= 0)
                 r = read_full_fd(fd, JSON_BLOB_MAX, &text, &size);
         if (r < 0)
-                return error_set(e, r, "manifest.json: %s", strerror(-r));
+                return error_set(e, r, "manifest.json: %s", open_error(r));
         r = jx_parse(text, size, "manifest.json", &list, e);
         if (r < 0)
                 return r;
@@ -648,8 +659,17 @@ static int commit_index(Import *im, ErrorBuf *e) {
 
 static int open_source(Import *im, const char *path, ErrorBuf *e) {
         struct stat st;
+        /* Look before opening (a FIFO without a writer would block, a device could have side effects), then judge
+         * what was opened, non-blocking, in case it was replaced in between. */
         if (stat(path, &st) < 0)
                 return error_set(e, -errno, "%s: %m", path);
+        if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+                return error_set(e, -EBADFD, "%s: not a regular file or directory", path);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return error_set(e, -errno, "%s: %m", path);
+        if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+                return error_set(e, -EBADFD, "%s: not a regular file or directory", path);
         _cleanup_free_ char *dir = NULL;
         if (S_ISDIR(st.st_mode)) {
                 dir = realpath(path, NULL);
@@ -661,7 +681,7 @@ static int open_source(Import *im, const char *path, ErrorBuf *e) {
                         return r;
                 if (mkdir(dir, 0700) < 0)
                         return -errno;
-                r = extract_archive(path, dir, e);
+                r = extract_archive(fd, dir, e);
                 if (r < 0)
                         return r;
         }

@@ -17,6 +17,9 @@
 #define MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
 #define MT_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
 #define JSON_BLOB_MAX (4U * 1024 * 1024) /* manifests, indexes and configs are small; refuse absurd ones */
+/* Entries in an image config's Env. Neither the image spec nor containerd sets a limit (JSON_BLOB_MAX bounds it at
+ * ~800k); real images carry tens. Far above them, and what execve() can still take as strings of a few bytes. */
+#define IMAGE_ENV_MAX 32768U
 
 struct ImageStore {
         char *dir; /* realpath()ed: layer extraction relies on it having no symlinks */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 
 #include "common/fileio.h"
 #include "common/json-util.h"
@@ -231,13 +232,29 @@ static int index_resolve(json_t *index, const char *ref_or_id, const char **ret_
         return error_set(e, -ENOENT, "image '%s' not found", ref_or_id);
 }
 
+/* Whether the unpacked layer's root carries the opaque marker (layer_unpack() turns a root `.wh..wh..opq` into it). */
+static bool layer_root_opaque(const char *dir) {
+        char v[2] = {};
+        return getxattr(dir, "trusted.overlay.opaque", v, sizeof v) == 1 && v[0] == 'y';
+}
+
 static int dirs_of_layers(ImageStore *s, const ImageConfig *c, char ***ret) {
         _cleanup_strv_free_ char **l = calloc(c->n_diff_ids + 1, sizeof(char *));
+        size_t n = 0;
         RET_NULL_ENOMEM(l);
         for (size_t i = 0; i < c->n_diff_ids; i++) {
-                int r = store_layer_path(s, c->diff_ids[i], &l[i]);
+                int r = store_layer_path(s, c->diff_ids[i], &l[n]);
                 if (r < 0)
                         return r;
+                /* An opaque whiteout at a layer's root hides everything below it (image-spec layer.md), but
+                 * overlayfs ignores the opaque xattr on a lower layer's root: leave the hidden layers out. */
+                if (n > 0 && layer_root_opaque(l[n])) {
+                        for (size_t k = 0; k < n; k++)
+                                l[k] = mfree(l[k]);
+                        l[0] = TAKE_PTR(l[n]);
+                        n = 0;
+                }
+                n++;
         }
         *ret = TAKE_PTR(l);
         return 0;

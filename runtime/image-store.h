@@ -45,8 +45,10 @@ typedef struct ImageInfo {
         char *working_dir;
         char *user;
         char *stop_signal; /* e.g. "SIGTERM", as in the image config */
-        char **layer_dirs; /* absolute paths of unpacked layers, bottom-most first (overlayfs lowerdir is reversed) */
-        uint64_t size;     /* config + layer blobs as stored (compressed), like crictl's SIZE column */
+        /* Absolute paths of unpacked layers, bottom-most first (overlayfs lowerdir is reversed); layers below one
+         * with an opaque whiteout at its root (`/.wh..wh..opq`) are hidden by it, and left out. */
+        char **layer_dirs;
+        uint64_t size; /* config + layer blobs as stored (compressed), like crictl's SIZE column */
 } ImageInfo;
 
 ImageInfo *image_info_free(ImageInfo *i);

@@ -32,6 +32,9 @@ static void human_size(uint64_t size, char *buf, size_t n) {
         snprintf(buf, n, "%.4g%s", v, units[u]);
 }
 
+/* What a verb returns for a usage error (wrong operands), apart from every errno its work can fail with. */
+#define EXIT_USAGE 2
+
 static int open_store(const char *root_dir, ImageStore **ret) {
         _cleanup_free_ char *dir = NULL;
         if (asprintf(&dir, "%s/images", root_dir) < 0)
@@ -45,7 +48,7 @@ static int open_store(const char *root_dir, ImageStore **ret) {
 static int cmd_import(ImageStore *s, int argc, char *argv[], const char *ref) {
         if (argc != 2) {
                 usage(stderr);
-                return -EINVAL;
+                return EXIT_USAGE;
         }
         _cleanup_(image_info_freep) ImageInfo *info = NULL;
         ErrorBuf e = {};
@@ -99,7 +102,7 @@ static json_t *strv_json(char **l) {
 static int cmd_inspect(ImageStore *s, int argc, char *argv[]) {
         if (argc != 2) {
                 usage(stderr);
-                return -EINVAL;
+                return EXIT_USAGE;
         }
         _cleanup_(image_info_freep) ImageInfo *i = NULL;
         ErrorBuf e = {};
@@ -131,7 +134,7 @@ static int cmd_rm(ImageStore *s, int argc, char *argv[]) {
         int ret = 0;
         if (argc < 2) {
                 usage(stderr);
-                return -EINVAL;
+                return EXIT_USAGE;
         }
         for (int i = 1; i < argc; i++) {
                 ErrorBuf e = {};
@@ -199,5 +202,6 @@ int images_ctl_main(int argc, char *argv[]) {
                 r = cmd_inspect(s, n - 1, args + 1);
         else
                 r = cmd_ls(s);
-        return r == -EINVAL ? 2 : r < 0 ? 1 : 0;
+        /* Only a usage error exits 2; an image the store refuses (-EINVAL and all) is a plain failure. */
+        return r == EXIT_USAGE ? 2 : r < 0 ? 1 : 0;
 }

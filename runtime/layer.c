@@ -9,6 +9,8 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -17,6 +19,9 @@
 #include "runtime/layer.h"
 
 #define BUF_SIZE (128 * 1024)
+/* Entry names in error messages are shortened to this many bytes (head…tail), so that the reason always fits in the
+ * 1024-byte ErrorBuf, whatever the image's paths. */
+#define NAME_SHOWN_MAX 160
 #define WHITEOUT_PREFIX ".wh."
 #define WHITEOUT_META_PREFIX ".wh..wh."
 #define WHITEOUT_OPAQUE ".wh..wh..opq"
@@ -56,7 +61,13 @@ typedef struct Unpack {
         Sha256 *diff;
         int root_fd;
         const char *dest;
+        size_t dest_len;
         bool outer_failed;
+        /* The last directory walked to (normalized, relative) and an fd of it: tars list a directory's entries
+         * together, and a deep chain lists each level below the previous one, so starting the walk there keeps
+         * path handling linear in the name instead of quadratic in the depth. */
+        char *cached_dir;
+        int cached_fd;
         char buf[BUF_SIZE];
 } Unpack;
 
@@ -69,6 +80,47 @@ static void unpack_done(Unpack *u) {
                 archive_write_free(u->disk);
         sha256_free(u->diff);
         safe_close(u->root_fd);
+        safe_close(u->cached_fd);
+        free(u->cached_dir);
+}
+
+/* name, or its first and last bytes around "...", for error messages (buf has NAME_SHOWN_MAX + 1 bytes). */
+static const char *shown(const char *name, char *buf) {
+        size_t l = strlen(name), half = (NAME_SHOWN_MAX - 3) / 2;
+        if (l <= NAME_SHOWN_MAX)
+                return name;
+        /* Cut at byte boundaries that do not split a UTF-8 sequence. */
+        size_t head = half, tail = l - half;
+        while (head > 0 && ((unsigned char) name[head] & 0xc0) == 0x80)
+                head--;
+        while (tail < l && ((unsigned char) name[tail] & 0xc0) == 0x80)
+                tail++;
+        snprintf(buf, NAME_SHOWN_MAX + 1, "%.*s...%s", (int) head, name, name + tail);
+        return buf;
+}
+
+/* Sets "layer entry 'NAME': reason" with NAME shortened. */
+_printf_(4, 5) static int entry_error(ErrorBuf *e, int r, const char *name, const char *fmt, ...) {
+        char nb[NAME_SHOWN_MAX + 1], reason[512];
+        va_list ap;
+        va_start(ap, fmt);
+        (void) vsnprintf(reason, sizeof reason, fmt, ap);
+        va_end(ap);
+        return error_set(e, r, "layer entry '%s': %s", shown(name, nb), reason);
+}
+
+static void dir_cache_drop(Unpack *u) {
+        u->cached_fd = safe_close(u->cached_fd);
+        u->cached_dir = mfree(u->cached_dir);
+}
+
+/* An entry (or whiteout) at norm may replace a directory the cache walked through: forget it then. */
+static void dir_cache_invalidate(Unpack *u, const char *norm) {
+        if (!u->cached_dir)
+                return;
+        const char *rest = isempty(norm) ? u->cached_dir : startswith(u->cached_dir, norm);
+        if (rest && (*rest == 0 || *rest == '/' || isempty(norm)))
+                dir_cache_drop(u);
 }
 
 static la_ssize_t inner_read(struct archive *a, void *userdata, const void **ret_buf) {
@@ -112,14 +164,24 @@ int layer_normalize_name(const char *name, char **ret) {
         return 0;
 }
 
-/* Opens the directory `dir` (normalized, relative) below root_fd one component at a time, never following a symlink.
- * With create, missing components are made (0755, like the implicit parents container engines create). Without
- * create, returns -ENOENT at the first missing component: what does not exist cannot redirect the write. */
-static int open_dir_beneath(int root_fd, const char *dir, bool create, int *ret_fd) {
-        _cleanup_close_ int fd = fcntl(root_fd, F_DUPFD_CLOEXEC, 3);
+/* Opens the directory `dir` (normalized, relative) below the layer root one component at a time, never following a
+ * symlink, starting from the cached directory when dir is it or lies below it. With create, missing components are
+ * made (0755, like the implicit parents container engines create). Without create, returns -ENOENT at the first
+ * missing component: what does not exist cannot redirect the write. */
+static int open_dir_beneath(Unpack *u, const char *dir, bool create, int *ret_fd) {
+        const char *rest = dir;
+        int start = u->root_fd;
+        if (u->cached_dir) {
+                const char *r = isempty(u->cached_dir) ? dir : startswith(dir, u->cached_dir);
+                if (r && (*r == 0 || *r == '/' || isempty(u->cached_dir))) {
+                        start = u->cached_fd;
+                        rest = r;
+                }
+        }
+        _cleanup_close_ int fd = fcntl(start, F_DUPFD_CLOEXEC, 3);
         if (fd < 0)
                 return -errno;
-        _cleanup_free_ char *copy = strdup(dir);
+        _cleanup_free_ char *copy = strdup(rest);
         RET_NULL_ENOMEM(copy);
         char *save = NULL;
         for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
@@ -133,6 +195,16 @@ static int open_dir_beneath(int root_fd, const char *dir, bool create, int *ret_
                         return errno == ELOOP || errno == ENOTDIR ? -EPERM : -errno;
                 safe_close(fd);
                 fd = nfd;
+        }
+        if (!streq_ptr(u->cached_dir, dir)) {
+                _cleanup_free_ char *d = strdup(dir);
+                RET_NULL_ENOMEM(d);
+                int cfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+                if (cfd < 0)
+                        return -errno;
+                dir_cache_drop(u);
+                u->cached_dir = TAKE_PTR(d);
+                u->cached_fd = cfd;
         }
         *ret_fd = TAKE_FD(fd);
         return 0;
@@ -158,23 +230,29 @@ static int apply_whiteout(Unpack *u, const char *norm, ErrorBuf *e) {
         const char *dir, *base;
         split_path(copy, &dir, &base);
         _cleanup_close_ int dfd = -EBADF;
-        int r = open_dir_beneath(u->root_fd, dir, true, &dfd);
+        int r = open_dir_beneath(u, dir, true, &dfd);
         if (r < 0)
-                return error_set(e, r, "layer entry '%s': cannot open parent directory: %s", norm, strerror(-r));
+                return entry_error(e, r, norm, "cannot open parent directory: %s", strerror(-r));
         if (streq(base, WHITEOUT_OPAQUE)) {
                 if (fsetxattr(dfd, "trusted.overlay.opaque", "y", 1, 0) < 0)
-                        return error_set(e, -errno, "layer entry '%s': cannot mark directory opaque: %m", norm);
+                        return entry_error(e, -errno, norm, "cannot mark directory opaque: %m");
                 return 0;
         }
         if (startswith(base, WHITEOUT_META_PREFIX))
                 return 0; /* other .wh..wh.* names are AUFS bookkeeping; the spec says to ignore them */
         const char *name = base + STRLEN(WHITEOUT_PREFIX);
         if (isempty(name) || streq(name, ".") || streq(name, ".."))
-                return error_set(e, -EPERM, "layer entry '%s': invalid whiteout name", norm);
+                return entry_error(e, -EPERM, norm, "invalid whiteout name");
+        /* The whited-out path may be (or lead to) the cached directory. */
+        _cleanup_free_ char *target = isempty(dir) ? strdup(name) : NULL;
+        if (!target && asprintf(&target, "%s/%s", dir, name) < 0)
+                target = NULL;
+        RET_NULL_ENOMEM(target);
+        dir_cache_invalidate(u, target);
         if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
-                return error_set(e, -errno, "layer entry '%s': cannot replace '%s' by a whiteout: %m", norm, name);
+                return entry_error(e, -errno, norm, "cannot replace '%s' by a whiteout: %m", name);
         if (mknodat(dfd, name, S_IFCHR | 0, makedev(0, 0)) < 0)
-                return error_set(e, -errno, "layer entry '%s': cannot create whiteout: %m", norm);
+                return entry_error(e, -errno, norm, "cannot create whiteout: %m");
         return 0;
 }
 
@@ -208,11 +286,11 @@ static int check_parent(Unpack *u, const char *norm, ErrorBuf *e) {
         const char *dir, *base;
         split_path(copy, &dir, &base);
         _cleanup_close_ int dfd = -EBADF;
-        int r = open_dir_beneath(u->root_fd, dir, false, &dfd);
+        int r = open_dir_beneath(u, dir, false, &dfd);
         if (r == -EPERM)
-                return error_set(e, r, "layer entry '%s': refusing to write through a symlink or non-directory", norm);
+                return entry_error(e, r, norm, "refusing to write through a symlink or non-directory");
         if (r < 0 && r != -ENOENT)
-                return error_set(e, r, "layer entry '%s': %s", norm, strerror(-r));
+                return entry_error(e, r, norm, "%s", strerror(-r));
         return 0;
 }
 
@@ -230,9 +308,9 @@ static int write_entry(Unpack *u, struct archive_entry *entry, const char *norm,
 
         if (hl) {
                 /* A hard link must name an earlier entry of this layer (layer.md), reached without symlinks. */
+                char hb[NAME_SHOWN_MAX + 1];
                 if (layer_normalize_name(hl, &hl_norm) < 0 || isempty(hl_norm))
-                        return error_set(e, -EPERM, "layer entry '%s': hard link target '%s' escapes the layer", norm,
-                                         hl);
+                        return entry_error(e, -EPERM, norm, "hard link target '%s' escapes the layer", shown(hl, hb));
                 r = check_parent(u, hl_norm, e);
                 if (r < 0)
                         return r;
@@ -242,8 +320,8 @@ static int write_entry(Unpack *u, struct archive_entry *entry, const char *norm,
         }
         if (isempty(norm)) {
                 if (archive_entry_filetype(entry) != AE_IFDIR)
-                        return error_set(e, -EPERM, "layer entry '%s': the layer root must be a directory",
-                                         archive_entry_pathname(entry));
+                        return entry_error(e, -EPERM, archive_entry_pathname(entry),
+                                           "the layer root must be a directory");
                 full = strdup(u->dest);
                 RET_NULL_ENOMEM(full);
         } else if (asprintf(&full, "%s/%s", u->dest, norm) < 0)
@@ -252,11 +330,13 @@ static int write_entry(Unpack *u, struct archive_entry *entry, const char *norm,
         if (r < 0)
                 return r;
         archive_entry_set_pathname(entry, full);
+        /* Replacing an entry may replace a directory the cache walked through (a directory by a symlink). */
+        dir_cache_invalidate(u, norm);
 
         r = archive_write_header(u->disk, entry);
         if (r != ARCHIVE_OK && !warning_ignorable(u->disk, r))
-                return error_set(e, r == ARCHIVE_WARN ? -EIO : -EPERM, "layer entry '%s': %s", norm,
-                                 archive_error_string(u->disk) ?: "cannot extract");
+                return entry_error(e, r == ARCHIVE_WARN ? -EIO : -EPERM, norm, "%s",
+                                   archive_error_string(u->disk) ?: "cannot extract");
         if (archive_entry_size(entry) > 0) {
                 const void *block;
                 size_t size;
@@ -265,18 +345,19 @@ static int write_entry(Unpack *u, struct archive_entry *entry, const char *norm,
                         r = archive_read_data_block(u->inner, &block, &size, &offset);
                         if (r == ARCHIVE_EOF)
                                 break;
-                        if (r != ARCHIVE_OK)
-                                return error_set(e, -EBADMSG, "corrupt layer: entry '%s': %s", norm,
+                        if (r != ARCHIVE_OK) {
+                                char nb[NAME_SHOWN_MAX + 1];
+                                return error_set(e, -EBADMSG, "corrupt layer: entry '%s': %s", shown(norm, nb),
                                                  archive_error_string(u->inner) ?: "corrupt data");
+                        }
                         if (archive_write_data_block(u->disk, block, size, offset) != ARCHIVE_OK)
-                                return error_set(e, -EIO, "layer entry '%s': %s", norm,
-                                                 archive_error_string(u->disk) ?: "write failed");
+                                return entry_error(e, -EIO, norm, "%s",
+                                                   archive_error_string(u->disk) ?: "write failed");
                 }
         }
         r = archive_write_finish_entry(u->disk);
         if (r != ARCHIVE_OK && !warning_ignorable(u->disk, r))
-                return error_set(e, -EIO, "layer entry '%s': %s", norm,
-                                 archive_error_string(u->disk) ?: "cannot finish entry");
+                return entry_error(e, -EIO, norm, "%s", archive_error_string(u->disk) ?: "cannot finish entry");
         return 0;
 }
 
@@ -337,10 +418,15 @@ static int unpack_entries(Unpack *u, ErrorBuf *e) {
                 _cleanup_free_ char *norm = NULL;
                 r = layer_normalize_name(name, &norm);
                 if (r == -EPERM)
-                        return error_set(e, r, "layer entry '%s': %s", name,
-                                         name[0] == '/' ? "absolute path refused" : "'..' escapes the layer root");
+                        return entry_error(e, r, name, "%s",
+                                           name[0] == '/' ? "absolute path refused" : "'..' escapes the layer root");
                 if (r < 0)
                         return r;
+                /* Like the kernel's PATH_MAX, which bounds what containerd's applier (path-based syscalls) and
+                 * overlayfs can reach: longer paths are refused before any work is done for them. */
+                if (u->dest_len + 1 + strlen(norm) >= PATH_MAX)
+                        return entry_error(e, -ENAMETOOLONG, norm, "path longer than %d bytes once unpacked",
+                                           PATH_MAX - 1);
                 const char *slash = strrchr(norm, '/'), *base = slash ? slash + 1 : norm;
                 if (startswith(base, WHITEOUT_PREFIX))
                         r = apply_whiteout(u, norm, e);
@@ -361,6 +447,8 @@ int layer_unpack(int blob_fd, const char *dest_dir, char ret_diff_hex[SHA256_HEX
         if (u->root_fd < 0)
                 return error_set(e, -errno, "%s: %m", dest_dir);
         u->dest = dest_dir;
+        u->dest_len = strlen(dest_dir);
+        u->cached_fd = -EBADF;
         int r = sha256_new(&u->diff);
         if (r >= 0)
                 r = open_readers(u, blob_fd, e);

@@ -16,6 +16,7 @@
  * (run in the foreground and exec exit with the container process's code). */
 #include "runtime/runtime-ctl.h"
 
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -23,6 +24,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "common/fileio.h"
@@ -418,6 +420,57 @@ static int remove_container(Ctl *ctl, Runtime *rt, Container *c, bool force) {
         return 0;
 }
 
+/* `run --rm` in the foreground must not leave a running container behind when nodeletctl is killed (a timeout's
+ * SIGKILL, a closed terminal) before it could remove it. A watcher in its own session (so signals for our process
+ * group or terminal do not reach it) holds the read end of a pipe whose write end only this process has (O_CLOEXEC:
+ * not even the shim): when we are gone, however we went, it reads EOF and force-removes the container if it still
+ * exists. On a normal exit we removed it already and the watcher finds nothing. */
+static int rm_watcher_spawn(Ctl *ctl, const char *id, int *ret_fd) {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return log_error_errno(-errno, "Failed to create a pipe: %m");
+        pid_t pid = fork();
+        if (pid < 0) {
+                safe_close(p[0]);
+                safe_close(p[1]);
+                return log_error_errno(-errno, "Failed to fork: %m");
+        }
+        if (pid == 0) {
+                /* The intermediate child: a grandchild does the watching, so we never have to reap it. */
+                safe_close(p[1]);
+                if (fork() != 0)
+                        _exit(0);
+                (void) setsid();
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+                for (int fd = 0; fd < 3 && null >= 0; fd++)
+                        (void) dup2(null, fd);
+                (void) signal(SIGINT, SIG_IGN);
+                (void) signal(SIGTERM, SIG_IGN);
+                (void) signal(SIGHUP, SIG_IGN);
+                (void) signal(SIGPIPE, SIG_IGN);
+                /* Nothing of ours stays open in the watcher (a lock of the image store would block others). */
+                if (dup2(p[0], 3) < 0)
+                        _exit(1);
+                (void) close_range(4, ~0U, 0);
+                for (;;) {
+                        char b;
+                        ssize_t n = read(3, &b, 1);
+                        if (n == 0 || (n < 0 && errno != EINTR))
+                                break;
+                }
+                Runtime *rt = NULL;
+                Container *c = NULL;
+                if (ctl_runtime(ctl, &rt) >= 0 && container_load(rt, id, &c, NULL) >= 0)
+                        (void) remove_container(ctl, rt, c, true);
+                runtime_free(rt);
+                _exit(0);
+        }
+        safe_close(p[0]);
+        (void) waitpid(pid, NULL, 0);
+        *ret_fd = p[1];
+        return 0;
+}
+
 int runtime_ctl_run(int argc, char *argv[]) {
         Ctl ctl = {};
         ctl_init(&ctl, &argc, argv);
@@ -458,6 +511,9 @@ int runtime_ctl_run(int argc, char *argv[]) {
                 return 1;
         if (access(root, F_OK) == 0)
                 return log_error("container %s: already exists (%s)", id, root), 1;
+        _cleanup_close_ int watcher_fd = -EBADF; /* held until we exit, however that happens */
+        if (o.rm && !o.detach && rm_watcher_spawn(&ctl, id, &watcher_fd) < 0)
+                return 1;
         Container *c = NULL;
         ErrorBuf e = {};
         r = container_create(rt, id, &s, &c, &e);

@@ -1,8 +1,12 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 # netproxy benchmark, side by side in one run (docs/BENCHMARKS.md):
+#   - the kernel floor of the machine: `unshare -pnimuf /bin/true` (median of 11), so runs on machines where process
+#     start-up and page faults cost more can be told apart;
 #   - full sync of N Services x 10 endpoints: `nodeletctl proxy sync` vs `nft -f` of the same in kube-proxy's
-#     nftables layout and in the shared-map layout (fresh network namespace each, wall time and peak RSS);
+#     nftables layout and in the shared-map layout (fresh network namespace each, wall time and peak RSS); at 10k
+#     also `nodeletctl proxy sync` of the same objects as ONE JSON List file (read as a stream, item by item),
+#     alternating with `nft -f` shared-map, with the ratio;
 #   - one endpoint change at 10k: `nodeletctl proxy sync --watch` vs `nft -f` of the change;
 #   - new TCP connections per second to a ClusterIP with 10 and with 10,000 Services programmed.
 # Everything runs in network namespaces this script creates; the host's nftables are never touched.
@@ -39,6 +43,13 @@ timed() {
 fresh() { ip netns del "$ID-$1" 2>/dev/null; ip netns add "$ID-$1"; echo "$ID-$1"; }
 
 echo "machine: $(nproc) cores, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+floor=()
+for i in $(seq 1 11); do
+        s=${EPOCHREALTIME/./}
+        unshare -pnimuf /bin/true
+        floor+=($((${EPOCHREALTIME/./} - s)))
+done
+echo "kernel floor: unshare -pnimuf /bin/true $(printf '%s\n' "${floor[@]}" | median | awk '{printf "%.1f", $1 / 1000}') ms (median of 11)"
 echo
 echo "| Services x 10 endpoints | nodeletctl proxy sync (wall / sync / peak RSS) | nft -f shared-map (wall / peak RSS) | nft -f kube-proxy layout (wall / peak RSS) |"
 echo "|---|---|---|---|"
@@ -67,6 +78,26 @@ for n in $SIZES; do
                 "$(printf '%s\n' "${ours_wall[@]}" | median)" "$(printf '%s\n' "${ours_sync[@]}" | median)" \
                 "$(($(printf '%s\n' "${ours_rss[@]}" | median) / 1024))" "$sw" "$((sr / 1024))" "$kp"
 done
+
+# ---- 10k x 10 as one JSON List file, alternating with nft -f shared-map ----
+N=10000
+if [ -f "$TMP/shared$N.nft" ]; then
+        $GEN list "$TMP/list$N.json" $N 10
+        echo
+        echo "| 10k x 10, one $(($(stat -c %s "$TMP/list$N.json") / 1000000)) MB List file | nodeletctl proxy sync (wall / sync / peak RSS) | nft -f shared-map (wall / peak RSS) | ratio (wall) |"
+        echo "|---|---|---|---|"
+        for i in 1 2 3; do
+                ns=$(fresh ours)
+                read -r w r < <(timed "$ns" "$CTL" proxy sync -v --hostname-override node-1 "$TMP/list$N.json")
+                sync=$(awk '/^netproxy_sync_full_last_seconds/ {print $2}' "$TMP/out")
+                ns=$(fresh shared)
+                read -r sw sr < <(timed "$ns" nft -f "$TMP/shared$N.nft")
+                printf "| run %s | %s s / %s s / %s MiB | %s s / %s MiB | %s |\n" "$i" "$w" "$sync" "$((r / 1024))" "$sw" \
+                        "$((sr / 1024))" "$(awk -v a="$w" -v b="$sw" 'BEGIN {printf "%.2f", a / b}')"
+        done
+        ip netns del "$ID-ours"
+        ip netns del "$ID-shared"
+fi
 
 # ---- one endpoint change at 10k ----
 N=10000

@@ -263,6 +263,17 @@ def test_bad_manifest(n):
            "good pod unaffected")
     n.remove("bad.yaml")
     n.remove("broken.yaml")
+    # A pod-level failure (a hostPath that is not there) is a status reason, retried with back-off, not in a loop.
+    vol = "  - name: missing\n    hostPath:\n      path: /nonexistent-nodelet-test\n      type: Directory\n"
+    n.add("mount.yaml", pod_yaml("mount", container("c", "sleep 1000",
+                                                   "    volumeMounts:\n    - name: missing\n      mountPath: /m\n"),
+                                 volumes=vol, grace=1))
+    n.wait(lambda: (n.pod("mount") or {}).get("status", {}).get("reason") == "FailedMount", 30, "FailedMount reason")
+    time.sleep(3)
+    attempts = n.log().count("hostPath type check failed")
+    expect(attempts <= 6, "the failing setup was retried %d times in ~3 s: no back-off" % attempts)
+    expect(n.phase("good") == "Running", "good pod unaffected")
+    n.remove_and_wait("mount.yaml", "mount")
     n.remove_and_wait("good.yaml", "good")
 
 

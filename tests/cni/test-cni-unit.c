@@ -148,6 +148,12 @@ static char *read_file(const char *rel) {
         return data;
 }
 
+static int unlink_rel(const char *rel) {
+        _cleanup_free_ char *p = NULL;
+        ck_assert_int_ge(asprintf(&p, "%s/%s", tmp, rel), 0);
+        return unlink(p) < 0 ? -errno : 0;
+}
+
 static bool exists(const char *rel) {
         _cleanup_free_ char *p = NULL;
         ck_assert_int_ge(asprintf(&p, "%s/%s", tmp, rel), 0);
@@ -239,6 +245,22 @@ START_TEST(test_ipam_config_errors) {
                      "eth0", NULL, NULL, &e);
         ck_assert_int_eq(e.code, CNI_ERR_INVALID_CONFIG);
         ck_assert_msg(strstr(e.msg, "no IP ranges"), "%s", e.msg);
+
+        /* The legacy single range (ipam.subnet): errors name its real fields, not a made-up ipam[0][0]. */
+        e = (CniError){};
+        r = ipam_run(
+                CNI_CMD_ADD,
+                "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"ipam\":{\"dataDir\":\"%s\",\"subnet\":\"10.98.0.0/33\"}}",
+                "c1", "eth0", NULL, NULL, &e);
+        ck_assert_int_eq(e.code, CNI_ERR_INVALID_CONFIG);
+        ck_assert_msg(strstr(e.msg, "ipam.subnet: invalid CIDR") && !strstr(e.msg, "[0]"), "%s", e.msg);
+        e = (CniError){};
+        r = ipam_run(
+                CNI_CMD_ADD,
+                "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"ipam\":{\"dataDir\":\"%s\",\"subnet\":\"10.98.0.0/24\","
+                "\"gateway\":\"10.97.0.1\"}}",
+                "c1", "eth0", NULL, NULL, &e);
+        ck_assert_msg(strstr(e.msg, "ipam.gateway: 10.97.0.1 is not in network"), "%s", e.msg);
         /* Nothing was created for any of them. */
         ck_assert(!exists("n"));
 }
@@ -353,6 +375,21 @@ START_TEST(test_network_load) {
         e = (ErrorBuf){};
         ck_assert_int_lt(cni_network_load(tmp, &n, &e), 0);
         ck_assert_msg(strstr(e.msg, "plugins[0].type"), "%s", e.msg);
+
+        /* A directory named like a configuration is skipped (libcni does too); a FIFO is refused, never opened for
+         * reading (which would block forever). alarm(): a hang fails the test instead of timing out the suite. */
+        _cleanup_free_ char *sub = NULL, *fifo = NULL;
+        ck_assert_int_ge(asprintf(&sub, "%s/00-0-dir.conf", tmp), 0);
+        ck_assert_int_eq(mkdir(sub, 0755), 0);
+        ck_assert_int_ge(asprintf(&fifo, "%s/00-1-fifo.conflist", tmp), 0);
+        ck_assert_int_eq(mkfifo(fifo, 0644), 0);
+        alarm(60);
+        e = (ErrorBuf){};
+        ck_assert_int_eq(cni_network_load(tmp, &n, &e), -EBADFD);
+        ck_assert_msg(strstr(e.msg, "00-1-fifo.conflist: not a regular file"), "%s", e.msg);
+        alarm(0);
+        ck_assert_int_eq(unlink(fifo), 0);
+        ck_assert_int_eq(rmdir(sub), 0);
 }
 END_TEST
 
@@ -462,6 +499,11 @@ START_TEST(test_plugin_errors) {
                                     "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"ipam\":{}}", &o6),
                          0);
         assert_error_code(o6, CNI_ERR_INCOMPATIBLE_VERSION);
+        /* Without CNI_COMMAND (run by hand): the spec's error object on stdout too, code 4, exit non-zero. */
+        _cleanup_free_ char *o7 = NULL;
+        ck_assert_int_ne(run_plugin("nodelet-bridge", "", "", &o7), 0);
+        assert_error_code(o7, CNI_ERR_INVALID_ENV);
+        ck_assert_msg(strstr(o7, "CNI_COMMAND"), "%s", o7);
 }
 END_TEST
 
@@ -588,6 +630,62 @@ START_TEST(test_runner_chain) {
 }
 END_TEST
 
+/* portmap and bandwidth with nothing to do for an attachment are not executed (two Go start-ups per pod), and DEL
+ * and CHECK skip exactly what ADD skipped; with arguments (or bandwidth's own rates) they run. */
+START_TEST(test_runner_skips_idle_capability_plugins) {
+        fake_plugins();
+        /* Fakes under the reference plugins' names: they log like fake-b. */
+        write_plugin("portmap", "#!/bin/sh\ncat >/dev/null\necho \"$CNI_COMMAND portmap\" >> \"$TEST_CNI_DIR/order\"\n"
+                                "[ \"$CNI_COMMAND\" = ADD ] && echo '{\"cniVersion\":\"1.0.0\"}'\nexit 0\n");
+        write_plugin("bandwidth",
+                     "#!/bin/sh\ncat >/dev/null\necho \"$CNI_COMMAND bandwidth\" >> \"$TEST_CNI_DIR/order\"\n"
+                     "[ \"$CNI_COMMAND\" = ADD ] && echo '{\"cniVersion\":\"1.0.0\"}'\nexit 0\n");
+        _cleanup_(cni_network_freep) CniNetwork *n =
+                fake_network("{\"type\":\"fake-a\"},{\"type\":\"portmap\",\"capabilities\":{\"portMappings\":true}},"
+                             "{\"type\":\"bandwidth\",\"capabilities\":{\"bandwidth\":true}}");
+        CniError e = {};
+        _cleanup_json_ json_t *res = NULL;
+
+        ck_assert_int_eq(fake_run(CNI_CMD_ADD, n, NULL, 0, &res, &e), 0);
+        /* The result is the last plugin that ran: a's. */
+        ck_assert_ptr_nonnull(json_object_get(res, "ips"));
+        _cleanup_json_ json_t *cache = load_rel("cache/results/fake-ctr1-eth0");
+        ck_assert_int_eq(json_array_size(json_object_get(cache, "nodeletSkippedPlugins")), 2);
+        ck_assert_int_eq(fake_run(CNI_CMD_CHECK, n, NULL, 0, NULL, &e), 0);
+        ck_assert_int_eq(fake_run(CNI_CMD_DEL, n, NULL, 0, NULL, &e), 0);
+        _cleanup_free_ char *order = read_file("order");
+        ck_assert_str_eq(order, "ADD a ctr1 eth0 K8S_POD_NAME=web;K8S_POD_NAMESPACE=default\n"
+                                "CHECK a ctr1 eth0 K8S_POD_NAME=web;K8S_POD_NAMESPACE=default\n"
+                                "DEL a ctr1 eth0 K8S_POD_NAME=web;K8S_POD_NAMESPACE=default\n");
+
+        /* With port mappings portmap runs (ADD and DEL); bandwidth still has nothing to do. */
+        ck_assert_int_eq(unlink_rel("order"), 0);
+        _cleanup_json_ json_t *caps =
+                json_loads("{\"portMappings\":[{\"hostPort\":80,\"containerPort\":8080}]}", 0, NULL);
+        ck_assert_int_eq(fake_run(CNI_CMD_ADD, n, caps, 0, NULL, &e), 0);
+        ck_assert_int_eq(fake_run(CNI_CMD_DEL, n, caps, 0, NULL, &e), 0);
+        _cleanup_free_ char *order2 = read_file("order");
+        ck_assert_str_eq(order2, "ADD a ctr1 eth0 K8S_POD_NAME=web;K8S_POD_NAMESPACE=default\nADD portmap\n"
+                                 "DEL portmap\nDEL a ctr1 eth0 K8S_POD_NAME=web;K8S_POD_NAMESPACE=default\n");
+
+        /* A DEL without a cached result runs the whole chain (nothing is known about what ran). */
+        ck_assert_int_eq(unlink_rel("order"), 0);
+        ck_assert_int_eq(fake_run(CNI_CMD_DEL, n, NULL, 0, NULL, &e), 0);
+        _cleanup_free_ char *order3 = read_file("order");
+        ck_assert_str_eq(order3,
+                         "DEL bandwidth\nDEL portmap\nDEL a ctr1 eth0 K8S_POD_NAME=web;K8S_POD_NAMESPACE=default\n");
+
+        /* bandwidth with rates in its own configuration always runs. */
+        _cleanup_(cni_network_freep) CniNetwork *n2 =
+                fake_network("{\"type\":\"fake-a\"},{\"type\":\"bandwidth\",\"ingressRate\":1000,\"ingressBurst\":10}");
+        ck_assert_int_eq(unlink_rel("order"), 0);
+        ck_assert_int_eq(fake_run(CNI_CMD_ADD, n2, NULL, 0, NULL, &e), 0);
+        _cleanup_free_ char *order4 = read_file("order");
+        ck_assert_str_eq(order4, "ADD a ctr1 eth0 K8S_POD_NAME=web;K8S_POD_NAMESPACE=default\nADD bandwidth\n");
+        ck_assert_int_eq(fake_run(CNI_CMD_DEL, n2, NULL, 0, NULL, &e), 0);
+}
+END_TEST
+
 START_TEST(test_runner_failures) {
         fake_plugins();
         CniError e = {};
@@ -692,6 +790,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_plugin_errors);
         tcase_add_test(tc, test_runner_chain);
         tcase_add_test(tc, test_runner_failures);
+        tcase_add_test(tc, test_runner_skips_idle_capability_plugins);
         tcase_add_test(tc, test_runner_descendant_keeps_stdout);
         tcase_add_test(tc, test_runner_cancel);
         suite_add_tcase(s, tc);

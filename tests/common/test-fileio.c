@@ -61,6 +61,29 @@ START_TEST(test_read_limits) {
 }
 END_TEST
 
+START_TEST(test_read_regular_file) {
+        /* Inputs from a directory: a FIFO (which would block a plain open forever), a directory and a symlink to a
+         * FIFO are refused with -EBADFD; a symlink to a regular file is read. alarm(): a hang fails the test. */
+        _cleanup_free_ char *f = in_dir("f"), *fifo = in_dir("fifo"), *l1 = in_dir("l1"), *l2 = in_dir("l2"),
+                            *data = NULL;
+        ck_assert_int_eq(write_file_atomic(f, "hello", 5, 0644, false), 0);
+        ck_assert_int_eq(mkfifo(fifo, 0644), 0);
+        ck_assert_int_eq(symlink(fifo, l1), 0);
+        ck_assert_int_eq(symlink(f, l2), 0);
+        alarm(60);
+        ck_assert_int_eq(read_regular_file(fifo, 0, &data, NULL), -EBADFD);
+        ck_assert_int_eq(read_regular_file(l1, 0, &data, NULL), -EBADFD);
+        ck_assert_int_eq(read_regular_file(dir, 0, &data, NULL), -EBADFD);
+        alarm(0);
+        _cleanup_free_ char *missing = in_dir("missing");
+        ck_assert_int_eq(read_regular_file(missing, 0, &data, NULL), -ENOENT);
+        size_t size = 0;
+        ck_assert_int_eq(read_regular_file(l2, 0, &data, &size), 0);
+        ck_assert_str_eq(data, "hello");
+        ck_assert_uint_eq(size, 5);
+}
+END_TEST
+
 START_TEST(test_read_empty_and_one_line) {
         _cleanup_free_ char *p = in_dir("empty"), *q = in_dir("line"), *data = NULL, *line = NULL;
         size_t size = 99;
@@ -134,6 +157,7 @@ int main(void) {
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_atomic_write_and_read);
         tcase_add_test(tc, test_read_limits);
+        tcase_add_test(tc, test_read_regular_file);
         tcase_add_test(tc, test_read_empty_and_one_line);
         tcase_add_test(tc, test_mkdir_p_and_rm_rf);
         tcase_add_test(tc, test_path_join);

@@ -237,21 +237,110 @@ START_TEST(test_deep_nesting_refused) {
 }
 END_TEST
 
-START_TEST(test_billion_laughs_bounded) {
-        /* Aliases are shared, not copied, and their number is capped. */
+/* A "billion laughs" document with `levels` levels of ten aliases each. */
+static char *laughs(int levels, size_t *ret_size) {
         char *text = NULL;
-        size_t size = 0;
-        FILE *f = open_memstream(&text, &size);
+        FILE *f = open_memstream(&text, ret_size);
+        ck_assert_ptr_nonnull(f);
         fprintf(f, "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
-        for (int i = 1; i < 10; i++)
+        for (int i = 1; i < levels; i++)
                 fprintf(f, "a%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d]\n", i, i, i - 1,
                         i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1);
         fclose(f);
+        return text;
+}
+
+START_TEST(test_billion_laughs_refused) {
+        /* Like go-yaml's "excessive aliasing": whoever walks the result would expand 10^9 nodes (and 10^4 already
+         * makes aliases 99% of the document). The error names the file and the alias that crossed the line. */
+        for (int levels = 4; levels <= 10; levels += 3) {
+                size_t size = 0;
+                _cleanup_free_ char *text = laughs(levels, &size);
+                json_t *j = NULL;
+                ErrorBuf e = {};
+                ck_assert_int_eq(yaml_parse(text, size, "lol.yaml", &j, &e), -EBADMSG);
+                ck_assert_ptr_null(j);
+                ck_assert_msg(strstr(e.msg, "lol.yaml:") == e.msg && strstr(e.msg, "excessive aliasing"), "%s", e.msg);
+        }
+        /* Also through the multi-document reader and the positions reader. */
+        size_t size = 0;
+        _cleanup_free_ char *text = laughs(7, &size);
+        json_t *j = NULL;
+        YamlPositions *pos = NULL;
+        ErrorBuf e = {};
+        ck_assert_int_eq(yaml_parse_documents(text, size, "docs.yaml", &j, &e), -EBADMSG);
+        ck_assert_ptr_nonnull(strstr(e.msg, "excessive aliasing"));
+        error_clear(&e);
+        ck_assert_int_eq(yaml_parse_with_positions(text, size, "pos.yaml", &j, &pos, &e), -EBADMSG);
+        ck_assert_ptr_nonnull(strstr(e.msg, "excessive aliasing"));
+        ck_assert_ptr_null(pos);
+}
+END_TEST
+
+START_TEST(test_moderate_aliasing_accepted) {
+        /* Three levels (1,110 nodes, mostly aliased) and a large document with a realistic share of aliases (a
+         * shared block of 20 keys merged into 2,000 entries) are fine: the bound is on the ratio, not the count. */
+        size_t size = 0;
+        _cleanup_free_ char *text = laughs(3, &size);
         _cleanup_json_ json_t *j = NULL;
         ErrorBuf e = {};
         ck_assert_int_eq(yaml_parse(text, size, "lol", &j, &e), 0);
-        ck_assert_int_eq(json_array_size(json_object_get(j, "a9")), 10);
+        ck_assert_int_eq(json_array_size(json_array_get(json_object_get(j, "a2"), 9)), 10);
+
+        char *big = NULL;
+        size_t bsize = 0;
+        FILE *f = open_memstream(&big, &bsize);
+        fprintf(f, "base: &base\n");
+        for (int k = 0; k < 20; k++)
+                fprintf(f, "  k%d: v%d\n", k, k);
+        fprintf(f, "items:\n");
+        for (int i = 0; i < 2000; i++)
+                fprintf(f, "- <<: *base\n  name: item%d\n  a: 1\n  b: 2\n  c: 3\n  d: 4\n  e: 5\n  f: 6\n", i);
+        fclose(f);
+        _cleanup_json_ json_t *jb = NULL;
+        int r = yaml_parse(big, bsize, "big", &jb, &e);
+        ck_assert_msg(r == 0, "%s", error_message(&e, r));
+        ck_assert_int_eq(json_array_size(json_object_get(jb, "items")), 2000);
+        ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(jb, "items"), 1999), "k19")),
+                         "v19");
+        free(big);
+}
+END_TEST
+
+START_TEST(test_anchor_redefinition_and_many_anchors) {
+        /* The newest definition of a name wins; lookups stay cheap with many anchors (one per item). */
+        ck_assert_yaml("a: &x 1\nb: *x\nc: &x 2\nd: *x\n", "{\"a\":1,\"b\":1,\"c\":2,\"d\":2}");
+        char *text = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&text, &size);
+        for (int i = 0; i < 5000; i++)
+                fprintf(f, "k%d: &n%d %d\n", i, i, i);
+        for (int i = 0; i < 5000; i++)
+                fprintf(f, "r%d: *n%d\n", i, 4999 - i);
+        fclose(f);
+        _cleanup_json_ json_t *j = NULL;
+        ErrorBuf e = {};
+        ck_assert_int_eq(yaml_parse(text, size, "many", &j, &e), 0);
+        ck_assert_int_eq(json_integer_value(json_object_get(j, "r0")), 4999);
+        ck_assert_int_eq(json_integer_value(json_object_get(j, "r4999")), 0);
         free(text);
+}
+END_TEST
+
+START_TEST(test_invalid_utf8_position) {
+        /* libyaml gives reader errors as a byte offset only: the message must still point at the line and column
+         * (counted in characters) and name the byte. */
+        const char text[] = "a: 1\nb: h\xc3\xa9llo\nc: ab\xff\n";
+        json_t *j = NULL;
+        ErrorBuf e = {};
+        ck_assert_int_eq(yaml_parse(text, sizeof text - 1, "bad.yaml", &j, &e), -EBADMSG);
+        ck_assert_msg(strstr(e.msg, "bad.yaml:3:6: ") == e.msg, "%s", e.msg);
+        ck_assert_msg(strstr(e.msg, "0xff"), "%s", e.msg);
+        const char text2[] = "x: \xe9t\xe9\n";
+        error_clear(&e);
+        ck_assert_int_eq(yaml_parse(text2, sizeof text2 - 1, "latin1.yaml", &j, &e), -EBADMSG);
+        /* Latin-1 "été": the byte after \xe9 is where the UTF-8 sequence breaks. */
+        ck_assert_msg(strstr(e.msg, "latin1.yaml:1:5: ") == e.msg && strstr(e.msg, "0x74"), "%s", e.msg);
 }
 END_TEST
 
@@ -385,6 +474,37 @@ START_TEST(test_load_file_with_positions) {
 }
 END_TEST
 
+/* yaml_parse_documents_foreach(): one callback per non-empty document, each built only when the previous one was
+ * handed out (anchors do not cross documents), a negative return stops the stream, JSON input is one document. */
+static int collect_doc(json_t *doc, void *userdata) {
+        json_t *seen = userdata;
+        if (json_is_string(doc) && streq(json_string_value(doc), "stop"))
+                return -ECANCELED;
+        return json_array_append(seen, doc);
+}
+
+START_TEST(test_documents_foreach) {
+        const char *text = "a: &x 1\n---\n---\n[1, 2]\n--- stop\n--- never\n";
+        _cleanup_json_ json_t *seen = json_array();
+        ErrorBuf e = {};
+
+        ck_assert_int_eq(yaml_parse_documents_foreach(text, strlen(text), "t", collect_doc, seen, &e), -ECANCELED);
+        _cleanup_free_ char *got = jx_dump_compact(seen);
+        ck_assert_str_eq(got, "[{\"a\":1},[1,2]]");
+
+        json_array_clear(seen);
+        text = "--- {a: 1}\n--- *x\n";
+        ck_assert_int_eq(yaml_parse_documents_foreach(text, strlen(text), "t", collect_doc, seen, &e), -EBADMSG);
+        ck_assert_int_eq(json_array_size(seen), 1); /* the first document came out before the second failed */
+        ck_assert_ptr_nonnull(strstr(e.msg, "t:2:"));
+
+        json_array_clear(seen);
+        text = " {\"kind\": \"List\", \"items\": [1]}";
+        ck_assert_int_eq(yaml_parse_documents_foreach(text, strlen(text), "t", collect_doc, seen, NULL), 0);
+        ck_assert_int_eq(json_array_size(seen), 1);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("yaml");
         TCase *tc = tcase_create("core");
@@ -395,12 +515,16 @@ int main(void) {
         tcase_add_test(tc, test_anchors_and_merge);
         tcase_add_test(tc, test_duplicate_keys_last_wins);
         tcase_add_test(tc, test_multi_document);
+        tcase_add_test(tc, test_documents_foreach);
         tcase_add_test(tc, test_kubelet_configuration);
         tcase_add_test(tc, test_kubeconfig);
         tcase_add_test(tc, test_json_input);
         tcase_add_test(tc, test_errors_name_location);
         tcase_add_test(tc, test_deep_nesting_refused);
-        tcase_add_test(tc, test_billion_laughs_bounded);
+        tcase_add_test(tc, test_billion_laughs_refused);
+        tcase_add_test(tc, test_moderate_aliasing_accepted);
+        tcase_add_test(tc, test_anchor_redefinition_and_many_anchors);
+        tcase_add_test(tc, test_invalid_utf8_position);
         tcase_add_test(tc, test_load_file);
         tcase_add_test(tc, test_positions);
         tcase_add_test(tc, test_positions_json_and_errors);

@@ -118,6 +118,16 @@ START_TEST(test_bad_objects) {
         assert_bad("kind: EndpointSlice\nmetadata: {name: s, labels: {kubernetes.io/service-name: a}}\n"
                    "addressType: IPv4\nendpoints: [{addresses: [1.2.3.4], conditions: {ready: maybe}}]\n",
                    "EndpointSlice default/s: endpoints[0].conditions.ready");
+        /* the bad value is in the message */
+        assert_bad("kind: EndpointSlice\nmetadata: {name: s, labels: {kubernetes.io/service-name: a}}\n"
+                   "addressType: IPv4\nendpoints: [{addresses: [10.0.0.256]}]\n",
+                   "EndpointSlice default/s: endpoints[0].addresses[0]: invalid IP address \"10.0.0.256\"");
+        assert_bad("kind: EndpointSlice\nmetadata: {name: s, labels: {kubernetes.io/service-name: a}}\n"
+                   "addressType: IPv4\nendpoints: [{addresses: ['fd00::1']}]\n",
+                   "address family of \"fd00::1\" does not match addressType IPv4");
+        assert_bad("kind: EndpointSlice\nmetadata: {name: s, labels: {kubernetes.io/service-name: a}}\n"
+                   "addressType: IPv4\nendpoints: [{addresses: []}]\n",
+                   "endpoints[0].addresses: at least one address is required");
 }
 END_TEST
 

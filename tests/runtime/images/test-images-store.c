@@ -344,6 +344,45 @@ START_TEST(test_whiteouts_with_overlayfs) {
 }
 END_TEST
 
+/* image-spec layer.md: an opaque whiteout at a layer's root hides every lower layer. overlayfs ignores the opaque
+ * xattr on a lower layer's root, so the store leaves the hidden layers out of the image's layer dirs. */
+START_TEST(test_opaque_whiteout_at_root) {
+        _cleanup_free_ char *img = fixture("opq.tar", "--opaque-root --ref opq:1");
+        _cleanup_(image_store_freep) ImageStore *s = store_new("store");
+        _cleanup_(image_info_freep) ImageInfo *i = NULL;
+        import_ok(s, img, NULL, &i);
+        ck_assert_ptr_nonnull(i->layer_dirs[0]);
+        ck_assert_ptr_null(i->layer_dirs[1]);
+        _cleanup_free_ char *hello = layer_file(i, 0, "hello.txt");
+        ck_assert_int_eq(access(hello, F_OK), 0);
+        /* and image_store_get() says the same */
+        _cleanup_(image_info_freep) ImageInfo *again = NULL;
+        ck_assert_int_eq(image_store_get(s, "opq:1", &again, NULL), 0);
+        ck_assert_str_eq(again->layer_dirs[0], i->layer_dirs[0]);
+        ck_assert_ptr_null(again->layer_dirs[1]);
+        /* nodeletctl run would mount exactly that: nothing of the base layer (/etc/passwd, /bin) shows */
+        _cleanup_free_ char *mnt = NULL, *opts = NULL, *passwd = NULL, *bin = NULL, *h = NULL;
+        ck_assert_int_ge(asprintf(&mnt, "%s/mnt", tmpdir), 0);
+        ck_assert_int_eq(mkdir(mnt, 0755), 0);
+        ck_assert_int_eq(unshare(CLONE_NEWNS), 0);
+        ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+        ck_assert_int_ge(asprintf(&opts, "lowerdir=%s", i->layer_dirs[0]), 0);
+        /* a single lower dir needs a second one for a read-only overlay: use an empty one */
+        _cleanup_free_ char *empty = NULL, *opts2 = NULL;
+        ck_assert_int_ge(asprintf(&empty, "%s/empty", tmpdir), 0);
+        ck_assert_int_eq(mkdir(empty, 0755), 0);
+        ck_assert_int_ge(asprintf(&opts2, "%s:%s", opts, empty), 0);
+        ck_assert_msg(mount("overlay", mnt, "overlay", MS_RDONLY, opts2) == 0, "mount overlay: %m");
+        ck_assert_int_ge(asprintf(&passwd, "%s/etc/passwd", mnt), 0);
+        ck_assert_int_ge(asprintf(&bin, "%s/bin/busybox", mnt), 0);
+        ck_assert_int_ge(asprintf(&h, "%s/hello.txt", mnt), 0);
+        int hidden = access(passwd, F_OK) < 0 && access(bin, F_OK) < 0, shown = access(h, F_OK) == 0;
+        (void) umount2(mnt, MNT_DETACH);
+        ck_assert_msg(hidden, "the base layer shows through the opaque root");
+        ck_assert(shown);
+}
+END_TEST
+
 /* A listing of every path with type, size and mode: what "the store is unchanged" compares. */
 static char *store_listing(ImageStore *s) {
         char *out = NULL;
@@ -432,6 +471,27 @@ START_TEST(test_bad_inputs) {
 }
 END_TEST
 
+/* A FIFO where an image (or a file of an image layout) is expected used to block the import forever: refused
+ * without being read. alarm() turns a hang into a failure instead of the suite's timeout. */
+START_TEST(test_fifo_refused) {
+        _cleanup_(image_store_freep) ImageStore *s = store_new("store");
+        _cleanup_free_ char *fifo = NULL, *layout = fixture("layout", "--format oci-layout"), *index = NULL;
+        ck_assert_int_ge(asprintf(&fifo, "%s/image.tar", tmpdir), 0);
+        ck_assert_int_eq(mkfifo(fifo, 0644), 0);
+        alarm(60);
+        ErrorBuf e = {};
+        ck_assert_int_eq(image_store_import(s, fifo, NULL, NULL, &e), -EBADFD);
+        ck_assert_msg(strstr(e.msg, "image.tar: not a regular file or directory"), "%s", e.msg);
+        ck_assert_int_ge(asprintf(&index, "%s/index.json", layout), 0);
+        ck_assert_int_eq(unlink(index), 0);
+        ck_assert_int_eq(mkfifo(index, 0644), 0);
+        error_clear(&e);
+        ck_assert_int_eq(image_store_import(s, layout, NULL, NULL, &e), -EBADFD);
+        ck_assert_msg(strstr(e.msg, "index.json: not a regular file"), "%s", e.msg);
+        alarm(0);
+}
+END_TEST
+
 START_TEST(test_nodeletctl_images) {
         _cleanup_free_ char *bb = fixture("bb.tar", ""), *out = NULL, *ctl = NULL;
         ck_assert_int_ge(asprintf(&ctl, "%s/agent/nodeletctl images --root-dir %s/root", test_build_dir(), tmpdir), 0);
@@ -452,6 +512,12 @@ START_TEST(test_nodeletctl_images) {
         ck_assert_int_eq(test_system("%s import %s/nosuch.tar 2> %s", ctl, tmpdir, out), 1);
         ck_assert_int_eq(test_system("grep -q 'nosuch.tar' %s", out), 0);
         ck_assert_int_eq(test_system("%s frobnicate 2>/dev/null", ctl), 2);
+        /* 2 is for usage errors only: an image the store refuses as invalid (-EINVAL inside) exits 1 */
+        ck_assert_int_eq(test_system("%s import 2>/dev/null", ctl), 2);
+        ck_assert_int_eq(test_system("%s inspect a b 2>/dev/null", ctl), 2);
+        _cleanup_free_ char *bad = fixture("bad-ref.tar", "--ref example.com/Bad/name:1");
+        ck_assert_int_eq(test_system("%s import %s 2> %s", ctl, bad, out), 1);
+        ck_assert_int_eq(test_system("grep -q 'must be lowercase' %s", out), 0);
         ck_assert_int_eq(test_system("%s rm my/busybox:1 >/dev/null", ctl), 0);
         ck_assert_int_eq(test_system("%s ls > %s && test $(wc -l < %s) -eq 1", ctl, out, out), 0);
 }
@@ -616,6 +682,8 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_shared_layers_refcount);
         tcase_add_test(tc, test_tags_and_in_use);
         tcase_add_test(tc, test_whiteouts_with_overlayfs);
+        tcase_add_test(tc, test_opaque_whiteout_at_root);
+        tcase_add_test(tc, test_fifo_refused);
         tcase_add_test(tc, test_bad_inputs);
         tcase_add_test(tc, test_nodeletctl_images);
         tcase_add_test(tc, test_concurrent_imports);

@@ -191,6 +191,53 @@ START_TEST(test_kubernetes_env_merge) {
 }
 END_TEST
 
+/* The merge at image-sized scale: 30,000 image entries (each name twice, the second replacing the first in place)
+ * and pod entries overriding every tenth; order is that of first appearance. */
+START_TEST(test_env_merge_many) {
+        const size_t n = 15000;
+        char **ienv = calloc(2 * n + 1, sizeof(char *)), **penv = calloc(n / 10 + 1, sizeof(char *));
+        ck_assert_ptr_nonnull(ienv);
+        ck_assert_ptr_nonnull(penv);
+        for (size_t i = 0; i < n; i++) {
+                ck_assert_int_ge(asprintf(&ienv[i], "V%zu=first", i), 0);
+                ck_assert_int_ge(asprintf(&ienv[n + i], "V%zu=image", i), 0);
+        }
+        for (size_t i = 0; i < n / 10; i++)
+                ck_assert_int_ge(asprintf(&penv[i], "V%zu=pod", i * 10), 0);
+        _cleanup_(image_info_freep) ImageInfo *img = image(NULL, strv("sh", NULL), ienv);
+        _cleanup_strv_free_ char **pod = penv, **argv = NULL, **envv = NULL;
+        ck_assert_int_eq(image_resolve_process(img, NULL, NULL, pod, 0, &argv, &envv, NULL), 0);
+        ck_assert(startswith(envv[0], "PATH="));
+        for (size_t i = 0; i < n; i++) {
+                char want[64];
+                snprintf(want, sizeof want, "V%zu=%s", i, i % 10 == 0 ? "pod" : "image");
+                ck_assert_str_eq(envv[i + 1], want);
+        }
+        ck_assert_ptr_null(envv[n + 1]);
+}
+END_TEST
+
+START_TEST(test_config_env_cap) {
+        /* More Env entries than IMAGE_ENV_MAX: refused at parse time, with the field and the count. */
+        _cleanup_json_ json_t *env = json_array(), *j = NULL;
+        for (unsigned i = 0; i <= IMAGE_ENV_MAX; i++) {
+                char kv[32];
+                snprintf(kv, sizeof kv, "E%u=1", i);
+                ck_assert_int_eq(json_array_append_new(env, json_string(kv)), 0);
+        }
+        j = json_pack("{s:{s:s,s:[]},s:{s:O}}", "rootfs", "type", "layers", "diff_ids", "config", "Env", env);
+        ck_assert_ptr_nonnull(j);
+        _cleanup_(image_config_done) ImageConfig c = {};
+        ErrorBuf e = {};
+        ck_assert_int_eq(image_config_parse(j, "config sha256:x", &c, &e), -EINVAL);
+        ck_assert_msg(strstr(e.msg, "config.Env: 32769 entries"), "%s", e.msg);
+        /* exactly the cap is fine */
+        ck_assert_int_eq(json_array_remove(env, 0), 0);
+        _cleanup_(image_config_done) ImageConfig ok = {};
+        ck_assert_int_eq(image_config_parse(j, "config sha256:x", &ok, NULL), 0);
+}
+END_TEST
+
 START_TEST(test_kubernetes_expansion) {
         _cleanup_(image_info_freep) ImageInfo *img = image(strv("/e", "$(A)", NULL), strv("$(A)", NULL), NULL);
         _cleanup_strv_free_ char **env = strv("A=one", "B=two", "A=uno", NULL);
@@ -367,6 +414,8 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_reference_split);
         tcase_add_test(tc, test_kubernetes_command_args);
         tcase_add_test(tc, test_kubernetes_env_merge);
+        tcase_add_test(tc, test_env_merge_many);
+        tcase_add_test(tc, test_config_env_cap);
         tcase_add_test(tc, test_kubernetes_expansion);
         tcase_add_test(tc, test_digest);
         tcase_add_test(tc, test_manifest_validation);
