@@ -26,17 +26,21 @@ typedef struct HttpServer HttpServer;
 typedef struct ApiPods ApiPods;
 typedef struct ApiClient ApiClient;
 typedef struct CurlGlue CurlGlue;
+typedef struct NodeController NodeController;
+typedef struct NodeletConfig NodeletConfig;
 
 /* What the manager needs of the configuration (nodelet.c maps NodeletConfig onto it). Strings are borrowed. */
 typedef struct ManagerConfig {
         const char *root_dir;  /* /var/lib/nodelet */
         const char *state_dir; /* /run/nodelet */
         const char *shim_path;
-        const char *pod_logs_dir; /* /var/log/pods */
+        const NodeletConfig *nodelet_config; /* the whole configuration, for the node controller (cluster mode) */
+        const char *pod_logs_dir;            /* /var/log/pods */
         const char *pod_manifest_path;
         const char *node_name;
         char **node_ips; /* at most one per family; NULL/empty = detect */
         char **pod_cidrs;
+        bool pod_cidrs_from_flag; /* --pod-cidr/podCIDR given (else the standalone default) */
         char **cluster_dns;
         const char *cluster_domain;
         const char *resolv_conf; /* the host's, for dnsPolicy Default; /etc/resolv.conf */
@@ -241,6 +245,7 @@ struct Manager {
         CurlGlue *glue;
         ApiClient *api;
         ApiPods *api_pods;
+        NodeController *node;
         unsigned sources_pending; /* sources whose first sync is still to come */
         void *preload;
         bool preload_done;

@@ -7,7 +7,7 @@ add_library(nodelet-agent STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/server.c
   ${CMAKE_CURRENT_SOURCE_DIR}/status.c)
 target_link_libraries(nodelet-agent PUBLIC
-  nodelet-agent-api nodelet-agent-pod nodelet-agent-volumes nodelet-agent-sources nodelet-agent-prober nodelet-agent-config
+  nodelet-agent-api nodelet-agent-node nodelet-agent-pod nodelet-agent-volumes nodelet-agent-sources nodelet-agent-prober nodelet-agent-config
   nodelet-runtime nodelet-images nodelet-cni nodelet-common)
 
 add_executable(nodelet ${CMAKE_CURRENT_SOURCE_DIR}/nodelet.c)

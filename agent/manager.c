@@ -21,6 +21,7 @@
 #include "agent/api-pods.h"
 #include "agent/apiclient.h"
 #include "agent/kubeconfig.h"
+#include "agent/node.h"
 #include "agent/preload.h"
 #include "agent/prober.h"
 #include "agent/static-pods.h"
@@ -31,6 +32,8 @@
 #include "runtime/sandbox.h"
 
 #define KUBELET_VERSION "1.26"
+
+static void manager_update_node_ready(Manager *m);
 
 static inline void closedirp(DIR **d) {
         if (*d)
@@ -280,6 +283,7 @@ void manager_source_synced(Manager *m, const char *source) {
                         manager_cleanup_orphan(m, *s, NULL, NULL);
         m->adopted_sandboxes = (strv_free(m->adopted_sandboxes), NULL);
         log_info("All pod sources synced: %zu pods", m->n_workers);
+        manager_update_node_ready(m);
 }
 
 static void source_synced(void *userdata) {
@@ -507,6 +511,34 @@ int manager_new(sd_event *e, const ManagerConfig *cfg, Manager **ret) {
         return 0;
 }
 
+static void node_pod_cidrs(NodeController *c, char **cidrs, void *userdata) {
+        Manager *m = userdata;
+        if (cidrs && cidrs[0] && !(m->cfg.pod_cidrs_from_flag))
+                log_info("The Node's podCIDR is %s (the default CNI network was written for %s; set --pod-cidr to "
+                         "match, or remove the generated conflist)",
+                         cidrs[0], m->cfg.pod_cidrs && m->cfg.pod_cidrs[0] ? m->cfg.pod_cidrs[0] : "?");
+}
+
+static void node_registered(NodeController *c, const char *uid, void *userdata) {
+        Manager *m = userdata;
+        log_info("Node %s registered (uid %s)", m->node_name, uid);
+}
+
+static void node_error(NodeController *c, int r, const char *message, void *userdata) {
+        log_warning("%s", message);
+}
+
+/* The node is Ready once every pod source synced and the pod network is configured. */
+static void manager_update_node_ready(Manager *m) {
+        if (!m->node)
+                return;
+        if (!m->network)
+                node_controller_set_ready(m->node, false, NODE_NOT_READY_NETWORK_MESSAGE);
+        else
+                node_controller_set_ready(m->node, m->source_synced,
+                                          m->source_synced ? NULL : "pod sources not synced");
+}
+
 int manager_connect(Manager *m, const char *kubeconfig_path) {
         _cleanup_(kubeconfig_freep) Kubeconfig *kc = NULL;
         ErrorBuf e = {};
@@ -522,6 +554,18 @@ int manager_connect(Manager *m, const char *kubeconfig_path) {
                 return log_error_errno(r, "Failed to create the API client: %m");
         TAKE_PTR(kc);
         log_info("API server %s (kubeconfig %s)", api_client_kubeconfig(m->api)->server, kubeconfig_path);
+        if (m->cfg.nodelet_config) {
+                NodeInfoSource src = {.node_name = m->node_name,
+                                      .node_ips = m->node_ips,
+                                      .cpu_milli = m->node_cpu_milli,
+                                      .memory_bytes = m->node_memory,
+                                      .images = m->images};
+                static const NodeControllerCallbacks cb = {
+                        .pod_cidrs = node_pod_cidrs, .registered = node_registered, .error = node_error};
+                r = node_controller_new(m->event, m->api, m->cfg.nodelet_config, &src, &cb, m, &m->node);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to create the node controller: %m");
+        }
         return 0;
 }
 
@@ -547,6 +591,12 @@ int manager_start(Manager *m) {
         }
         m->preload = p;
         m->sources_pending = m->api ? 2 : 1;
+        if (m->node) {
+                manager_update_node_ready(m);
+                r = node_controller_start(m->node);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to start the node controller: %m");
+        }
         if (m->api) {
                 r = api_pods_new(m, m->api, &m->api_pods);
                 if (r < 0)
@@ -572,6 +622,7 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         m->static_source = static_pod_source_free(m->static_source);
         m->api_pods = api_pods_free(m->api_pods);
+        m->node = node_controller_free(m->node);
         m->preload = preload_free(m->preload);
         while (m->workers) {
                 PodWorker *w = m->workers;

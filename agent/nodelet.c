@@ -172,6 +172,8 @@ int main(int argc, char *argv[]) {
                 .node_name = c->hostname,
                 .node_ips = c->node_ips,
                 .pod_cidrs = pod_cidrs,
+                .pod_cidrs_from_flag = !isempty(c->pod_cidr),
+                .nodelet_config = c,
                 .cluster_dns = c->cluster_dns,
                 .cluster_domain = c->cluster_domain,
                 .resolv_conf = c->resolv_conf,

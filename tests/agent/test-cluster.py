@@ -75,10 +75,21 @@ def main():
         cert, key = fake.issue_client_cert("system:node:testnode", ["system:nodes"])
         kubeconfig = fake.write_kubeconfig(os.path.join(n.tmp, "kubelet.conf"), cert, key)
         admin = fake.write_kubeconfig(os.path.join(n.tmp, "admin.conf"), fake.admin_cert, fake.admin_key)
-        fake.create({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "testnode"}})
-
         n.start(extra=["--kubeconfig", kubeconfig])
         n.wait(lambda: "Pod source \"api\" synced" in n.log(), 30, "the API pod source to sync")
+
+        # The node registers itself, becomes Ready and holds its Lease.
+        node = fake.wait_for("nodes", "testnode", None, lambda o: o and condition(o, "Ready") == "True", 30)
+        labels = node["metadata"]["labels"]
+        expect(labels.get("kubernetes.io/hostname") == "testnode" and labels.get("kubernetes.io/os") == "linux",
+               "node labels %s" % labels)
+        info = node["status"]["nodeInfo"]
+        expect(info["containerRuntimeVersion"].startswith("nodelet://"), "nodeInfo %s" % info)
+        expect(node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"] == 10250, "daemonEndpoints")
+        lease = fake.wait_for("leases.coordination.k8s.io", "testnode", "kube-node-lease", lambda o: o is not None,
+                              30)
+        expect(lease["spec"]["holderIdentity"] == "testnode", "lease %s" % lease["spec"])
+        expect(lease["metadata"]["ownerReferences"][0]["uid"] == node["metadata"]["uid"], "lease owner")
 
         # A pod of another node is never run; ours runs and its status reaches the API.
         fake.create(pod("elsewhere", "othernode", "sleep 1000"))
