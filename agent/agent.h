@@ -34,6 +34,7 @@ typedef struct ManagerConfig {
         const char *root_dir;  /* /var/lib/nodelet */
         const char *state_dir; /* /run/nodelet */
         const char *shim_path;
+        const char *ctl_path; /* nodeletctl, for the image preload (agent/preload.h); NULL: its default */
         const NodeletConfig *nodelet_config; /* the whole configuration, for the node controller (cluster mode) */
         const char *pod_logs_dir;            /* /var/log/pods */
         const char *pod_manifest_path;

@@ -12,7 +12,12 @@ target_link_libraries(nodelet-agent PUBLIC
 
 add_executable(nodelet ${CMAKE_CURRENT_SOURCE_DIR}/nodelet.c)
 target_link_libraries(nodelet PRIVATE nodelet-agent)
-target_compile_definitions(nodelet PRIVATE NODELET_LIBEXECDIR="${NODELET_LIBEXECDIR}")
-# The tests run the daemon from the build tree: it finds nodelet-shim in runtime/ and the plugins in cni/.
-add_dependencies(nodelet nodelet-shim nodelet-bridge nodelet-ipam)
+target_compile_definitions(nodelet PRIVATE NODELET_LIBEXECDIR="${NODELET_LIBEXECDIR}"
+                                          NODELET_BINDIR="${CMAKE_INSTALL_FULL_BINDIR}")
+# Only the shared libraries the daemon calls: the static libraries carry their users' link dependencies (libarchive
+# for image imports, which run in a nodeletctl child), and each loaded library costs PSS (docs/agent.md).
+target_link_options(nodelet PRIVATE -Wl,--as-needed)
+# The tests run the daemon from the build tree: it finds nodelet-shim in runtime/, nodeletctl next to it (image
+# preload) and the plugins in cni/.
+add_dependencies(nodelet nodelet-shim nodeletctl nodelet-bridge nodelet-ipam)
 install(TARGETS nodelet RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})

@@ -584,7 +584,8 @@ int manager_start(Manager *m) {
                 return -ENOMEM;
         static const PreloadCallbacks pcb = {.file_done = preload_file_done, .done = preload_done};
         Preload *p = NULL;
-        r = preload_images_start(m->event, m->pool, m->images, dir, &pcb, m, &p);
+        PreloadOptions po = {.ctl_path = m->cfg.ctl_path};
+        r = preload_images_start_full(m->event, m->pool, m->images, dir, &po, &pcb, m, &p);
         if (r < 0) {
                 log_warning_errno(r, "Image preload from %s failed to start: %m", dir);
                 m->preload_done = true;

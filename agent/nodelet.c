@@ -20,6 +20,9 @@
 #ifndef NODELET_LIBEXECDIR
 #define NODELET_LIBEXECDIR "/usr/local/libexec/nodelet"
 #endif
+#ifndef NODELET_BINDIR
+#define NODELET_BINDIR "/usr/local/bin"
+#endif
 
 typedef struct Daemon {
         Manager *m;
@@ -64,11 +67,13 @@ static int on_status(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-/* nodelet-shim: $NODELET_SHIM, next to this binary, the build tree's runtime/, then the installed libexec dir. */
-static void find_shim(char *buf, size_t size) {
-        const char *env = getenv("NODELET_SHIM");
-        if (env) {
-                snprintf(buf, size, "%s", env);
+/* A helper program: $ENV, else the first of rel (relative to this binary's directory: the install next to it, the
+ * build tree) that is executable, else the installed path. */
+static void find_helper(const char *env, const char *const *rel, size_t n_rel, const char *installed, char *buf,
+                        size_t size) {
+        const char *path = getenv(env);
+        if (path) {
+                snprintf(buf, size, "%s", path);
                 return;
         }
         char exe[PATH_MAX - 64];
@@ -78,16 +83,27 @@ static void find_shim(char *buf, size_t size) {
                 char *slash = strrchr(exe, '/');
                 if (slash) {
                         *slash = 0;
-                        static const char *const rel[] = {"nodelet-shim", "../runtime/nodelet-shim",
-                                                          "../libexec/nodelet/nodelet-shim"};
-                        for (size_t i = 0; i < ELEMENTSOF(rel); i++) {
+                        for (size_t i = 0; i < n_rel; i++) {
                                 snprintf(buf, size, "%s/%s", exe, rel[i]);
                                 if (access(buf, X_OK) == 0)
                                         return;
                         }
                 }
         }
-        snprintf(buf, size, "%s/nodelet-shim", NODELET_LIBEXECDIR);
+        snprintf(buf, size, "%s", installed);
+}
+
+/* nodelet-shim: $NODELET_SHIM, next to this binary, the build tree's runtime/, then the installed libexec dir. */
+static void find_shim(char *buf, size_t size) {
+        static const char *const rel[] = {"nodelet-shim", "../runtime/nodelet-shim", "../libexec/nodelet/nodelet-shim"};
+        find_helper("NODELET_SHIM", rel, ELEMENTSOF(rel), NODELET_LIBEXECDIR "/nodelet-shim", buf, size);
+}
+
+/* nodeletctl, which imports the preloaded image tars (agent/preload.h): $NODELET_CTL, next to this binary (installed,
+ * or the build tree's agent/), ../agent/ in the build tree, then the installed bindir. */
+static void find_ctl(char *buf, size_t size) {
+        static const char *const rel[] = {"nodeletctl", "../agent/nodeletctl"};
+        find_helper("NODELET_CTL", rel, ELEMENTSOF(rel), NODELET_BINDIR "/nodeletctl", buf, size);
 }
 
 static char **split_commas(const char *s) {
@@ -163,8 +179,11 @@ int main(int argc, char *argv[]) {
 
         char shim[PATH_MAX];
         find_shim(shim, sizeof(shim));
+        char ctl[PATH_MAX];
+        find_ctl(ctl, sizeof(ctl));
         ManagerConfig mc = {
                 .shim_path = shim,
+                .ctl_path = ctl,
                 .root_dir = c->root_dir,
                 .state_dir = c->state_dir,
                 .pod_logs_dir = c->pod_logs_dir,

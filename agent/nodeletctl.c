@@ -2,6 +2,7 @@
 /* nodeletctl: local inspection and standalone operation, in the spirit of crictl. Each module owns its verbs and
  * exposes `int <module>_ctl_main(int argc, char *argv[])`; this file only dispatches. */
 
+#include <getopt.h>
 #include <stdio.h>
 
 #include "agent/pods-ctl.h"
@@ -19,13 +20,44 @@ typedef struct Verb {
         const char *help;
 } Verb;
 
+/* Parses a verb that has no options but -h/--help (and the global --root-dir/--state-dir, accepted and unused so
+ * that every verb takes them). Returns 0 to go on with argv[optind…] as operands, else the exit status: 0 after
+ * printing the usage for --help, 2 after a usage error. */
+static int parse_no_options(int argc, char *argv[], const char *usage_text) {
+        static const struct option options[] = {
+                {"root-dir", required_argument, NULL, 'R'},
+                {"state-dir", required_argument, NULL, 'S'},
+                {"help", no_argument, NULL, 'h'},
+                {},
+        };
+        int c;
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'R':
+                case 'S':
+                        break;
+                case 'h':
+                        fputs(usage_text, stdout);
+                        return 0;
+                default:
+                        fputs(usage_text, stderr);
+                        return 2;
+                }
+        return -1;
+}
+
 /* `nodeletctl yaml2json FILE…`: prints each document as the JSON that Kubernetes would decode from it. */
 static int verb_yaml2json(int argc, char *argv[]) {
-        if (argc < 2) {
-                fprintf(stderr, "usage: nodeletctl yaml2json FILE...\n");
+        static const char usage_text[] = "usage: nodeletctl yaml2json FILE...\n";
+        int status = parse_no_options(argc, argv, usage_text);
+        if (status >= 0)
+                return status;
+        if (optind >= argc) {
+                fputs(usage_text, stderr);
                 return 2;
         }
-        for (int i = 1; i < argc; i++) {
+        for (int i = optind; i < argc; i++) {
                 _cleanup_json_ json_t *docs = NULL;
                 ErrorBuf e = {};
                 int r = yaml_load_file_documents(argv[i], &docs, &e);
@@ -46,6 +78,14 @@ static int verb_yaml2json(int argc, char *argv[]) {
 }
 
 static int verb_version(int argc, char *argv[]) {
+        static const char usage_text[] = "usage: nodeletctl version\n";
+        int status = parse_no_options(argc, argv, usage_text);
+        if (status >= 0)
+                return status;
+        if (optind < argc) {
+                fputs(usage_text, stderr);
+                return 2;
+        }
         puts("nodeletctl 0.1.0");
         return 0;
 }

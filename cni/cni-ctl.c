@@ -13,7 +13,8 @@ static void usage(FILE *f) {
                    "       nodeletctl cni status|gc [options] [CONTAINERID:IFNAME...]\n"
                    "       nodeletctl cni write-default [--conf-dir DIR] [--bin-dir DIR] POD_CIDR...\n"
                    "options: --ifname NAME  --conf-dir DIR  --bin-dir DIR  --cache-dir DIR  --timeout SECONDS\n"
-                   "         --arg K=V  --port-mapping HOSTPORT:CONTAINERPORT[/PROTO]\n");
+                   "         --arg K=V  --port-mapping HOSTPORT:CONTAINERPORT[/PROTO]\n"
+                   "         --root-dir DIR  --state-dir DIR (accepted like every verb's, unused)\n");
 }
 
 static int strv_push(char ***l, size_t *n, const char *s) {
@@ -48,6 +49,8 @@ int cni_ctl_main(int argc, char *argv[]) {
                 {"timeout", required_argument, NULL, 't'},
                 {"arg", required_argument, NULL, 'a'},
                 {"port-mapping", required_argument, NULL, 'p'},
+                {"root-dir", required_argument, NULL, 'R'},
+                {"state-dir", required_argument, NULL, 'S'},
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
@@ -88,6 +91,10 @@ int cni_ctl_main(int argc, char *argv[]) {
                         break;
                 case 't':
                         timeout = (uint64_t) strtoull(optarg, NULL, 10) * USEC_PER_SEC;
+                        break;
+                case 'R':
+                case 'S':
+                        /* Every nodeletctl verb takes them (README); CNI keeps its state in the CNI cache dir. */
                         break;
                 case 'h':
                         usage(stdout);

@@ -511,7 +511,7 @@ static int watch_loop(Ctl *c, const char *dir, unsigned verify_sec, unsigned ful
 static void usage(FILE *f) {
         fputs("usage: nodeletctl proxy sync [OPTIONS] DIR|FILE...\n"
               "       nodeletctl proxy sync --watch [OPTIONS] DIR\n"
-              "       nodeletctl proxy cleanup\n\n"
+              "       nodeletctl proxy cleanup [--table NAME]\n\n"
               "options:\n"
               "  --cluster-cidr CIDR[,CIDR]      pod network; off-cluster traffic to ClusterIPs is masqueraded\n"
               "  --service-cidr CIDR[,CIDR]      traffic to unallocated IPs in this range is dropped\n"
@@ -524,7 +524,10 @@ static void usage(FILE *f) {
               "  --full-sync-interval SEC        how often --watch rewrites everything (default 3600, 0 = never)\n"
               "  --dry-run                       parse and build the transaction, do not send it\n"
               "  -v, --verbose                   print sync metrics\n"
-              "      --debug                     debug logging (sync phases)\n",
+              "      --debug                     debug logging (sync phases)\n"
+              "  --table NAME                    the nftables table name (default nodelet)\n"
+              "  --root-dir DIR, --state-dir DIR accepted like every nodeletctl verb's; netproxy keeps its state\n"
+              "                                  in the kernel and does not use them\n",
               f);
 }
 
@@ -542,6 +545,8 @@ static int ctl_sync(int argc, char *argv[]) {
                 {"dry-run", no_argument, NULL, 'd'},
                 {"verbose", no_argument, NULL, 'v'},
                 {"debug", no_argument, NULL, 'D'},
+                {"root-dir", required_argument, NULL, 'R'},
+                {"state-dir", required_argument, NULL, 'S'},
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
@@ -554,9 +559,12 @@ static int ctl_sync(int argc, char *argv[]) {
         Ctl c = {};
         int o, r;
 
-        optind = 1;
+        optind = 0; /* 0: GNU getopt re-initializes fully after proxy_ctl_main's own parse */
         while ((o = getopt_long(argc, argv, "vh", opts, NULL)) >= 0)
                 switch (o) {
+                case 'R':
+                case 'S':
+                        break;
                 case 'c':
                         if (parse_family_cidrs(optarg, cfg.cluster_cidr, "--cluster-cidr") < 0)
                                 return 2;
@@ -651,9 +659,36 @@ static int ctl_sync(int argc, char *argv[]) {
 }
 
 static int ctl_cleanup(int argc, char *argv[]) {
+        static const struct option opts[] = {
+                {"table", required_argument, NULL, 't'},
+                {"root-dir", required_argument, NULL, 'R'},
+                {"state-dir", required_argument, NULL, 'S'},
+                {"help", no_argument, NULL, 'h'},
+                {},
+        };
         const char *table = "nodelet";
-        if (argc >= 3 && streq(argv[1], "--table"))
-                table = argv[2];
+        int o;
+        /* Every option is parsed before anything is deleted: `cleanup --help` must never act. */
+        optind = 0;
+        while ((o = getopt_long(argc, argv, "h", opts, NULL)) >= 0)
+                switch (o) {
+                case 't':
+                        table = optarg;
+                        break;
+                case 'R':
+                case 'S':
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                default:
+                        usage(stderr);
+                        return 2;
+                }
+        if (optind < argc) {
+                usage(stderr);
+                return 2;
+        }
         int r = netproxy_cleanup(table);
         if (r < 0)
                 return log_error_errno(r, "Failed to delete nftables tables: %m"), 1;
@@ -661,15 +696,37 @@ static int ctl_cleanup(int argc, char *argv[]) {
 }
 
 int proxy_ctl_main(int argc, char *argv[]) {
-        if (argc < 2 || streq(argv[1], "-h") || streq(argv[1], "--help")) {
-                usage(argc < 2 ? stderr : stdout);
-                return argc < 2 ? 2 : 0;
+        static const struct option opts[] = {
+                {"root-dir", required_argument, NULL, 'R'},
+                {"state-dir", required_argument, NULL, 'S'},
+                {"help", no_argument, NULL, 'h'},
+                {},
+        };
+        int o;
+        /* '+': options up to the command are ours (`proxy --root-dir X sync`), the rest belong to the command. */
+        optind = 0;
+        while ((o = getopt_long(argc, argv, "+h", opts, NULL)) >= 0)
+                switch (o) {
+                case 'R':
+                case 'S':
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                default:
+                        usage(stderr);
+                        return 2;
+                }
+        if (optind >= argc) {
+                usage(stderr);
+                return 2;
         }
-        if (streq(argv[1], "sync"))
-                return ctl_sync(argc - 1, argv + 1);
-        if (streq(argv[1], "cleanup"))
-                return ctl_cleanup(argc - 1, argv + 1);
-        fprintf(stderr, "nodeletctl proxy: unknown command '%s'\n", argv[1]);
+        const char *cmd = argv[optind];
+        if (streq(cmd, "sync"))
+                return ctl_sync(argc - optind, argv + optind);
+        if (streq(cmd, "cleanup"))
+                return ctl_cleanup(argc - optind, argv + optind);
+        fprintf(stderr, "nodeletctl proxy: unknown command '%s'\n", cmd);
         usage(stderr);
         return 2;
 }

@@ -14,7 +14,9 @@
 static void usage(FILE *f) {
         fprintf(f, "usage: nodeletctl images [--root-dir DIR] COMMAND\n\n"
                    "commands:\n"
-                   "  import PATH [--ref REF]  import an OCI layout directory, oci-archive or docker-archive tar\n"
+                   "  import PATH [--ref REF] [--quiet]\n"
+                   "                           import an OCI layout directory, oci-archive or docker-archive tar;\n"
+                   "                           --quiet prints only the image id, or only the error\n"
                    "  ls                       list images\n"
                    "  inspect REF|ID           print an image's id, references, config and layers as JSON\n"
                    "  rm REF|ID...             remove images (a reference removes that tag)\n");
@@ -45,7 +47,9 @@ static int open_store(const char *root_dir, ImageStore **ret) {
         return 0;
 }
 
-static int cmd_import(ImageStore *s, int argc, char *argv[], const char *ref) {
+/* quiet is for programs (the daemon's image preload, agent/preload.c): stdout is the id alone, stderr the error
+ * message alone, without a log header. */
+static int cmd_import(ImageStore *s, int argc, char *argv[], const char *ref, bool quiet) {
         if (argc != 2) {
                 usage(stderr);
                 return EXIT_USAGE;
@@ -54,10 +58,13 @@ static int cmd_import(ImageStore *s, int argc, char *argv[], const char *ref) {
         ErrorBuf e = {};
         int r = image_store_import(s, argv[1], ref, &info, &e);
         if (r < 0) {
-                log_error("Failed to import image: %s", error_message(&e, r));
+                if (quiet)
+                        fprintf(stderr, "%s\n", error_message(&e, r));
+                else
+                        log_error("Failed to import image: %s", error_message(&e, r));
                 return r;
         }
-        for (char **i = info->refs; *i; i++)
+        for (char **i = info->refs; !quiet && *i; i++)
                 printf("Imported %s\n", *i);
         printf("%s\n", info->id);
         return 0;
@@ -151,20 +158,28 @@ static int cmd_rm(ImageStore *s, int argc, char *argv[]) {
 int images_ctl_main(int argc, char *argv[]) {
         static const struct option options[] = {
                 {"root-dir", required_argument, NULL, 'R'},
+                {"state-dir", required_argument, NULL, 'S'}, /* every verb takes it; images live in root-dir */
                 {"ref", required_argument, NULL, 'r'},
+                {"quiet", no_argument, NULL, 'q'},
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
         const char *root_dir = getenv("NODELET_ROOT_DIR") ?: DEFAULT_ROOT_DIR, *ref = NULL;
+        bool quiet = false;
         int c;
         optind = 0;
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "hq", options, NULL)) >= 0)
                 switch (c) {
                 case 'R':
                         root_dir = optarg;
                         break;
+                case 'S':
+                        break;
                 case 'r':
                         ref = optarg;
+                        break;
+                case 'q':
+                        quiet = true;
                         break;
                 case 'h':
                         usage(stdout);
@@ -186,8 +201,8 @@ int images_ctl_main(int argc, char *argv[]) {
                 usage(stderr);
                 return 2;
         }
-        if (ref && !streq(cmd, "import")) {
-                fprintf(stderr, "nodeletctl images: --ref is only valid with import\n");
+        if ((ref || quiet) && !streq(cmd, "import")) {
+                fprintf(stderr, "nodeletctl images: --ref and --quiet are only valid with import\n");
                 return 2;
         }
         _cleanup_(image_store_freep) ImageStore *s = NULL;
@@ -195,7 +210,7 @@ int images_ctl_main(int argc, char *argv[]) {
                 return 1;
         int r;
         if (streq(cmd, "import"))
-                r = cmd_import(s, n - 1, args + 1, ref);
+                r = cmd_import(s, n - 1, args + 1, ref, quiet);
         else if (streq(cmd, "rm"))
                 r = cmd_rm(s, n - 1, args + 1);
         else if (streq(cmd, "inspect"))

@@ -6,5 +6,6 @@ add_library(nodelet-images STATIC
   ${CMAKE_CURRENT_LIST_DIR}/image-store.c
   ${CMAKE_CURRENT_LIST_DIR}/images-ctl.c
   ${CMAKE_CURRENT_LIST_DIR}/layer.c
+  ${CMAKE_CURRENT_LIST_DIR}/layer-media.c
   ${CMAKE_CURRENT_LIST_DIR}/reference.c)
 target_link_libraries(nodelet-images PUBLIC nodelet-common PkgConfig::LIBARCHIVE PkgConfig::OPENSSL)

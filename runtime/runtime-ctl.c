@@ -816,10 +816,12 @@ int runtime_ctl_stop(int argc, char *argv[]) {
         ctl_init(&ctl, &argc, argv);
         double t = 10;
         int i = 1;
-        if (i < argc && is_help(argv[i])) {
-                printf("usage: nodeletctl stop [-t SECONDS] CONTAINER...\n");
-                return 0;
-        }
+        /* -h anywhere: a container ID never starts with '-', so `stop -t 5 --help` cannot mean a container. */
+        for (int k = 1; k < argc; k++)
+                if (is_help(argv[k])) {
+                        printf("usage: nodeletctl stop [-t SECONDS] CONTAINER...\n");
+                        return 0;
+                }
         if (i + 1 < argc && (streq(argv[i], "-t") || streq(argv[i], "--timeout"))) {
                 t = strtod(argv[i + 1], NULL);
                 i += 2;
@@ -853,10 +855,11 @@ int runtime_ctl_rm(int argc, char *argv[]) {
         ctl_init(&ctl, &argc, argv);
         bool force = false;
         int i = 1;
-        if (i < argc && is_help(argv[i])) {
-                printf("usage: nodeletctl rm [-f] CONTAINER...\n");
-                return 0;
-        }
+        for (int k = 1; k < argc; k++) /* as in stop: help wins wherever it is */
+                if (is_help(argv[k])) {
+                        printf("usage: nodeletctl rm [-f] CONTAINER...\n");
+                        return 0;
+                }
         if (i < argc && (streq(argv[i], "-f") || streq(argv[i], "--force"))) {
                 force = true;
                 i++;

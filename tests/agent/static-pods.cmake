@@ -4,3 +4,5 @@ nodelet_add_test(NAME test-static-pods SOURCES ${CMAKE_CURRENT_LIST_DIR}/test-st
                  LIBS nodelet-agent-sources)
 nodelet_add_test(NAME test-preload SOURCES ${CMAKE_CURRENT_LIST_DIR}/test-preload.c LIBS nodelet-agent-sources
                  PRIVILEGED TIMEOUT 300)
+# The preload runs the build's nodeletctl.
+add_dependencies(test-preload nodeletctl)

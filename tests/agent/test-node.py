@@ -346,8 +346,13 @@ def main():
               "reconciled labels: %s" % lb)
         check(nb["metadata"].get("annotations", {}).get("volumes.kubernetes.io/controller-managed-attach-detach") ==
               "true", "reconciled annotation")
-        seq = [(e["method"], e["path"], e["status"]) for e in fake.requests(user="system:node:node-b")
-               if e["path"].startswith("/api/v1/nodes") and not e.get("watch") and "fieldSelector" not in e["query"]]
+        # (The fake logs a request after answering it: wait for the third entry.)
+        for _ in range(100):
+            seq = [(e["method"], e["path"], e["status"]) for e in fake.requests(user="system:node:node-b")
+                   if e["path"].startswith("/api/v1/nodes") and not e.get("watch") and "fieldSelector" not in e["query"]]
+            if len(seq) >= 3:
+                break
+            time.sleep(0.1)
         check(seq[:3] == [("POST", "/api/v1/nodes", 409), ("GET", "/api/v1/nodes/node-b", 200),
                           ("PATCH", "/api/v1/nodes/node-b", 200)], "reconcile requests: %s" % seq)
         fake.wait_for("nodes", "node-b", None, lambda o: cond(o, "Ready").get("status") == "True")
