@@ -52,6 +52,8 @@ typedef struct ManagerConfig {
         uint64_t file_check_frequency_usec;
         uint64_t max_restart_period_usec; /* crashLoopBackOff.maxContainerRestartPeriod, 300 s */
         unsigned max_pods;
+        double api_qps;     /* kubeAPIQPS (cluster mode) */
+        unsigned api_burst; /* kubeAPIBurst */
         uint64_t container_log_max_size;
         unsigned container_log_max_files;
         bool seccomp_default;

@@ -618,6 +618,10 @@ static const Setting settings[] = {
          .default_text = "none"},
         {"max-pods", "maxPods", SETTING_INT32, F(max_pods), 1, INT32_MAX, .arg = "int32",
          .help = "Number of pods that can run on this node", .zero_is_default = true},
+        {"kube-api-qps", "kubeAPIQPS", SETTING_INT32, F(kube_api_qps), 0, INT32_MAX, .arg = "int32",
+         .help = "Requests per second to the API server (client-side rate limit)", .zero_is_default = true},
+        {"kube-api-burst", "kubeAPIBurst", SETTING_INT32, F(kube_api_burst), 0, INT32_MAX, .arg = "int32",
+         .help = "Burst of requests to the API server above kubeAPIQPS", .zero_is_default = true},
         {"cluster-dns", "clusterDNS", SETTING_STRV, F(cluster_dns), .check = check_ip, .arg = "strings",
          .help = "Comma-separated DNS server IPs for the pods"},
         {"cluster-domain", "clusterDomain", SETTING_STRING, F(cluster_domain), .check = check_dns_domain,
@@ -773,8 +777,6 @@ static const char *const ignored_fields[] = {
         "iptablesDropBit",
         "iptablesMasqueradeBit",
         "kernelMemcgNotification",
-        "kubeAPIBurst",
-        "kubeAPIQPS",
         "kubeReservedCgroup",
         "kubeletCgroups",
         "localStorageCapacityIsolation",
@@ -1549,6 +1551,8 @@ static int config_new_defaults(NodeletConfig **ret) {
                 return r;
         c->register_node = true;
         c->max_pods = 110;
+        c->kube_api_qps = 50;
+        c->kube_api_burst = 100;
         c->enable_server = true;
         c->port = 10250;
         c->read_only_port = 0;
@@ -2134,7 +2138,9 @@ int nodelet_config_dump(const NodeletConfig *c, json_t **ret) {
             put_string(o, "cgroupRoot", c->cgroup_root) < 0 ||
             put(o, "cgroupDriver", json_string(cgroup_driver_kind_to_string(c->cgroup_driver))) < 0 ||
             put_duration(o, "runtimeRequestTimeout", c->runtime_request_timeout_usec) < 0 ||
-            put(o, "maxPods", json_integer(c->max_pods)) < 0 || put_string(o, "podCIDR", c->pod_cidr) < 0 ||
+            put(o, "maxPods", json_integer(c->max_pods)) < 0 ||
+            put(o, "kubeAPIQPS", json_integer(c->kube_api_qps)) < 0 ||
+            put(o, "kubeAPIBurst", json_integer(c->kube_api_burst)) < 0 || put_string(o, "podCIDR", c->pod_cidr) < 0 ||
             put_string(o, "resolvConf", c->resolv_conf) < 0 ||
             put(o, "serializeImagePulls", json_boolean(c->serialize_image_pulls)) < 0 ||
             (c->max_parallel_image_pulls > 0 &&

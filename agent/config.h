@@ -114,9 +114,11 @@ typedef struct NodeletConfig {
         bool register_node;                 /* --register-node, registerNode: true */
         NodeletTaint *register_with_taints; /* --register-with-taints, registerWithTaints */
         size_t n_register_with_taints;
-        int32_t max_pods;     /* --max-pods, maxPods: 110 */
-        char **cluster_dns;   /* --cluster-dns, clusterDNS: IPs, empty */
-        char *cluster_domain; /* --cluster-domain, clusterDomain: "" */
+        int32_t max_pods;       /* --max-pods, maxPods: 110 */
+        int32_t kube_api_qps;   /* --kube-api-qps, kubeAPIQPS: 50 (client-side rate limit to the API server) */
+        int32_t kube_api_burst; /* --kube-api-burst, kubeAPIBurst: 100 */
+        char **cluster_dns;     /* --cluster-dns, clusterDNS: IPs, empty */
+        char *cluster_domain;   /* --cluster-domain, clusterDomain: "" */
 
         /* Servers */
         bool enable_server;                             /* --enable-server, enableServer: true */

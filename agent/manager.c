@@ -548,7 +548,9 @@ int manager_connect(Manager *m, const char *kubeconfig_path) {
         r = curl_glue_new(m->event, &m->glue);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the HTTP client: %m");
-        ApiClientOptions o = {.user_agent = "nodelet/v0.1.0 (linux/amd64) kubernetes/v1.26.1"};
+        ApiClientOptions o = {.qps = m->cfg.api_qps,
+                              .burst = m->cfg.api_burst,
+                              .user_agent = "nodelet/v0.1.0 (linux/amd64) kubernetes/v1.26.1"};
         r = api_client_new(m->event, m->glue, kc, &o, &m->api);
         if (r < 0)
                 return log_error_errno(r, "Failed to create the API client: %m");

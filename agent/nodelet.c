@@ -203,6 +203,8 @@ int main(int argc, char *argv[]) {
                 .file_check_frequency_usec = c->file_check_frequency_usec,
                 .max_restart_period_usec = c->max_container_restart_period_usec,
                 .max_pods = (unsigned) c->max_pods,
+                .api_qps = c->kube_api_qps,
+                .api_burst = (unsigned) c->kube_api_burst,
                 .container_log_max_size = (uint64_t) c->container_log_max_size_bytes,
                 .container_log_max_files = (unsigned) c->container_log_max_files,
                 .seccomp_default = c->seccomp_default,

@@ -110,6 +110,8 @@ START_TEST(test_defaults) {
         ck_assert(c->register_node);
         ck_assert_int_eq(c->n_register_with_taints, 0);
         ck_assert_int_eq(c->max_pods, 110);
+        ck_assert_int_eq(c->kube_api_qps, 50);
+        ck_assert_int_eq(c->kube_api_burst, 100);
         ck_assert_int_eq(strv_length(c->cluster_dns), 0);
         ck_assert_str_eq(c->cluster_domain, "");
 
@@ -172,6 +174,8 @@ START_TEST(test_file_only) {
         _cleanup_(nodelet_config_freep) NodeletConfig *c = load_ok(HEADER "staticPodPath: /etc/kubernetes/manifests\n"
                                                                           "podCIDR: 10.244.1.0/24\n"
                                                                           "maxPods: 50\n"
+                                                                          "kubeAPIQPS: 20\n"
+                                                                          "kubeAPIBurst: 40\n"
                                                                           "clusterDNS: [10.96.0.10, fd00::a]\n"
                                                                           "clusterDomain: cluster.local\n"
                                                                           "healthzPort: 0\n"
@@ -214,6 +218,8 @@ START_TEST(test_file_only) {
         ck_assert_str_eq(c->static_pod_path, "/etc/kubernetes/manifests");
         ck_assert_str_eq(c->pod_cidr, "10.244.1.0/24");
         ck_assert_int_eq(c->max_pods, 50);
+        ck_assert_int_eq(c->kube_api_qps, 20);
+        ck_assert_int_eq(c->kube_api_burst, 40);
         ck_assert_int_eq(strv_length(c->cluster_dns), 2);
         ck_assert_str_eq(c->cluster_dns[1], "fd00::a");
         ck_assert_str_eq(c->cluster_domain, "cluster.local");
@@ -404,6 +410,7 @@ START_TEST(test_flag_overrides_file) {
                                   "authentication: {anonymous: {enabled: false}}\n"
                                   "syncFrequency: 30s\n";
         const char *const flags[] = {"--max-pods=60",
+                                     "--kube-api-qps=7",
                                      "--cluster-dns=10.0.0.9",
                                      "--eviction-hard=memory.available<2Gi",
                                      "--register-with-taints=b:NoExecute",
@@ -414,6 +421,7 @@ START_TEST(test_flag_overrides_file) {
         _cleanup_(nodelet_config_freep) NodeletConfig *c = load_ok(yaml, flags);
 
         ck_assert_int_eq(c->max_pods, 60);
+        ck_assert_int_eq(c->kube_api_qps, 7);
         /* A list flag replaces the file's list, it does not extend it. */
         ck_assert_int_eq(strv_length(c->cluster_dns), 1);
         ck_assert_str_eq(c->cluster_dns[0], "10.0.0.9");
@@ -758,7 +766,9 @@ START_TEST(test_kubeadm_config) {
         /* Ignored fields: one warning each, with the line; empty ones ({} or "") say nothing. */
         ck_assert(warnings_contain(c, "config.yaml:41: rotateCertificates: not implemented by nodelet, ignored"));
         ck_assert(warnings_contain(c, "config.yaml:49: cpuManagerPolicy: not implemented by nodelet, ignored"));
-        ck_assert(warnings_contain(c, "config.yaml:50: kubeAPIQPS: not implemented by nodelet, ignored"));
+        /* kubeAPIQPS is a real setting now: no warning, its value taken. */
+        ck_assert(!warnings_contain(c, "kubeAPIQPS"));
+        ck_assert_int_eq(c->kube_api_qps, 50);
         ck_assert(warnings_contain(c, "logging.options: not implemented by nodelet"));
         ck_assert(warnings_contain(c, "cgroupDriver: systemd"));
         ck_assert(!warnings_contain(c, "memorySwap"));
