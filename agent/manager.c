@@ -120,11 +120,6 @@ void manager_pod_add(Manager *m, json_t *obj, const char *source, const char *or
         if (origin)
                 pod->source_path = strdup(origin);
         char buf[512];
-        if (m->n_workers >= m->cfg.max_pods) {
-                /* Admission: the kubelet fails the pod with OutOfpods. */
-                log_warning("Pod %s rejected: node has %u pods already (max-pods)",
-                            pod_full_name(pod, buf, sizeof(buf)), m->cfg.max_pods);
-        }
         PodWorker *w;
         r = pod_worker_new(m, pod, &w);
         if (r < 0) {
@@ -133,6 +128,9 @@ void manager_pod_add(Manager *m, json_t *obj, const char *source, const char *or
         }
         TAKE_PTR(pod);
         if (m->n_workers >= m->cfg.max_pods) {
+                /* Admission: the kubelet fails the pod with OutOfpods. */
+                log_warning("Pod %s rejected: node has %u pods already (max-pods)",
+                            pod_full_name(w->pod, buf, sizeof(buf)), m->cfg.max_pods);
                 w->terminal_phase = POD_PHASE_FAILED;
                 snprintf(w->terminal_reason, sizeof(w->terminal_reason), "OutOfpods");
                 snprintf(w->terminal_message, sizeof(w->terminal_message),

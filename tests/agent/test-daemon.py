@@ -425,6 +425,8 @@ def test_container_logs(n):
     c = container("c", "for i in 1 2 3 4 5; do echo line$i; done; sleep 1; exit 1")
     n.add("logs.yaml", pod_yaml("logs", c, grace=1))
     n.wait(lambda: (n.container_status("logs", "c") or {}).get("restartCount", 0) >= 1, 60, "logs restarted")
+    # The restarted instance writes its five lines within milliseconds: wait for all of them before slicing.
+    n.wait(lambda: n.container_logs("logs", "c") == "line1\nline2\nline3\nline4\nline5\n", 30, "the current log")
     expect(n.container_logs("logs", "c", "?tailLines=2") in ("line4\nline5\n",), "tailLines=2: %r" %
            n.container_logs("logs", "c", "?tailLines=2"))
     prev = n.container_logs("logs", "c", "?previous=true")
