@@ -12,12 +12,22 @@
  * merge PATCH of pods/<name>/status carrying metadata.uid (so a recreated pod of the same name is never written).
  * One request per pod in flight; a change meanwhile is sent when it completes; failures retry with back-off.
  * Once a pod being deleted has stopped and been torn down, its final status is written and the pod is deleted
- * with gracePeriodSeconds 0 and a uid precondition, which ends its life in the API. */
+ * with gracePeriodSeconds 0 and a uid precondition, which ends its life in the API.
+ *
+ * Mirror pods (the kubelet's pod/mirror_client.go and its use in syncPod): each static pod gets a read-only copy in
+ * the API so that kubectl and the scheduler see it: the static pod's object without uid/resourceVersion/status, with
+ * the annotation kubernetes.io/config.mirror = its kubernetes.io/config.hash, spec.nodeName = this node and one
+ * controller ownerReference to the Node (so that deleting the Node removes them). Its status is the static pod's,
+ * written to the mirror's uid. Mirror pods are recognised by that annotation and never run. The mirror is deleted
+ * (grace 0, uid precondition) and created again when its hash is not the static pod's (the manifest changed) or
+ * when someone deletes it (deletionTimestamp); it is deleted when its static pod is gone, and a mirror pod with no
+ * static pod behind it (left from an earlier run) is deleted once every pod source synced. */
 #include <stdio.h>
 
 #include "agent/agent.h"
 #include "agent/api-pods.h"
 #include "agent/informer.h"
+#include "agent/node.h"
 #include "common/json-util.h"
 #include "common/log.h"
 
@@ -36,16 +46,86 @@ typedef struct ApiPod {
         ApiRequest *req;
         uint64_t retry_usec;
         uint64_t not_before_usec;
+        bool is_static;   /* a static pod: uid is the static pod's, status goes to its mirror pod */
+        char *status_uid; /* the mirror pod's uid that last_status was written to */
 } ApiPod;
+
+/* A mirror pod as the informer last showed it (namespace/name is the key). */
+typedef struct MirrorPod {
+        struct MirrorPod *next;
+        char *ns, *name, *uid, *hash;
+        bool deleting;    /* deletionTimestamp set: delete it for good and create it again */
+        bool delete_sent; /* our DELETE for this uid went out */
+} MirrorPod;
 
 struct ApiPods {
         Manager *m;
         ApiClient *api;
         Informer *informer;
         ApiPod *pods;
+        MirrorPod *mirrors;
+        ApiRequest *mirror_req; /* one mirror create/delete at a time */
         sd_event_source *timer;
-        uint64_t patches, deletes, failures;
+        uint64_t patches, deletes, failures, mirror_creates, mirror_deletes;
 };
+
+static int free_and_strdup(char **p, const char *s) {
+        char *c = NULL;
+        if (s && !(c = strdup(s)))
+                return -ENOMEM;
+        free(*p);
+        *p = c;
+        return 0;
+}
+
+static MirrorPod *mirror_find(ApiPods *p, const char *ns, const char *name) {
+        for (MirrorPod *mp = p->mirrors; mp; mp = mp->next)
+                if (streq(mp->ns, ns) && streq(mp->name, name))
+                        return mp;
+        return NULL;
+}
+
+static void mirror_remove(ApiPods *p, MirrorPod *mp) {
+        for (MirrorPod **i = &p->mirrors; *i; i = &(*i)->next)
+                if (*i == mp) {
+                        *i = mp->next;
+                        break;
+                }
+        free(mp->ns);
+        free(mp->name);
+        free(mp->uid);
+        free(mp->hash);
+        free(mp);
+}
+
+/* Records what the API has (from an informer event or a create response). */
+static int mirror_set(ApiPods *p, const char *ns, const char *name, const char *uid, const char *hash, bool deleting) {
+        MirrorPod *mp = mirror_find(p, ns, name);
+        if (!mp) {
+                mp = calloc(1, sizeof(MirrorPod));
+                if (!mp || !(mp->ns = strdup(ns)) || !(mp->name = strdup(name))) {
+                        if (mp)
+                                free(mp->ns);
+                        free(mp);
+                        return -ENOMEM;
+                }
+                mp->next = p->mirrors;
+                p->mirrors = mp;
+        }
+        if (!streq_ptr(mp->uid, uid)) {
+                mp->delete_sent = false;
+                if (free_and_strdup(&mp->uid, uid) < 0)
+                        return -ENOMEM;
+        }
+        if (free_and_strdup(&mp->hash, hash) < 0)
+                return -ENOMEM;
+        mp->deleting = deleting;
+        return 0;
+}
+
+static const char *pod_config_hash(const Pod *pod) {
+        return json_string_value(json_object_get(pod->annotations, POD_ANNOTATION_CONFIG_HASH));
+}
 
 static ApiPod *api_pod_find(ApiPods *p, const char *uid) {
         for (ApiPod *a = p->pods; a; a = a->next)
@@ -63,6 +143,7 @@ static void api_pod_free(ApiPods *p, ApiPod *a) {
         if (a->req)
                 api_request_cancel(a->req);
         json_decref(a->last_status);
+        free(a->status_uid);
         free(a->uid);
         free(a->ns);
         free(a->name);
@@ -144,13 +225,15 @@ static void status_done(ApiClient *c, const ApiResponse *r, void *userdata) {
         schedule(p, a->not_before_usec > now ? a->not_before_usec - now : 0);
 }
 
-static int send_status(ApiPods *p, ApiPod *a, PodWorker *w) {
+static int send_status(ApiPods *p, ApiPod *a, PodWorker *w, const char *uid) {
         _cleanup_json_ json_t *st = pod_worker_status_json(w);
         if (!st)
                 return -ENOMEM;
-        if (a->last_status && json_equal(a->last_status, st))
+        if (a->last_status && json_equal(a->last_status, st) && streq_ptr(a->status_uid, uid))
                 return 0;
-        _cleanup_json_ json_t *body = json_pack("{s:{s:s}, s:O}", "metadata", "uid", a->uid, "status", st);
+        if (free_and_strdup(&a->status_uid, uid) < 0)
+                return -ENOMEM;
+        _cleanup_json_ json_t *body = json_pack("{s:{s:s}, s:O}", "metadata", "uid", uid, "status", st);
         _cleanup_free_ char *path = NULL, *ns = NULL, *name = NULL;
         if (!body || api_escape(a->ns, &ns) < 0 || api_escape(a->name, &name) < 0 ||
             asprintf(&path, "/api/v1/namespaces/%s/pods/%s/status", ns, name) < 0)
@@ -179,8 +262,146 @@ static int send_delete(ApiPods *p, ApiPod *a) {
         return r;
 }
 
+/* ---- mirror pods ---- */
+
+static void mirror_done(ApiClient *c, const ApiResponse *r, void *userdata) {
+        ApiPods *p = userdata;
+        p->mirror_req = NULL;
+        if (r->error < 0 && r->error != -EEXIST && r->error != -ENOENT && r->error != -ESTALE) {
+                p->failures++;
+                log_warning("Mirror pod: %s", r->message);
+                schedule(p, USEC_PER_SEC);
+                return;
+        }
+        json_t *md = json_object_get(r->body, "metadata");
+        const char *kind = json_string_value(json_object_get(r->body, "kind"));
+        if (r->error >= 0 && streq_ptr(kind, "Pod") && !json_object_get(md, "deletionTimestamp")) {
+                /* Created: known at once, without waiting for the watch to show it. */
+                const char *ns = json_string_value(json_object_get(md, "namespace"));
+                const char *name = json_string_value(json_object_get(md, "name"));
+                const char *uid = json_string_value(json_object_get(md, "uid"));
+                const char *hash = json_string_value(
+                        json_object_get(json_object_get(md, "annotations"), POD_ANNOTATION_CONFIG_MIRROR));
+                if (ns && name && uid && hash)
+                        (void) mirror_set(p, ns, name, uid, hash, false);
+                for (ApiPod *a = p->pods; a; a = a->next)
+                        if (a->is_static && streq_ptr(a->ns, ns) && streq_ptr(a->name, name))
+                                a->dirty = true;
+        }
+        schedule(p, 0);
+}
+
+static int mirror_delete(ApiPods *p, MirrorPod *mp) {
+        _cleanup_json_ json_t *body = json_pack("{s:s, s:s, s:i, s:{s:s}}", "kind", "DeleteOptions", "apiVersion", "v1",
+                                                "gracePeriodSeconds", 0, "preconditions", "uid", mp->uid);
+        _cleanup_free_ char *path = NULL, *ns = NULL, *name = NULL;
+        if (!body || api_escape(mp->ns, &ns) < 0 || api_escape(mp->name, &name) < 0 ||
+            asprintf(&path, "/api/v1/namespaces/%s/pods/%s", ns, name) < 0)
+                return -ENOMEM;
+        log_info("Deleting mirror pod %s/%s (uid %s)", mp->ns, mp->name, mp->uid);
+        int r = api_client_delete(p->api, path, body, mirror_done, p, &p->mirror_req);
+        if (r >= 0) {
+                mp->delete_sent = true;
+                p->mirror_deletes++;
+        }
+        return r;
+}
+
+/* The mirror pod object of a static pod. */
+static json_t *mirror_object(ApiPods *p, const Pod *pod, const char *node_uid) {
+        _cleanup_json_ json_t *o = json_deep_copy(pod->object);
+        if (!o || !json_is_object(json_object_get(o, "metadata")))
+                return NULL;
+        json_t *md = json_object_get(o, "metadata");
+        static const char *const drop[] = {
+                "uid",        "resourceVersion", "creationTimestamp", "selfLink",
+                "generation", "managedFields",   "deletionTimestamp", "deletionGracePeriodSeconds"};
+        for (size_t i = 0; i < ELEMENTSOF(drop); i++)
+                (void) json_object_del(md, drop[i]);
+        (void) json_object_del(o, "status");
+        json_t *ann = json_object_get(md, "annotations");
+        if (!json_is_object(ann)) {
+                ann = json_object();
+                if (!ann || json_object_set_new(md, "annotations", ann) < 0)
+                        return NULL;
+        }
+        if (json_object_set_new(ann, POD_ANNOTATION_CONFIG_MIRROR, json_string(pod_config_hash(pod))) < 0)
+                return NULL;
+        if (node_uid) {
+                json_t *refs = json_pack("[{s:s, s:s, s:s, s:s, s:b}]", "apiVersion", "v1", "kind", "Node", "name",
+                                         p->m->node_name, "uid", node_uid, "controller", true);
+                if (!refs || json_object_set_new(md, "ownerReferences", refs) < 0)
+                        return NULL;
+        }
+        json_t *spec = json_object_get(o, "spec");
+        if (!json_is_object(spec) || json_object_set_new(spec, "nodeName", json_string(p->m->node_name)) < 0)
+                return NULL;
+        (void) json_object_set_new(o, "apiVersion", json_string("v1"));
+        (void) json_object_set_new(o, "kind", json_string("Pod"));
+        return TAKE_PTR(o);
+}
+
+static int mirror_create(ApiPods *p, const Pod *pod, const char *node_uid) {
+        _cleanup_json_ json_t *body = mirror_object(p, pod, node_uid);
+        _cleanup_free_ char *path = NULL, *ns = NULL;
+        if (!body || api_escape(pod->namespace_, &ns) < 0 || asprintf(&path, "/api/v1/namespaces/%s/pods", ns) < 0)
+                return -ENOMEM;
+        log_info("Creating mirror pod %s/%s", pod->namespace_, pod->name);
+        int r = api_client_create(p->api, path, body, mirror_done, p, &p->mirror_req);
+        if (r >= 0)
+                p->mirror_creates++;
+        return r;
+}
+
+/* The static pod of that name; while an edited manifest replaces its pod, the new one (not stopping) wins. */
+static PodWorker *static_worker(ApiPods *p, const char *ns, const char *name) {
+        PodWorker *found = NULL;
+        for (PodWorker *w = p->m->workers; w; w = w->next)
+                if (streq_ptr(w->pod->source, "file") && streq(w->pod->namespace_, ns) && streq(w->pod->name, name) &&
+                    pod_config_hash(w->pod) && (!found || w->state < W_STOPPING))
+                        found = w;
+        return found;
+}
+
+/* One step towards "every static pod has exactly its mirror pod": at most one request in flight. */
+static void mirrors_sync(ApiPods *p) {
+        if (p->mirror_req)
+                return;
+        /* Mirror pods that must go: replaced, deleted by someone, or without a static pod (once sources synced). */
+        for (MirrorPod *mp = p->mirrors; mp; mp = mp->next) {
+                if (mp->delete_sent)
+                        continue;
+                PodWorker *w = static_worker(p, mp->ns, mp->name);
+                bool stale = w ? (mp->deleting || !streq_ptr(mp->hash, pod_config_hash(w->pod)) || w->pod->deleting)
+                               : p->m->source_synced;
+                if (stale) {
+                        if (mirror_delete(p, mp) < 0)
+                                schedule(p, USEC_PER_SEC);
+                        return;
+                }
+        }
+        /* Static pods without a mirror pod. The Node must exist first (the owner reference names its uid). */
+        const char *node_uid = NULL;
+        if (p->m->node) {
+                node_uid = node_controller_node_uid(p->m->node);
+                if (!node_uid)
+                        return; /* node_registered() schedules us again */
+        }
+        for (PodWorker *w = p->m->workers; w; w = w->next) {
+                if (!streq_ptr(w->pod->source, "file") || !pod_config_hash(w->pod) || w->pod->deleting ||
+                    w->state >= W_STOPPING)
+                        continue;
+                if (mirror_find(p, w->pod->namespace_, w->pod->name))
+                        continue;
+                if (mirror_create(p, w->pod, node_uid) < 0)
+                        schedule(p, USEC_PER_SEC);
+                return;
+        }
+}
+
 static void flush(ApiPods *p) {
         uint64_t now = 0, next = UINT64_MAX;
+        mirrors_sync(p);
         (void) sd_event_now(p->m->event, CLOCK_MONOTONIC, &now);
         for (ApiPod *a = p->pods, *n; a; a = n) {
                 n = a->next;
@@ -191,9 +412,22 @@ static void flush(ApiPods *p) {
                         continue;
                 }
                 PodWorker *w = manager_find_worker(p->m, a->uid);
+                if (a->is_static) {
+                        if (!w && a->gone) {
+                                api_pod_free(p, a); /* its mirror pod is deleted by mirrors_sync() */
+                                continue;
+                        }
+                        MirrorPod *mp = mirror_find(p, a->ns, a->name);
+                        if (w && a->dirty && mp && !mp->deleting && streq_ptr(mp->hash, pod_config_hash(w->pod))) {
+                                a->dirty = false;
+                                if (send_status(p, a, w, mp->uid) < 0)
+                                        a->dirty = true;
+                        }
+                        continue;
+                }
                 if (w && a->dirty) {
                         a->dirty = false;
-                        if (send_status(p, a, w) < 0)
+                        if (send_status(p, a, w, a->uid) < 0)
                                 a->dirty = true;
                         continue;
                 }
@@ -215,16 +449,34 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 void api_pods_status_changed(ApiPods *p, PodWorker *w) {
-        if (!p || !streq_ptr(w->pod->source, "api"))
+        if (!p)
+                return;
+        bool is_static = streq_ptr(w->pod->source, "file");
+        if (!is_static && !streq_ptr(w->pod->source, "api"))
+                return;
+        if (is_static && !pod_config_hash(w->pod))
                 return;
         ApiPod *a = api_pod_get(p, w->pod->uid, w->pod->namespace_, w->pod->name);
         if (!a)
                 return;
+        a->is_static = is_static;
         a->dirty = true;
         schedule(p, STATUS_COALESCE_USEC);
 }
 
+void api_pods_node_registered(ApiPods *p) {
+        if (p)
+                schedule(p, 0);
+}
+
+void api_pods_sources_synced(ApiPods *p) {
+        if (p)
+                schedule(p, 0);
+}
+
 void api_pods_worker_gone(ApiPods *p, const char *uid) {
+        if (p)
+                schedule(p, 0); /* a static pod's mirror pod may have to go */
         ApiPod *a = p ? api_pod_find(p, uid) : NULL;
         if (!a)
                 return;
@@ -247,6 +499,23 @@ static void on_event(Informer *inf, InformerEventType type, json_t *obj, void *u
         const char *name = json_string_value(json_object_get(md, "name"));
         if (!uid || !ns || !name)
                 return;
+        const char *mirror_hash =
+                json_string_value(json_object_get(json_object_get(md, "annotations"), POD_ANNOTATION_CONFIG_MIRROR));
+        if (mirror_hash) {
+                /* A mirror pod: the API's copy of a static pod, never run. */
+                MirrorPod *mp = mirror_find(p, ns, name);
+                if (type == INFORMER_DELETED) {
+                        if (mp && streq_ptr(mp->uid, uid))
+                                mirror_remove(p, mp);
+                } else
+                        (void) mirror_set(p, ns, name, uid, mirror_hash,
+                                          json_object_get(md, "deletionTimestamp") != NULL);
+                for (ApiPod *a = p->pods; a; a = a->next)
+                        if (a->is_static && streq(a->ns, ns) && streq(a->name, name))
+                                a->dirty = true;
+                schedule(p, 0);
+                return;
+        }
         PodWorker *w = manager_find_worker(p->m, uid);
         if (type == INFORMER_DELETED) {
                 if (w) {
@@ -327,6 +596,10 @@ ApiPods *api_pods_free(ApiPods *p) {
         p->informer = informer_free(p->informer);
         while (p->pods)
                 api_pod_free(p, p->pods);
+        if (p->mirror_req)
+                api_request_cancel(p->mirror_req);
+        while (p->mirrors)
+                mirror_remove(p, p->mirrors);
         p->timer = sd_event_source_disable_unref(p->timer);
         free(p);
         return NULL;

@@ -16,5 +16,9 @@ ApiPods *api_pods_free(ApiPods *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ApiPods *, api_pods_free)
 /* The manager: a worker of an API pod synced (its status may have changed). */
 void api_pods_status_changed(ApiPods *p, PodWorker *w);
-/* The manager: the worker of an API pod is gone (stopped and torn down). */
+/* The manager: the Node was registered (mirror pods name it as their owner). */
+void api_pods_node_registered(ApiPods *p);
+/* The manager: every pod source synced (mirror pods without a static pod may go now). */
+void api_pods_sources_synced(ApiPods *p);
+/* The manager: the worker of an API pod (or of a static pod, whose mirror pod then goes) is gone. */
 void api_pods_worker_gone(ApiPods *p, const char *uid);

@@ -421,7 +421,26 @@ static void on_list_page(ApiClient *c, const ApiResponse *resp, void *userdata) 
                 backoff(inf, STEP_LIST);
                 return;
         }
+        /* Items of a list carry no kind/apiVersion on the wire (the list does: "PodList", "v1"); give them theirs,
+         * as client-go's decoder does, so that a listed object looks like a watched one to its consumer. */
+        const char *list_kind = json_string_value(json_object_get(resp->body, "kind"));
+        json_t *list_api_version = json_object_get(resp->body, "apiVersion");
+        _cleanup_json_ json_t *item_kind = NULL;
+        if (list_kind && endswith(list_kind, "List") && strlen(list_kind) > 4) {
+                item_kind = json_stringn(list_kind, strlen(list_kind) - 4);
+                if (!item_kind) {
+                        report(inf, -ENOMEM, "list: out of memory");
+                        backoff(inf, STEP_LIST);
+                        return;
+                }
+        }
         json_array_foreach (items, i, item) {
+                if (json_is_object(item)) {
+                        if (item_kind && !json_object_get(item, "kind"))
+                                (void) json_object_set(item, "kind", item_kind);
+                        if (json_is_string(list_api_version) && !json_object_get(item, "apiVersion"))
+                                (void) json_object_set(item, "apiVersion", list_api_version);
+                }
                 r = handle_object(inf, item, true);
                 if (r == -ENOMEM) {
                         report(inf, r, "list: out of memory");

@@ -110,6 +110,8 @@ void manager_pod_add(Manager *m, json_t *obj, const char *source, const char *or
         (void) file;
         if (uid && manager_find_worker(m, uid))
                 return; /* same UID: same content */
+        if (m->exiting)
+                return; /* draining: a source still reporting a pod (the API, until we stop watching) starts nothing */
         int r = pod_parse(obj, source, &pod, &e);
         if (r < 0) {
                 /* The kubelet rejects such a pod; nothing else is affected. */
@@ -282,6 +284,7 @@ void manager_source_synced(Manager *m, const char *source) {
         m->adopted_sandboxes = (strv_free(m->adopted_sandboxes), NULL);
         log_info("All pod sources synced: %zu pods", m->n_workers);
         manager_update_node_ready(m);
+        api_pods_sources_synced(m->api_pods);
 }
 
 static void source_synced(void *userdata) {
@@ -520,6 +523,7 @@ static void node_pod_cidrs(NodeController *c, char **cidrs, void *userdata) {
 static void node_registered(NodeController *c, const char *uid, void *userdata) {
         Manager *m = userdata;
         log_info("Node %s registered (uid %s)", m->node_name, uid);
+        api_pods_node_registered(m->api_pods);
 }
 
 static void node_error(NodeController *c, int r, const char *message, void *userdata) {

@@ -647,6 +647,7 @@ typedef struct Recorder {
         unsigned pages_at_event[64];
         unsigned synced;
         unsigned errors;
+        unsigned without_kind; /* objects handed out without kind or apiVersion */
         char last_error[512];
         Informer *inf;
 } Recorder;
@@ -657,6 +658,8 @@ static void rec_event(Informer *inf, InformerEventType type, json_t *object, voi
         const char *ns = json_string_value(json_object_get(meta, "namespace"));
         ck_assert_uint_lt(rec->n_events, ELEMENTSOF(rec->events));
         rec->pages_at_event[rec->n_events] = informer_stats(inf)->pages;
+        if (!json_is_string(json_object_get(object, "kind")) || !json_is_string(json_object_get(object, "apiVersion")))
+                rec->without_kind++;
         (void) snprintf(rec->events[rec->n_events++], sizeof rec->events[0], "%s %s%s%s %s",
                         informer_event_type_to_string(type), strempty(ns), ns ? "/" : "",
                         json_string_value(json_object_get(meta, "name")),
@@ -757,6 +760,8 @@ START_TEST(test_list_pages_and_bookmarks) {
         /* the bookmark moved the resourceVersion past the last event's */
         ck_assert_str_eq(informer_resource_version(inf), "295");
         ck_assert_uint_eq(informer_n_objects(inf), 8);
+        /* listed items get the kind and apiVersion of their list (ServiceList v1 → Service v1), like watched ones */
+        ck_assert_uint_eq(rec.without_kind, 0);
 
         log = server_log();
         ck_assert_uint_eq(json_array_size(log), 5);

@@ -7,7 +7,6 @@ DELETE (grace 0, uid precondition). Pods of other nodes are never run.
 
 usage: test-cluster.py BUILD_DIR SOURCE_DIR      (exit 77 when not root)"""
 
-import ctypes
 import os
 import shutil
 import subprocess
@@ -18,44 +17,20 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "apiserver"))
-from daemon_harness import Failure, Node  # noqa: E402
+from daemon_harness import Node  # noqa: E402
+from test_cluster_util import condition, enter_netns, expect, pod  # noqa: E402
 
-CLONE_NEWNET = 0x40000000
-
-
-def expect(cond, what):
-    if not cond:
-        raise Failure(what)
-
-
-def enter_netns(name):
-    """This whole process joins the daemon's network namespace: the fake API server then listens on the loopback
-    the daemon sees, and nothing is reachable outside."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    fd = os.open("/run/netns/" + name, os.O_RDONLY)
-    try:
-        if libc.setns(fd, CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), "setns")
-    finally:
-        os.close(fd)
-
-
-def pod(name, node, script, grace=2, ready_file=False):
-    c = {"name": "c", "image": "docker.io/library/busybox:latest", "imagePullPolicy": "IfNotPresent",
-         "command": ["sh", "-c", script]}
-    if ready_file:
-        c["readinessProbe"] = {"exec": {"command": ["true"]}, "periodSeconds": 1}
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
-            # No service account token volume yet (ConfigMaps, Secrets and TokenRequest come next).
-            "spec": {"nodeName": node, "terminationGracePeriodSeconds": grace, "automountServiceAccountToken": False,
-                     "containers": [c]}}
-
-
-def condition(p, t):
-    for c in (p or {}).get("status", {}).get("conditions", []):
-        if c["type"] == t:
-            return c["status"]
-    return None
+STATIC_POD = """apiVersion: v1
+kind: Pod
+metadata: {name: static, namespace: default}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: docker.io/library/busybox:latest
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]
+"""
 
 
 def main():
@@ -126,13 +101,48 @@ def main():
                [(x["status"]) for x in patches])
         expect(all(x["user"] == "system:node:testnode" for x in patches), "patches as the node")
 
+        # Mirror pods: a static pod gets its read-only copy in the API (annotation config.mirror = its hash, owned
+        # by the Node), carrying the static pod's status; the copy is never run as a second pod.
+        n.add("static.yaml", STATIC_POD)
+        mirror = fake.wait_for("pods", "static-testnode", "default",
+                               lambda o: o and o.get("status", {}).get("phase") == "Running", 60)
+        ann = mirror["metadata"]["annotations"]
+        expect(ann.get("kubernetes.io/config.mirror") == ann.get("kubernetes.io/config.hash") and
+               ann.get("kubernetes.io/config.source") == "file", "mirror annotations %s" % ann)
+        owner = mirror["metadata"]["ownerReferences"]
+        expect(len(owner) == 1 and owner[0]["kind"] == "Node" and owner[0]["uid"] == node["metadata"]["uid"],
+               "mirror owner %s" % owner)
+        expect(mirror["spec"]["nodeName"] == "testnode", "mirror nodeName")
+        expect(sum(1 for x in n.pod_list()["items"] if x["metadata"]["name"] == "static-testnode") == 1,
+               "the mirror pod runs as a second pod")
+        # Deleted by someone: created again (a new uid).
+        fake.delete("pods", "static-testnode", "default", grace=30)
+        again = fake.wait_for("pods", "static-testnode", "default",
+                              lambda o: o and o["metadata"]["uid"] != mirror["metadata"]["uid"] and
+                              not o["metadata"].get("deletionTimestamp"), 30)
+        fake.wait_for("pods", "static-testnode", "default",
+                      lambda o: o and o["metadata"]["uid"] == again["metadata"]["uid"] and
+                      o.get("status", {}).get("phase") == "Running", 30)
+        # The manifest changed: the mirror is replaced with the new hash.
+        n.add("static.yaml", STATIC_POD.replace("sleep 1000", "sleep 2000"))
+        changed = fake.wait_for("pods", "static-testnode", "default",
+                                lambda o: o and o["metadata"]["annotations"]["kubernetes.io/config.mirror"] !=
+                                ann["kubernetes.io/config.mirror"] and
+                                o.get("status", {}).get("phase") == "Running", 60)
+        expect(changed["metadata"]["annotations"]["kubernetes.io/config.mirror"] ==
+               changed["metadata"]["annotations"]["kubernetes.io/config.hash"], "replaced mirror hash")
+        # The manifest removed: the mirror pod goes.
+        n.remove("static.yaml")
+        fake.wait_for("pods", "static-testnode", "default", lambda o: o is None, 60)
+
         # Deletion: graceful stop, then the kubelet's DELETE with grace 0 ends it.
         uid = p["metadata"]["uid"]
         fake.delete("pods", "web", "default", grace=30)
         fake.wait_for("pods", "web", "default", lambda o: o is None, 60)
         # (The fake logs a request after answering it: wait for the entry.)
         dels = n.wait(lambda: [x for x in fake.requests(method="DELETE", resource="pods")
-                               if x.get("user") == "system:node:testnode"], 10, "the node's DELETE in the log")
+                               if x.get("user") == "system:node:testnode" and x.get("name") == "web"], 10,
+                      "the node's DELETE in the log")
         expect(dels[-1]["status"] == 200, "final DELETE by the node: %s" % dels)
         expect(dels[-1]["name"] == "web", "DELETE of %s" % dels[-1]["name"])
         n.wait(lambda: not n.pod_list()["items"], 30, "the pod gone from the node")

@@ -60,6 +60,7 @@ import random
 import re
 import shutil
 import signal
+import socket
 import socketserver
 import ssl
 import string
@@ -1055,6 +1056,7 @@ class FakeAPIServer:
         self.grants = []  # (subject, group, resources, verbs) added by tests
         self._log = []
         self._stopping = False
+        self._conns = set()  # open client connections: stop() cuts them, kept-alive ones included
         self._server = None
         self._thread = None
         self._openssl_lock = threading.Lock()
@@ -1280,6 +1282,14 @@ class FakeAPIServer:
                 self.cond.notify_all()
             self._server.shutdown()
             self._server.server_close()
+            # A stopped server is gone for its clients too: kept-alive connections would go on being served.
+            with self.lock:
+                conns = list(self._conns)
+            for c in conns:
+                try:
+                    c.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
             self._server = None
             self._thread.join(5)
         if self.state_file:
@@ -2150,6 +2160,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def setup(self):
         super().setup()
+        with self.fake.lock:
+            self.fake._conns.add(self.connection)
         try:
             self.connection.settimeout(10)
             self.connection.do_handshake()
@@ -2168,6 +2180,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 pass
 
     def finish(self):
+        with self.fake.lock:
+            self.fake._conns.discard(self.connection)
         try:
             super().finish()
         except (ssl.SSLError, OSError):
