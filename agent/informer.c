@@ -59,6 +59,7 @@ struct Informer {
         uint64_t watch_start_usec;
         unsigned watch_events;
         bool watch_expired;
+        bool expired_since_event; /* a 410 since the last watch event: the next one backs off */
         char watch_error[512];
 
         IndexEntry **buckets;
@@ -525,6 +526,7 @@ static int on_watch_line(ApiClient *c, const char *line, size_t size, void *user
                 return -ENOMEM;
         inf->watch_events++;
         inf->failures = 0; /* the watch works: the next failure starts the backoff from the beginning */
+        inf->expired_since_event = false;
         return 0;
 }
 
@@ -564,11 +566,13 @@ static void on_watch_done(ApiClient *c, const ApiResponse *resp, void *userdata)
         inf->request = NULL;
         if (inf->watch_expired || resp->status == 410) {
                 /* The resourceVersion is gone from the server's history: only a new list can say what is there.
-                 * The first relist is immediate; repeated ones without a working watch in between back off. */
+                 * The first relist is immediate — also after an outage, whose failed connections say nothing
+                 * about the server that answered now; repeated 410s without a working watch in between back off. */
                 inf->stats.expired++;
                 report(inf, -ETIME, "%s", inf->watch_error[0] ? inf->watch_error : resp->message);
-                if (inf->failures == 0) {
-                        inf->failures++;
+                if (!inf->expired_since_event) {
+                        inf->expired_since_event = true;
+                        inf->failures = 1;
                         list_begin(inf);
                 } else
                         backoff(inf, STEP_LIST);
