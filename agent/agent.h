@@ -24,17 +24,20 @@ typedef struct ProbeJob ProbeJob;
 typedef struct StaticPodSource StaticPodSource;
 typedef struct HttpServer HttpServer;
 typedef struct ApiPods ApiPods;
+typedef struct ApiObjects ApiObjects;
 typedef struct ApiClient ApiClient;
 typedef struct CurlGlue CurlGlue;
 typedef struct NodeController NodeController;
 typedef struct NodeletConfig NodeletConfig;
+typedef struct EventRecorder EventRecorder;
 
 /* What the manager needs of the configuration (nodelet.c maps NodeletConfig onto it). Strings are borrowed. */
 typedef struct ManagerConfig {
         const char *root_dir;  /* /var/lib/nodelet */
         const char *state_dir; /* /run/nodelet */
         const char *shim_path;
-        const char *ctl_path; /* nodeletctl, for the image preload (agent/preload.h); NULL: its default */
+        const char *ctl_path;              /* nodeletctl, for the image preload (agent/preload.h); NULL: its default */
+        unsigned max_parallel_image_pulls; /* image pulls at once: 1 = serializeImagePulls, 0 = no limit */
         const NodeletConfig *nodelet_config; /* the whole configuration, for the node controller (cluster mode) */
         const char *pod_logs_dir;            /* /var/log/pods */
         const char *pod_manifest_path;
@@ -145,6 +148,12 @@ struct CState {
         /* termination message file (host side), and the message read when the instance exited */
         char *termination_file;
         char *termination_message;
+        /* image pull (agent/image-pull.h): in flight, and its outcome for the create that follows */
+        struct ImagePullRequest *pull;
+        char *pull_ref;        /* the normalized reference being pulled */
+        bool pull_done;        /* pulled for the next create: no pull again (imagePullPolicy Always) */
+        bool pulled_now;       /* the next Created event follows a pull: no "already present" */
+        unsigned pull_backoff; /* consecutive failed pulls, for the image back-off */
 };
 
 typedef enum WorkerState {
@@ -203,7 +212,8 @@ struct PodWorker {
         uint64_t first_seen_usec; /* monotonic: for the pod start SLI */
         bool start_recorded;
         uint64_t stop_deadline_usec;
-        uint64_t retry_usec; /* back-off for pod-level failures (CNI) */
+        uint64_t retry_usec;                            /* back-off for pod-level failures (CNI) */
+        bool objects_refreshing, objects_refresh_again; /* API pods: a volume refresh job runs / is due again */
         sd_event_source *retry_timer;
 };
 
@@ -248,9 +258,13 @@ struct Manager {
         CurlGlue *glue;
         ApiClient *api;
         ApiPods *api_pods;
+        ApiObjects *api_objects; /* the ConfigMaps, Secrets and tokens API pods refer to (agent/api-objects.h) */
         NodeController *node;
+        EventRecorder *events;    /* Events (agent/events.h): written in cluster mode, only logged standalone */
         unsigned sources_pending; /* sources whose first sync is still to come */
+        bool api_pending;         /* cluster mode, credentials still to come (TLS bootstrap, agent/bootstrap.h) */
         void *preload;
+        struct ImagePullQueue *pulls; /* registry pulls, `nodeletctl images pull` children (agent/image-pull.h) */
         bool preload_done;
         bool source_synced;
         PodWorker *workers;
@@ -262,6 +276,8 @@ struct Manager {
         bool heartbeat_pending;
         sd_event_source *heartbeat;
         HttpServer *healthz_server, *server, *ro_server;
+        struct KubeletAuth *auth;   /* server.c: authentication and authorization of the secure port */
+        struct StatsSampler *stats; /* server.c: the previous CPU samples for /stats/summary */
         ManagerMetrics metrics;
         bool exiting;
         int64_t node_cpu_milli, node_memory;
@@ -289,6 +305,13 @@ void manager_record_pod_start(Manager *m, uint64_t usec);
 void manager_source_synced(Manager *m, const char *source);
 /* Cluster mode: the kubeconfig to reach the API server with (call before manager_start()). */
 int manager_connect(Manager *m, const char *kubeconfig_path);
+/* The same with credentials in memory (the TLS bootstrap's, agent/bootstrap.h): kc is taken over, also on failure;
+ * origin names it in the log. May come after manager_start(): then manager_start_api() starts the API parts. */
+struct Kubeconfig;
+int manager_connect_kubeconfig(Manager *m, struct Kubeconfig *kc, const char *origin);
+/* Starts what needs the API server (node controller, API pod source, ConfigMap/Secret cache): part of
+ * manager_start(), or on its own once credentials arrived after it (m->api_pending). No-op without m->api. */
+int manager_start_api(Manager *m);
 /* The worker finished removing its pod: the manager unlinks and frees it. */
 void manager_pod_gone(Manager *m, PodWorker *w);
 
@@ -304,6 +327,8 @@ void pod_worker_schedule(PodWorker *w);
 void pod_worker_request_removal(PodWorker *w);
 void pod_worker_free(PodWorker *w);
 void pod_worker_resume_adopted(PodWorker *w);
+/* Something the (API) pod refers to changed: continue a setup waiting for it, or rewrite the pod's volumes. */
+void pod_worker_api_objects_changed(PodWorker *w);
 void pod_worker_run_post_start(CState *cs);
 /* Stops the running instance: preStop, the stop signal, SIGKILL after grace_usec; reason/message (may be NULL) are
  * reported in the terminated state (e.g. a failed postStart hook). */

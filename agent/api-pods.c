@@ -31,7 +31,7 @@
 #include "common/json-util.h"
 #include "common/log.h"
 
-#define STATUS_COALESCE_USEC (50 * USEC_PER_MSEC)
+#define STATUS_COALESCE_USEC (10 * USEC_PER_MSEC)
 #define STATUS_RETRY_MAX_USEC (30 * USEC_PER_SEC)
 
 typedef struct ApiPod {

@@ -85,6 +85,8 @@ struct ApiClient {
         sd_event *event;
         CurlGlue *glue;
         Kubeconfig *kc;
+        Kubeconfig **retired_kc; /* earlier credentials: curl may still read their PEM blobs (CURL_BLOB_NOCOPY) */
+        size_t n_retired_kc;
         ApiClientOptions options;
         char *user_agent;
         char *base_url;   /* scheme://host:port[/prefix], host replaced by tls-server-name when set */
@@ -857,6 +859,9 @@ ApiClient *api_client_free(ApiClient *c) {
                 request_free(c->requests);
         sd_event_source_disable_unref(c->reaper);
         kubeconfig_free(c->kc);
+        for (size_t i = 0; i < c->n_retired_kc; i++)
+                kubeconfig_free(c->retired_kc[i]);
+        free(c->retired_kc);
         free(c->user_agent);
         free(c->base_url);
         free(c->connect_to);
@@ -867,6 +872,22 @@ ApiClient *api_client_free(ApiClient *c) {
 
 const Kubeconfig *api_client_kubeconfig(const ApiClient *c) {
         return c->kc;
+}
+
+int api_client_set_kubeconfig(ApiClient *c, Kubeconfig *kc) {
+        Kubeconfig **l;
+
+        if (!c || !kc || !streq_ptr(kc->server, c->kc->server) ||
+            !streq_ptr(kc->tls_server_name, c->kc->tls_server_name))
+                return -EINVAL;
+        /* The old one stays until the client is freed: easy handles of requests in flight point into its PEM data.
+         * Rotations are rare (months apart), so this is a handful of kilobytes over the daemon's life. */
+        l = reallocarray(c->retired_kc, c->n_retired_kc + 1, sizeof *l);
+        RET_NULL_ENOMEM(l);
+        c->retired_kc = l;
+        c->retired_kc[c->n_retired_kc++] = c->kc;
+        c->kc = kc;
+        return 0;
 }
 
 sd_event *api_client_event(const ApiClient *c) {

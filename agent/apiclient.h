@@ -89,6 +89,12 @@ int api_client_new(sd_event *e, CurlGlue *glue, Kubeconfig *kc, const ApiClientO
 ApiClient *api_client_free(ApiClient *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ApiClient *, api_client_free)
 const Kubeconfig *api_client_kubeconfig(const ApiClient *c);
+/* Swaps the credentials (a rotated client certificate, agent/bootstrap.h) without a restart: kc is taken over and
+ * every request started from now on (retries and re-watches included) uses it; requests already on the wire finish
+ * with the old one. Give the certificate and key as -data (PEM in memory): curl then matches connections by their
+ * content, so a new request never reuses a connection set up with the old certificate. The server and TLS settings
+ * must stay those of the old kubeconfig (-EINVAL otherwise, kc not taken). */
+int api_client_set_kubeconfig(ApiClient *c, Kubeconfig *kc);
 sd_event *api_client_event(const ApiClient *c);
 size_t api_client_n_pending(const ApiClient *c);
 

@@ -289,6 +289,16 @@ static const char *check_cidr(const char *s) {
         return NULL;
 }
 
+/* kube-proxy's --proxy-mode: nodelet programs nftables only (iptables and ipvs are kube-proxy's older modes). */
+static const char *check_proxy_mode(const char *s) {
+        return streq(s, "nftables") ? NULL : "only \"nftables\" is supported";
+}
+
+/* kube-proxy's --nodeport-addresses: CIDRs, or "primary" (the node's IPs, which is also the default). */
+static const char *check_nodeport_address(const char *s) {
+        return streq(s, "primary") || !check_cidr(s) ? NULL : "expected a CIDR or \"primary\"";
+}
+
 /* RFC 1123 subdomain, as Kubernetes validates names and DNS domains. */
 static bool is_dns1123_subdomain(const char *s) {
         size_t n = strlen(s);
@@ -622,6 +632,11 @@ static const Setting settings[] = {
          .help = "Requests per second to the API server (client-side rate limit)", .zero_is_default = true},
         {"kube-api-burst", "kubeAPIBurst", SETTING_INT32, F(kube_api_burst), 0, INT32_MAX, .arg = "int32",
          .help = "Burst of requests to the API server above kubeAPIQPS", .zero_is_default = true},
+        /* Events have an API client of their own, like the kubelet's; 0 QPS means no limit (so not a default). */
+        {"event-qps", "eventRecordQPS", SETTING_INT32, F(event_record_qps), 0, INT32_MAX, .arg = "int32",
+         .help = "Event creations per second (client-side rate limit; 0: no limit)"},
+        {"event-burst", "eventBurst", SETTING_INT32, F(event_burst), 0, INT32_MAX, .arg = "int32",
+         .help = "Burst of event creations above eventRecordQPS", .zero_is_default = true},
         {"cluster-dns", "clusterDNS", SETTING_STRV, F(cluster_dns), .check = check_ip, .arg = "strings",
          .help = "Comma-separated DNS server IPs for the pods"},
         {"cluster-domain", "clusterDomain", SETTING_STRING, F(cluster_domain), .check = check_dns_domain,
@@ -642,6 +657,11 @@ static const Setting settings[] = {
          .help = "x509 certificate for the kubelet API (CA certificates appended)"},
         {"tls-private-key-file", "tlsPrivateKeyFile", SETTING_STRING, F(tls_private_key_file), .arg = "string",
          .help = "Private key of --tls-cert-file"},
+        {"rotate-certificates", "rotateCertificates", SETTING_BOOL, F(rotate_certificates), .arg = "",
+         .help = "Request a new client certificate from the API server (CSR) before the current one expires"},
+        {"rotate-server-certificates", "serverTLSBootstrap", SETTING_BOOL, F(server_tls_bootstrap), .arg = "",
+         .help = "Request the kubelet API's serving certificate from the API server (kubelet-serving CSR) and "
+                 "renew it before it expires"},
         {"anonymous-auth", "authentication.anonymous.enabled", SETTING_BOOL, F(anonymous_auth), .arg = "",
          .help = "Allow anonymous requests to the kubelet API", .default_text = "true; false with --config"},
         {"authentication-token-webhook", "authentication.webhook.enabled", SETTING_BOOL, F(webhook_authentication),
@@ -727,6 +747,31 @@ static const Setting settings[] = {
         {"check-config", NULL, SETTING_BOOL, F(check_config), .arg = "",
          .help = "Load and validate the flags and the --config file, print the effective KubeletConfiguration as "
                  "JSON and exit (0: valid)"},
+        /* The kube-proxy part: flag-only, kube-proxy's names (see config.h). */
+        {"disable-proxy", NULL, SETTING_BOOL, F(disable_proxy), .arg = "",
+         .help = "Do not program Services (cluster mode), e.g. to run beside an existing kube-proxy"},
+        {"proxy-mode", NULL, SETTING_STRING, F(proxy_mode), .check = check_proxy_mode, .arg = "string",
+         .help = "How Services are programmed; only nftables"},
+        {"proxy-kubeconfig", NULL, SETTING_STRING, F(proxy_kubeconfig), .arg = "string",
+         .help = "kubeconfig of the kube-proxy identity (system:kube-proxy) for Services and EndpointSlices",
+         .default_text = "--kubeconfig"},
+        {"cluster-cidr", NULL, SETTING_STRV, F(cluster_cidrs), .check = check_cidr, .arg = "strings",
+         .help = "Comma-separated pod network CIDRs, at most one per family: traffic from outside to ClusterIPs "
+                 "is masqueraded"},
+        {"service-cluster-ip-range", NULL, SETTING_STRV, F(service_cluster_ip_ranges), .check = check_cidr,
+         .arg = "strings",
+         .help = "Comma-separated Service CIDRs, at most one per family: traffic to unallocated IPs in them is "
+                 "dropped"},
+        {"nodeport-addresses", NULL, SETTING_STRV, F(nodeport_addresses), .check = check_nodeport_address,
+         .arg = "strings",
+         .help = "Comma-separated CIDRs (or \"primary\"): NodePorts are served on the node's addresses inside them",
+         .default_text = "the node's IPs"},
+        {"masquerade-all", NULL, SETTING_BOOL, F(masquerade_all), .arg = "",
+         .help = "Masquerade all traffic sent to Service IPs"},
+        {"proxy-min-sync-period", NULL, SETTING_DURATION, F(proxy_min_sync_period_usec), 0, DURATION_MAX,
+         .arg = "duration",
+         .help = "Minimum time between two programmings of the Services' rules (changes "
+                 "meanwhile are coalesced)"},
 };
 
 #undef F
@@ -761,8 +806,6 @@ static const char *const ignored_fields[] = {
         "enableSystemLogHandler",
         "enableSystemLogQuery",
         "enforceNodeAllocatable",
-        "eventBurst",
-        "eventRecordQPS",
         "evictionMaxPodGracePeriod",
         "evictionMinimumReclaim",
         "evictionPressureTransitionPeriod",
@@ -801,9 +844,7 @@ static const char *const ignored_fields[] = {
         "registryPullQPS",
         "reservedMemory",
         "reservedSystemCPUs",
-        "rotateCertificates",
         "runOnce",
-        "serverTLSBootstrap",
         "showHiddenMetricsForVersion",
         "shutdownGracePeriodByPodPriority",
         "singleProcessOOMKill",
@@ -1539,6 +1580,8 @@ static int config_new_defaults(NodeletConfig **ret) {
                 {&c->cgroup_root, ""},
                 {&c->container_log_max_size, "10Mi"},
                 {&c->logging_format, "text"},
+                {&c->proxy_mode, "nftables"},
+                {&c->proxy_kubeconfig, ""},
         };
         for (size_t i = 0; i < ELEMENTSOF(strings); i++) {
                 *strings[i].field = strdup(strings[i].value);
@@ -1549,10 +1592,16 @@ static int config_new_defaults(NodeletConfig **ret) {
             (r = strv_new_empty(&c->node_ips)) < 0 || (r = strv_new_empty(&c->cluster_dns)) < 0 ||
             (r = strv_new_empty(&c->warnings)) < 0)
                 return r;
+        if ((r = strv_new_empty(&c->cluster_cidrs)) < 0 || (r = strv_new_empty(&c->service_cluster_ip_ranges)) < 0 ||
+            (r = strv_new_empty(&c->nodeport_addresses)) < 0)
+                return r;
+        c->proxy_min_sync_period_usec = USEC_PER_SEC; /* kube-proxy's minSyncPeriod default */
         c->register_node = true;
         c->max_pods = 110;
         c->kube_api_qps = 50;
         c->kube_api_burst = 100;
+        c->event_record_qps = 50;
+        c->event_burst = 100;
         c->enable_server = true;
         c->port = 10250;
         c->read_only_port = 0;
@@ -1798,6 +1847,35 @@ static int parse_argv(Loader *l, int argc, char *argv[], FlagValue **ret, size_t
 
 /* ---- merging and validation ---- */
 
+/* A dual-stack CIDR list of kube-proxy's (--cluster-cidr, --service-cluster-ip-range): one CIDR per family. */
+static int check_family_cidrs(Loader *l, char **list, const char *flag) {
+        int first = AF_UNSPEC;
+        size_t n = 0;
+        for (char **i = list; i && *i; i++, n++) {
+                char addr[INET6_ADDRSTRLEN + 1];
+                int f = AF_UNSPEC;
+                snprintf(addr, sizeof addr, "%.*s", (int) strcspn(*i, "/"), *i);
+                (void) ip_family(addr, &f);
+                if (n >= 2 || (n == 1 && f == first))
+                        return setting_fail(l, setting_by_flag(flag), "at most one IPv4 and one IPv6 CIDR");
+                first = n == 0 ? f : first;
+        }
+        return 0;
+}
+
+static int finalize_proxy(Loader *l) {
+        NodeletConfig *c = l->config;
+        int r;
+        if ((r = check_family_cidrs(l, c->cluster_cidrs, "cluster-cidr")) < 0 ||
+            (r = check_family_cidrs(l, c->service_cluster_ip_ranges, "service-cluster-ip-range")) < 0)
+                return r;
+        /* Like kube-proxy: "primary" stands alone. */
+        if (strv_contains(c->nodeport_addresses, "primary") && c->nodeport_addresses[1])
+                return setting_fail(l, setting_by_flag("nodeport-addresses"),
+                                    "\"primary\" cannot be combined with CIDRs");
+        return 0;
+}
+
 static int finalize(Loader *l) {
         NodeletConfig *c = l->config;
         const Setting *s;
@@ -1836,6 +1914,8 @@ static int finalize(Loader *l) {
                         return setting_fail(l, setting_by_flag("node-ip"), "at most one IPv4 and one IPv6 address");
                 families[n_ips] = f;
         }
+        if ((r = finalize_proxy(l)) < 0)
+                return r;
 
         /* Eviction thresholds: the defaults unless given; merged into the given ones only when asked to. */
         s = setting_by_field("evictionHard");
@@ -1962,9 +2042,14 @@ NodeletConfig *nodelet_config_free(NodeletConfig *c) {
                 &c->cgroup_root,
                 &c->container_log_max_size,
                 &c->logging_format,
+                &c->proxy_mode,
+                &c->proxy_kubeconfig,
         };
         for (size_t i = 0; i < ELEMENTSOF(strings); i++)
                 free(*strings[i]);
+        strv_free(c->cluster_cidrs);
+        strv_free(c->service_cluster_ip_ranges);
+        strv_free(c->nodeport_addresses);
         strv_free(c->cni_bin_dirs);
         strv_free(c->node_ips);
         strv_free(c->cluster_dns);
@@ -2140,7 +2225,9 @@ int nodelet_config_dump(const NodeletConfig *c, json_t **ret) {
             put_duration(o, "runtimeRequestTimeout", c->runtime_request_timeout_usec) < 0 ||
             put(o, "maxPods", json_integer(c->max_pods)) < 0 ||
             put(o, "kubeAPIQPS", json_integer(c->kube_api_qps)) < 0 ||
-            put(o, "kubeAPIBurst", json_integer(c->kube_api_burst)) < 0 || put_string(o, "podCIDR", c->pod_cidr) < 0 ||
+            put(o, "kubeAPIBurst", json_integer(c->kube_api_burst)) < 0 ||
+            put(o, "eventRecordQPS", json_integer(c->event_record_qps)) < 0 ||
+            put(o, "eventBurst", json_integer(c->event_burst)) < 0 || put_string(o, "podCIDR", c->pod_cidr) < 0 ||
             put_string(o, "resolvConf", c->resolv_conf) < 0 ||
             put(o, "serializeImagePulls", json_boolean(c->serialize_image_pulls)) < 0 ||
             (c->max_parallel_image_pulls > 0 &&
@@ -2158,7 +2245,9 @@ int nodelet_config_dump(const NodeletConfig *c, json_t **ret) {
             put_duration(o, "shutdownGracePeriodCriticalPods", c->shutdown_grace_period_critical_pods_usec) < 0 ||
             put_duration(clbo, "maxContainerRestartPeriod", c->max_container_restart_period_usec) < 0 ||
             put(o, "seccompDefault", json_boolean(c->seccomp_default)) < 0 ||
-            put(o, "registerNode", json_boolean(c->register_node)) < 0)
+            put(o, "registerNode", json_boolean(c->register_node)) < 0 ||
+            put(o, "rotateCertificates", json_boolean(c->rotate_certificates)) < 0 ||
+            put(o, "serverTLSBootstrap", json_boolean(c->server_tls_bootstrap)) < 0)
                 return -ENOMEM;
         if (c->n_feature_gates > 0) {
                 json_t *g = json_object();

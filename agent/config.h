@@ -114,23 +114,27 @@ typedef struct NodeletConfig {
         bool register_node;                 /* --register-node, registerNode: true */
         NodeletTaint *register_with_taints; /* --register-with-taints, registerWithTaints */
         size_t n_register_with_taints;
-        int32_t max_pods;       /* --max-pods, maxPods: 110 */
-        int32_t kube_api_qps;   /* --kube-api-qps, kubeAPIQPS: 50 (client-side rate limit to the API server) */
-        int32_t kube_api_burst; /* --kube-api-burst, kubeAPIBurst: 100 */
-        char **cluster_dns;     /* --cluster-dns, clusterDNS: IPs, empty */
-        char *cluster_domain;   /* --cluster-domain, clusterDomain: "" */
+        int32_t max_pods;         /* --max-pods, maxPods: 110 */
+        int32_t kube_api_qps;     /* --kube-api-qps, kubeAPIQPS: 50 (client-side rate limit to the API server) */
+        int32_t kube_api_burst;   /* --kube-api-burst, kubeAPIBurst: 100 */
+        int32_t event_record_qps; /* --event-qps, eventRecordQPS: 50 (events' own client; 0 = no limit) */
+        int32_t event_burst;      /* --event-burst, eventBurst: 100 */
+        char **cluster_dns;       /* --cluster-dns, clusterDNS: IPs, empty */
+        char *cluster_domain;     /* --cluster-domain, clusterDomain: "" */
 
         /* Servers */
-        bool enable_server;                             /* --enable-server, enableServer: true */
-        char *address;                                  /* --address: 0.0.0.0 */
-        int32_t port;                                   /* --port: 10250 */
-        int32_t read_only_port;                         /* --read-only-port: 0 = off */
-        char *healthz_bind_address;                     /* --healthz-bind-address: 127.0.0.1 */
-        int32_t healthz_port;                           /* --healthz-port: 10248, 0 = off */
-        char *tls_cert_file;                            /* --tls-cert-file: "" = self-signed in cert_dir */
-        char *tls_private_key_file;                     /* --tls-private-key-file */
-        bool anonymous_auth;                            /* authentication.anonymous.enabled */
-        bool webhook_authentication;                    /* authentication.webhook.enabled */
+        bool enable_server;          /* --enable-server, enableServer: true */
+        char *address;               /* --address: 0.0.0.0 */
+        int32_t port;                /* --port: 10250 */
+        int32_t read_only_port;      /* --read-only-port: 0 = off */
+        char *healthz_bind_address;  /* --healthz-bind-address: 127.0.0.1 */
+        int32_t healthz_port;        /* --healthz-port: 10248, 0 = off */
+        char *tls_cert_file;         /* --tls-cert-file: "" = self-signed in cert_dir */
+        char *tls_private_key_file;  /* --tls-private-key-file */
+        bool rotate_certificates;    /* --rotate-certificates, rotateCertificates: false (client cert rotation) */
+        bool server_tls_bootstrap;   /* --rotate-server-certificates, serverTLSBootstrap: false (serving cert CSR) */
+        bool anonymous_auth;         /* authentication.anonymous.enabled */
+        bool webhook_authentication; /* authentication.webhook.enabled */
         uint64_t webhook_authentication_cache_ttl_usec; /* authentication.webhook.cacheTTL: 2m */
         char *client_ca_file;                           /* authentication.x509.clientCAFile */
         AuthorizationMode authorization_mode;           /* authorization.mode */
@@ -180,6 +184,17 @@ typedef struct NodeletConfig {
         bool fail_swap_on;    /* true; ignored on purpose */
         bool drain;           /* --drain: false */
         bool check_config;    /* --check-config: validate, print the effective configuration, exit */
+
+        /* The kube-proxy part (cluster mode; agent/api-services.h). Flag-only, with kube-proxy's flag names: they
+         * are no KubeletConfiguration fields, so the --config file does not take them and the dump omits them. */
+        bool disable_proxy;                  /* --disable-proxy: false (run beside an existing kube-proxy) */
+        char *proxy_mode;                    /* --proxy-mode: "nftables", the only mode */
+        char *proxy_kubeconfig;              /* --proxy-kubeconfig: "" = the node's --kubeconfig */
+        char **cluster_cidrs;                /* --cluster-cidr: at most one per family */
+        char **service_cluster_ip_ranges;    /* --service-cluster-ip-range: at most one per family */
+        char **nodeport_addresses;           /* --nodeport-addresses: CIDRs or "primary"; empty = the node's IPs */
+        bool masquerade_all;                 /* --masquerade-all: false */
+        uint64_t proxy_min_sync_period_usec; /* --proxy-min-sync-period: 1s (kube-proxy's minSyncPeriod) */
 
         /* Logging: klog verbosity (--v, logging.verbosity) and what it means for log_set_max_level(). */
         int32_t verbosity;

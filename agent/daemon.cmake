@@ -1,14 +1,17 @@
 # The daemon core (docs/agent.md): manager, pod workers, probes, status, HTTP endpoints, and `nodelet` itself.
 add_library(nodelet-agent STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/api-pods.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/image-pull.c
   ${CMAKE_CURRENT_SOURCE_DIR}/manager.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/pod-events.c
   ${CMAKE_CURRENT_SOURCE_DIR}/pod-worker.c
   ${CMAKE_CURRENT_SOURCE_DIR}/probes.c
   ${CMAKE_CURRENT_SOURCE_DIR}/server.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/stats-summary.c
   ${CMAKE_CURRENT_SOURCE_DIR}/status.c)
 target_link_libraries(nodelet-agent PUBLIC
-  nodelet-agent-api nodelet-agent-node nodelet-agent-pod nodelet-agent-volumes nodelet-agent-sources nodelet-agent-prober nodelet-agent-config
-  nodelet-runtime nodelet-images nodelet-cni nodelet-common)
+  nodelet-agent-api nodelet-agent-bootstrap nodelet-agent-events nodelet-agent-services nodelet-agent-objects nodelet-agent-node nodelet-agent-pod nodelet-agent-volumes nodelet-agent-sources nodelet-agent-prober nodelet-agent-config
+  nodelet-agent-auth nodelet-agent-streaming nodelet-runtime nodelet-images nodelet-cni nodelet-common)
 
 add_executable(nodelet ${CMAKE_CURRENT_SOURCE_DIR}/nodelet.c)
 target_link_libraries(nodelet PRIVATE nodelet-agent)

@@ -18,10 +18,13 @@
 #include <sys/stat.h>
 
 #include "agent/agent.h"
+#include "agent/api-objects.h"
 #include "agent/api-pods.h"
 #include "agent/apiclient.h"
+#include "agent/image-pull.h"
 #include "agent/kubeconfig.h"
 #include "agent/node.h"
+#include "agent/pod-events.h"
 #include "agent/preload.h"
 #include "agent/prober.h"
 #include "agent/static-pods.h"
@@ -60,6 +63,7 @@ void manager_pod_gone(Manager *m, PodWorker *w) {
         char buf[512];
         log_info("Pod %s removed", pod_full_name(w->pod, buf, sizeof(buf)));
         api_pods_worker_gone(m->api_pods, w->pod->uid);
+        api_objects_pod_release(m->api_objects, w->pod->uid);
         manager_unlink_worker(m, w);
         pod_worker_free(w);
         if (m->exiting && !m->workers)
@@ -129,16 +133,23 @@ void manager_pod_add(Manager *m, json_t *obj, const char *source, const char *or
                 return;
         }
         TAKE_PTR(pod);
-        if (m->n_workers >= m->cfg.max_pods) {
+        /* The kubelet admits against its active pods: those stopping, terminal or being removed do not count
+         * (pkg/kubelet filterOutInactivePods), so a deleted pod still being torn down frees its slot at once. */
+        size_t active = 0;
+        for (PodWorker *o = m->workers; o; o = o->next)
+                if (!o->removal_requested && o->terminal_phase == POD_PHASE_UNKNOWN && o->state < W_STOPPING)
+                        active++;
+        if (active >= m->cfg.max_pods) {
                 /* Admission: the kubelet fails the pod with OutOfpods. */
                 log_warning("Pod %s rejected: node has %u pods already (max-pods)",
                             pod_full_name(w->pod, buf, sizeof(buf)), m->cfg.max_pods);
                 w->terminal_phase = POD_PHASE_FAILED;
                 snprintf(w->terminal_reason, sizeof(w->terminal_reason), "OutOfpods");
                 snprintf(w->terminal_message, sizeof(w->terminal_message),
-                         "Node didn't have enough resource: pods, requested: 1, used: %zu, capacity: %u", m->n_workers,
+                         "Node didn't have enough resource: pods, requested: 1, used: %zu, capacity: %u", active,
                          m->cfg.max_pods);
                 w->state = W_TERMINAL;
+                pod_worker_event(w, NULL, EVENT_TYPE_WARNING, "OutOfpods", "%s", w->terminal_message);
         }
         w->next = m->workers;
         m->workers = w;
@@ -508,6 +519,14 @@ int manager_new(sd_event *e, const ManagerConfig *cfg, Manager **ret) {
         r = prober_new(e, "kube-probe/" KUBELET_VERSION, &m->prober);
         if (r < 0)
                 return log_error_errno(r, "Failed to create the prober: %m");
+        /* Registry pulls run as nodeletctl children; their credential files go below the state dir (root only). */
+        ImagePullQueueOptions po = {.ctl_path = cfg->ctl_path,
+                                    .root_dir = cfg->root_dir,
+                                    .tmp_dir = cfg->state_dir,
+                                    .max_parallel = cfg->max_parallel_image_pulls};
+        r = image_pull_queue_new(e, &po, &m->pulls);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up image pulls: %m");
         *ret = TAKE_PTR(m);
         return 0;
 }
@@ -524,6 +543,12 @@ static void node_registered(NodeController *c, const char *uid, void *userdata) 
         Manager *m = userdata;
         log_info("Node %s registered (uid %s)", m->node_name, uid);
         api_pods_node_registered(m->api_pods);
+}
+
+/* The kubelet's node condition events: "Node <name> status is now: NodeReady" etc. */
+static void node_condition_event(NodeController *c, const char *reason, void *userdata) {
+        Manager *m = userdata;
+        manager_node_event(m, EVENT_TYPE_NORMAL, reason, "Node %s status is now: %s", m->node_name, reason);
 }
 
 static void node_error(NodeController *c, int r, const char *message, void *userdata) {
@@ -547,9 +572,19 @@ int manager_connect(Manager *m, const char *kubeconfig_path) {
         int r = kubeconfig_load(kubeconfig_path, NULL, &kc, &e);
         if (r < 0)
                 return log_error_errno(r, "%s", error_message(&e, r));
-        r = curl_glue_new(m->event, &m->glue);
-        if (r < 0)
-                return log_error_errno(r, "Failed to set up the HTTP client: %m");
+        return manager_connect_kubeconfig(m, TAKE_PTR(kc), kubeconfig_path);
+}
+
+int manager_connect_kubeconfig(Manager *m, Kubeconfig *kubeconfig, const char *origin) {
+        _cleanup_(kubeconfig_freep) Kubeconfig *kc = kubeconfig;
+        const char *kubeconfig_path = origin;
+        int r;
+        /* The TLS bootstrap (agent/bootstrap.h) may have set up the connection pool already. */
+        if (!m->glue) {
+                r = curl_glue_new(m->event, &m->glue);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to set up the HTTP client: %m");
+        }
         ApiClientOptions o = {.qps = m->cfg.api_qps,
                               .burst = m->cfg.api_burst,
                               .user_agent = "nodelet/v0.1.0 (linux/amd64) kubernetes/v1.26.1"};
@@ -564,13 +599,22 @@ int manager_connect(Manager *m, const char *kubeconfig_path) {
                                       .cpu_milli = m->node_cpu_milli,
                                       .memory_bytes = m->node_memory,
                                       .images = m->images};
-                static const NodeControllerCallbacks cb = {
-                        .pod_cidrs = node_pod_cidrs, .registered = node_registered, .error = node_error};
+                static const NodeControllerCallbacks cb = {.pod_cidrs = node_pod_cidrs,
+                                                           .registered = node_registered,
+                                                           .error = node_error,
+                                                           .condition_event = node_condition_event};
                 r = node_controller_new(m->event, m->api, m->cfg.nodelet_config, &src, &cb, m, &m->node);
                 if (r < 0)
                         return log_error_errno(r, "Failed to create the node controller: %m");
         }
         return 0;
+}
+
+/* A ConfigMap, Secret or token an API pod refers to changed (agent/api-objects.h). */
+static void manager_api_object_changed(ApiObjects *o, const char *pod_uid, void *userdata) {
+        PodWorker *w = manager_find_worker(userdata, pod_uid);
+        if (w)
+                pod_worker_api_objects_changed(w);
 }
 
 int manager_start(Manager *m) {
@@ -582,6 +626,8 @@ int manager_start(Manager *m) {
                 n++;
         if (n > 0)
                 log_info("Found %zu containers of earlier pods to re-adopt", n);
+        /* The kubelet's "Starting kubelet." (same reason; the message names what starts). */
+        manager_node_event(m, EVENT_TYPE_NORMAL, "Starting", "Starting nodelet.");
         /* Preload, then the sources. A pod whose image is not there yet retries once preload is done. */
         _cleanup_free_ char *dir = NULL;
         if (asprintf(&dir, "%s/images/preload", m->cfg.root_dir) < 0)
@@ -595,7 +641,21 @@ int manager_start(Manager *m) {
                 m->preload_done = true;
         }
         m->preload = p;
-        m->sources_pending = m->api ? 2 : 1;
+        /* With credentials still to come (TLS bootstrap), the API source counts as pending too: the containers of
+         * API pods re-adopted from an earlier run must not be taken for orphans meanwhile. */
+        m->sources_pending = m->api || m->api_pending ? 2 : 1;
+        r = manager_start_api(m);
+        if (r < 0)
+                return r;
+        manager_start_sources(m);
+        return 0;
+}
+
+int manager_start_api(Manager *m) {
+        int r;
+        if (!m->api)
+                return 0;
+        m->api_pending = false;
         if (m->node) {
                 manager_update_node_ready(m);
                 r = node_controller_start(m->node);
@@ -603,11 +663,13 @@ int manager_start(Manager *m) {
                         return log_error_errno(r, "Failed to start the node controller: %m");
         }
         if (m->api) {
+                r = api_objects_new(m->api, manager_api_object_changed, m, &m->api_objects);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to set up the ConfigMap/Secret cache: %m");
                 r = api_pods_new(m, m->api, &m->api_pods);
                 if (r < 0)
                         return log_error_errno(r, "Failed to watch this node's pods in the API server: %m");
         }
-        manager_start_sources(m);
         return 0;
 }
 
@@ -627,6 +689,7 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         m->static_source = static_pod_source_free(m->static_source);
         m->api_pods = api_pods_free(m->api_pods);
+        m->api_objects = api_objects_free(m->api_objects);
         m->node = node_controller_free(m->node);
         m->preload = preload_free(m->preload);
         while (m->workers) {
@@ -645,7 +708,9 @@ Manager *manager_free(Manager *m) {
                 free(a);
         }
         strv_free(m->adopted_sandboxes);
+        m->pulls = image_pull_queue_free(m->pulls); /* after the workers, which cancelled their requests */
         m->prober = prober_free(m->prober);
+        m->events = event_recorder_free(m->events); /* before the glue its API client uses */
         m->api = api_client_free(m->api);
         m->glue = curl_glue_free(m->glue);
         m->cni = cni_runner_free(m->cni);

@@ -65,6 +65,10 @@ struct NodeController {
         unsigned lease_failures; /* in a row */
 
         NodeControllerStats stats;
+
+        /* condition events: the statuses last reported (MemoryPressure, DiskPressure, PIDPressure, Ready) */
+        unsigned event_known; /* bit per condition: reported at least once */
+        bool event_status[4];
 };
 
 /* ---- small helpers ---- */
@@ -436,6 +440,27 @@ static int add_condition(json_t *conditions, const json_t *old_conditions, const
         return json_array_append_new(conditions, cond) < 0 ? -ENOMEM : 0;
 }
 
+/* The kubelet's condition events (nodestatus setters' recordEventFunc): compared with what was last reported, not
+ * with the server's view, so every build reports a change once. */
+static void condition_events(NodeController *c, const bool status[4]) {
+        static const char *const reasons[4][2] = {
+                {"NodeHasSufficientMemory", "NodeHasInsufficientMemory"},
+                {"NodeHasNoDiskPressure", "NodeHasDiskPressure"},
+                {"NodeHasSufficientPID", "NodeHasInsufficientPID"},
+                {"NodeNotReady", "NodeReady"},
+        };
+        for (unsigned i = 0; i < 4; i++) {
+                bool known = c->event_known & (1U << i);
+                if (known && c->event_status[i] == status[i])
+                        continue;
+                c->event_known |= 1U << i;
+                c->event_status[i] = status[i];
+                /* Ready: no event for the first status, only for transitions */
+                if ((known || i < 3) && c->cb.condition_event)
+                        c->cb.condition_event(c, reasons[i][status[i]], c->userdata);
+        }
+}
+
 static int image_compare(const void *a, const void *b) {
         const ImageInfo *x = *(ImageInfo *const *) a, *y = *(ImageInfo *const *) b;
         return x->size < y->size ? 1 : x->size > y->size ? -1 : 0;
@@ -612,6 +637,7 @@ static int build_status(NodeController *c, const json_t *old_status, json_t **re
                                   now);
         if (r < 0)
                 return r;
+        condition_events(c, (const bool[4]){mem, disk, pid, c->ready});
 
         for (char **ip = c->src.node_ips; ip && *ip; ip++)
                 if (json_array_append_new(addresses, json_pack("{s:s,s:s}", "type", "InternalIP", "address", *ip)) < 0)

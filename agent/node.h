@@ -71,6 +71,11 @@ typedef struct NodeControllerCallbacks {
         /* A failure the controller retries on its own, for the caller to log: a negative errno and a message
          * naming what failed ("register node node1: nodes \"node1\" is forbidden: ..."). May be NULL. */
         void (*error)(NodeController *c, int r, const char *message, void *userdata);
+        /* A node condition changed in a way the kubelet records as an Event; reason is the kubelet's event reason
+         * (NodeHasSufficientMemory / NodeHasInsufficientMemory, NodeHasNoDiskPressure / NodeHasDiskPressure,
+         * NodeHasSufficientPID / NodeHasInsufficientPID, NodeReady / NodeNotReady). Pressure conditions are reported
+         * at their first status and on every flip, Ready only on flips (like the kubelet's setters). May be NULL. */
+        void (*condition_event)(NodeController *c, const char *reason, void *userdata);
 } NodeControllerCallbacks;
 
 typedef struct NodeControllerStats {

@@ -11,8 +11,12 @@
 #include <systemd/sd-daemon.h>
 
 #include "agent/agent.h"
+#include "agent/bootstrap.h"
+#include "agent/api-services.h"
 #include "agent/config.h"
+#include "agent/events.h"
 #include "agent/static-pods.h"
+#include "common/http-server.h"
 #include "common/json-util.h"
 #include "common/log.h"
 
@@ -29,6 +33,12 @@ typedef struct Daemon {
         bool drain;
         bool draining;
         sd_event_source *status_timer;
+        ApiServices *services; /* cluster mode: Services from the API server (the kube-proxy part) */
+        /* TLS bootstrap and certificate rotation (agent/bootstrap.h) */
+        const NodeletConfig *config;
+        CertManager *client_cert, *serving_cert;
+        char *serving_cert_pem, *serving_key_pem; /* the latest serving certificate, for the kubelet API */
+        bool started;                             /* manager_start() has run */
 } Daemon;
 
 static int on_term(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
@@ -104,6 +114,189 @@ static void find_shim(char *buf, size_t size) {
 static void find_ctl(char *buf, size_t size) {
         static const char *const rel[] = {"nodeletctl", "../agent/nodeletctl"};
         find_helper("NODELET_CTL", rel, ELEMENTSOF(rel), NODELET_BINDIR "/nodeletctl", buf, size);
+}
+
+/* Cluster mode: the kube-proxy part on the same loop and API connection pool. Only a bad --proxy-kubeconfig is
+ * fatal; a proxy that cannot program nftables or list EndpointSlices logs and retries, the pods are unaffected. */
+static int start_services(Daemon *d, const NodeletConfig *c) {
+        ApiServicesConfig sc = {
+                .node_name = d->m->node_name,
+                .node_ips = d->m->node_ips,
+                .cluster_cidrs = c->cluster_cidrs,
+                .service_cidrs = c->service_cluster_ip_ranges,
+                .nodeport_addresses = c->nodeport_addresses,
+                .masquerade_all = c->masquerade_all,
+                .min_sync_period_usec = c->proxy_min_sync_period_usec,
+                .proxy_kubeconfig = c->proxy_kubeconfig,
+                .api_qps = c->kube_api_qps,
+                .api_burst = (unsigned) c->kube_api_burst,
+        };
+        ErrorBuf err = {};
+        int r = api_services_new(d->m->event, d->m->glue, d->m->api, &sc, &d->services, &err);
+        if (r < 0)
+                return log_error_errno(r, "Services: %s", error_message(&err, r));
+        return 0;
+}
+
+/* Events: with an API server through a client of their own (the kubelet's eventRecordQPS/eventBurst), else only
+ * logged. Not fatal: without a recorder the daemon runs on and events are lost. */
+static void start_events(Daemon *d, const NodeletConfig *c) {
+        int r;
+        if (d->m->api)
+                r = event_recorder_connect(d->m->event, d->m->glue, c->kubeconfig, c->event_record_qps,
+                                           (unsigned) c->event_burst, d->m->node_name, NULL, &d->m->events);
+        else
+                r = event_recorder_new(d->m->event, NULL, d->m->node_name, NULL, &d->m->events);
+        if (r < 0)
+                log_warning_errno(r, "Events will not be recorded: %m");
+}
+
+/* ---- TLS bootstrap and certificate rotation (agent/bootstrap.h) ---- */
+
+static int start_services(Daemon *d, const NodeletConfig *c);
+
+/* The kubelet API on --port serves the latest serving certificate (the server may start after it arrived). */
+static void apply_serving_cert(Daemon *d) {
+        ErrorBuf e = {};
+        if (!d->m->server || !d->serving_cert_pem)
+                return;
+        int r = http_server_set_certificate(d->m->server, d->serving_cert_pem, d->serving_key_pem, &e);
+        if (r < 0)
+                log_error_errno(r, "Failed to switch the kubelet API to the new serving certificate: %s",
+                                error_message(&e, r));
+        else
+                log_info("The kubelet API serves the certificate issued through the API server from now on");
+}
+
+static void on_serving_cert(CertManager *cm, const char *cert_pem, const char *key_pem, const Kubeconfig *kc,
+                            void *userdata) {
+        Daemon *d = userdata;
+        char *cert = strdup(cert_pem), *key = strdup(key_pem);
+        if (!cert || !key) {
+                free(cert);
+                free(key);
+                log_error_errno(-ENOMEM, "Out of memory keeping the serving certificate");
+                return;
+        }
+        free(d->serving_cert_pem);
+        free(d->serving_key_pem);
+        d->serving_cert_pem = cert;
+        d->serving_key_pem = key;
+        apply_serving_cert(d);
+}
+
+/* serverTLSBootstrap: the serving certificate through a kubelet-serving CSR, sent with the node's credentials. */
+static void start_serving_cert(Daemon *d) {
+        const NodeletConfig *c = d->config;
+        if (!c->server_tls_bootstrap || !c->enable_server || !isempty(c->tls_cert_file) || d->serving_cert ||
+            !d->m->api)
+                return;
+        /* SANs: the node name and its addresses (--node-ip, else the detected one). */
+        char *detected[] = {d->m->host_ip, NULL};
+        CertManagerConfig cfg = {
+                .kind = CERT_KIND_SERVING,
+                .cert_dir = c->cert_dir,
+                .node_name = d->m->node_name,
+                .ips = d->m->node_ips && d->m->node_ips[0] ? d->m->node_ips : detected,
+        };
+        static const CertManagerCallbacks cb = {.ready = on_serving_cert};
+        int r = cert_manager_new(d->m->event, d->m->glue, d->m->pool, &cfg, &cb, d, &d->serving_cert);
+        if (r < 0) {
+                log_error_errno(r, "Failed to set up the serving certificate manager: %m");
+                return;
+        }
+        cert_manager_set_api(d->serving_cert, d->m->api);
+        r = cert_manager_start(d->serving_cert);
+        if (r < 0)
+                log_error_errno(r, "Failed to request a serving certificate: %m");
+}
+
+/* A client certificate is current: the first one connects the daemon to the API server (and starts what needs it
+ * when the manager runs already); later ones (rotation) replace the API client's credentials in place. */
+static void on_client_cert(CertManager *cm, const char *cert_pem, const char *key_pem, const Kubeconfig *kc,
+                           void *userdata) {
+        Daemon *d = userdata;
+        const NodeletConfig *c = d->config;
+        Kubeconfig *copy = NULL;
+        int r;
+
+        if (kc) {
+                r = kubeconfig_with_cert(kc, cert_pem, key_pem, &copy);
+                if (r < 0) {
+                        log_error_errno(r, "Failed to set up the client credentials: %m");
+                        return;
+                }
+        }
+        if (d->m->api) {
+                if (!copy)
+                        return;
+                r = api_client_set_kubeconfig(d->m->api, copy);
+                if (r < 0) {
+                        kubeconfig_free(copy);
+                        log_error_errno(r, "Failed to switch the API client to the new client certificate: %m");
+                        return;
+                }
+                log_info("The API client uses the new client certificate from now on");
+                return;
+        }
+        r = copy ? manager_connect_kubeconfig(d->m, copy, c->kubeconfig) : manager_connect(d->m, c->kubeconfig);
+        if (r < 0)
+                return;
+        cert_manager_set_api(cm, d->m->api);
+        if (d->started) {
+                /* Credentials came after the start (TLS bootstrap): the API parts start now. */
+                r = manager_start_api(d->m);
+                if (r < 0)
+                        log_error_errno(r, "Failed to start the API server connection: %m");
+                else if (!c->disable_proxy)
+                        (void) start_services(d, c);
+        }
+        start_serving_cert(d);
+}
+
+/* Cluster mode. Without --bootstrap-kubeconfig and rotation, --kubeconfig is used as it is; otherwise the client
+ * certificate manager decides (agent/bootstrap.h) and the API parts wait for its certificate, static pods don't. */
+static int connect_api(Daemon *d, const NodeletConfig *c) {
+        if (isempty(c->bootstrap_kubeconfig) && !c->rotate_certificates) {
+                int r = manager_connect(d->m, c->kubeconfig);
+                if (r >= 0)
+                        start_serving_cert(d);
+                return r;
+        }
+        int r;
+        if (!d->m->glue) {
+                r = curl_glue_new(d->m->event, &d->m->glue);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to set up the HTTP client: %m");
+        }
+        CertManagerConfig cfg = {
+                .kind = CERT_KIND_CLIENT,
+                .cert_dir = c->cert_dir,
+                .node_name = d->m->node_name,
+                .rotate = c->rotate_certificates,
+                .kubeconfig = c->kubeconfig,
+                .bootstrap_kubeconfig = c->bootstrap_kubeconfig,
+        };
+        static const CertManagerCallbacks cb = {.ready = on_client_cert};
+        r = cert_manager_new(d->m->event, d->m->glue, d->m->pool, &cfg, &cb, d, &d->client_cert);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the client certificate manager: %m");
+        r = cert_manager_start(d->client_cert);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start the client certificate manager: %m");
+        if (!d->m->api) {
+                d->m->api_pending = true;
+                log_info("Waiting for client credentials for node %s (TLS bootstrap); static pods start meanwhile",
+                         d->m->node_name);
+        }
+        return 0;
+}
+
+static void stop_cert_managers(Daemon *d) {
+        d->client_cert = cert_manager_free(d->client_cert);
+        d->serving_cert = cert_manager_free(d->serving_cert);
+        d->serving_cert_pem = mfree(d->serving_cert_pem);
+        d->serving_key_pem = mfree(d->serving_key_pem);
 }
 
 static char **split_commas(const char *s) {
@@ -184,6 +377,9 @@ int main(int argc, char *argv[]) {
         ManagerConfig mc = {
                 .shim_path = shim,
                 .ctl_path = ctl,
+                /* serializeImagePulls wins (config.c refuses it with maxParallelImagePulls > 1); unset: no limit. */
+                .max_parallel_image_pulls =
+                        c->serialize_image_pulls ? 1 : (unsigned) MAX(c->max_parallel_image_pulls, 0),
                 .root_dir = c->root_dir,
                 .state_dir = c->state_dir,
                 .pod_logs_dir = c->pod_logs_dir,
@@ -223,17 +419,29 @@ int main(int argc, char *argv[]) {
                 return 1;
         log_info("nodelet v%s starting: node %s (%s), root %s, pods from %s", NODELET_VERSION, d.m->node_name,
                  d.m->host_ip, c->root_dir, isempty(c->static_pod_path) ? "(none)" : c->static_pod_path);
-        if (!isempty(c->kubeconfig) && manager_connect(d.m, c->kubeconfig) < 0) {
+        d.config = c;
+        if (!isempty(c->kubeconfig) && connect_api(&d, c) < 0) {
+                stop_cert_managers(&d);
                 d.m = manager_free(d.m);
                 return 1;
         }
+        start_events(&d, c);
         r = manager_start_servers(d.m);
         if (r < 0) {
+                stop_cert_managers(&d);
                 d.m = manager_free(d.m);
                 return 1;
         }
+        apply_serving_cert(&d);
         r = manager_start(d.m);
         if (r < 0) {
+                stop_cert_managers(&d);
+                manager_stop_servers(d.m);
+                d.m = manager_free(d.m);
+                return 1;
+        }
+        d.started = true;
+        if (d.m->api && !c->disable_proxy && start_services(&d, c) < 0) {
                 manager_stop_servers(d.m);
                 d.m = manager_free(d.m);
                 return 1;
@@ -242,6 +450,8 @@ int main(int argc, char *argv[]) {
         r = event_loop_run(e, "Running");
         log_info("nodelet exiting%s", d.draining ? " (pods stopped)" : "; pods keep running");
         d.status_timer = sd_event_source_disable_unref(d.status_timer);
+        d.services = api_services_free(d.services); /* before the manager: it borrows the API client */
+        stop_cert_managers(&d); /* before the manager too: they borrow its API client, pool and HTTP pool */
         manager_stop_servers(d.m);
         d.m = manager_free(d.m);
         return r < 0 ? 1 : 0;

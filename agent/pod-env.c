@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* A container's environment as the kubelet builds it (pkg/kubelet/kubelet_pods.go makeEnvironmentVariables), the
  * downward API values (pkg/fieldpath, pkg/api/v1/resource ExtractContainerResourceValue) and $(VAR) expansion
- * (third_party/forked/golang/expansion). Standalone: no Service variables, and configMap/secret references cannot
- * be resolved without an API server. */
+ * (third_party/forked/golang/expansion). No Service variables; configMap/secret references resolve from
+ * PodRuntimeInfo.api_objects (cluster mode) and cannot be resolved without it (static pods, standalone). */
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -469,22 +469,122 @@ static int env_map_init(EnvMap *m, size_t n) {
         return 0;
 }
 
+/* ---- ConfigMap and Secret references (cluster mode: the objects come in info->api_objects) ---- */
+
+static const json_t *api_object(const PodRuntimeInfo *info, bool secret, const char *name) {
+        return json_object_get(json_object_get(info->api_objects, secret ? "secrets" : "configMaps"), strempty(name));
+}
+
+/* validation.IsEnvVarName: [-._a-zA-Z][-._a-zA-Z0-9]* */
+static bool env_var_name_valid(const char *s) {
+        if (isempty(s) || (s[0] >= '0' && s[0] <= '9'))
+                return false;
+        for (const char *c = s; *c; c++)
+                if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '-' ||
+                      *c == '.' || *c == '_'))
+                        return false;
+        return true;
+}
+
+/* A copy of a value that may hold NUL bytes: the environment ends it at the first one, like execve() would. */
+static int value_dup(const json_t *v, char **ret) {
+        char *d = strndup(json_string_value(v), json_string_length(v));
+        RET_NULL_ENOMEM(d);
+        *ret = d;
+        return 0;
+}
+
+/* envFrom, first as in the kubelet: every key of the object's data (prefixed); a missing object is skipped when
+ * optional, else the kubelet's `configmap "y" not found`; keys that are no valid variable names are left out (the
+ * kubelet reports them in an InvalidEnvironmentVariableNames event). */
+static int env_from_apply(const PodContainer *c, const PodRuntimeInfo *info, EnvMap *m, size_t *total, ErrorBuf *e) {
+        for (size_t i = 0; i < c->n_env_from; i++) {
+                const EnvFromSource *s = &c->env_from[i];
+                const json_t *obj = api_object(info, s->secret, s->name);
+                const char *k;
+                json_t *v;
+                if (!obj) {
+                        if (s->optional)
+                                continue;
+                        return error_set(e, -ENOENT, "%s \"%s\" not found", s->secret ? "secret" : "configmap",
+                                         strempty(s->name));
+                }
+                json_object_foreach (json_object_get(obj, "data"), k, v) {
+                        _cleanup_free_ char *name = NULL;
+                        char *value = NULL;
+                        if (asprintf(&name, "%s%s", strempty(s->prefix), k) < 0)
+                                return -ENOMEM;
+                        if (!env_var_name_valid(name))
+                                continue;
+                        int r = value_dup(v, &value);
+                        if (r < 0)
+                                return r;
+                        *total += strlen(name) + 1 + strlen(value) + 1;
+                        if (*total > ENV_TOTAL_MAX) {
+                                free(value);
+                                return error_set(e, -E2BIG, "envFrom[%zu]: the environment would exceed %u bytes", i,
+                                                 ENV_TOTAL_MAX);
+                        }
+                        r = env_map_set(m, name, value);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
+/* valueFrom.configMapKeyRef / secretKeyRef. Returns 0 with *ret NULL when the variable is left out (optional). */
+static int env_key_ref_value(const Pod *p, const EnvVar *v, const PodRuntimeInfo *info, char **ret, ErrorBuf *e) {
+        bool secret = v->source == ENV_SOURCE_SECRET_KEY;
+        const json_t *obj = api_object(info, secret, v->ref_name);
+        *ret = NULL;
+        if (!obj) {
+                if (v->optional)
+                        return 0;
+                return error_set(e, -ENOENT, "%s \"%s\" not found", secret ? "secret" : "configmap",
+                                 strempty(v->ref_name));
+        }
+        /* Only data: a ConfigMap's binaryData is not for the environment. */
+        const json_t *value = json_object_get(json_object_get(obj, "data"), strempty(v->ref_key));
+        if (!value) {
+                if (v->optional)
+                        return 0;
+                return error_set(e, -ENOENT, "couldn't find key %s in %s %s/%s", strempty(v->ref_key),
+                                 secret ? "Secret" : "ConfigMap", strempty(p->namespace_), strempty(v->ref_name));
+        }
+        return value_dup(value, ret);
+}
+
+static size_t env_from_count(const PodContainer *c, const PodRuntimeInfo *info) {
+        size_t n = 0;
+        for (size_t i = 0; info && info->api_objects && i < c->n_env_from; i++)
+                n += json_object_size(
+                        json_object_get(api_object(info, c->env_from[i].secret, c->env_from[i].name), "data"));
+        return n;
+}
+
 int pod_container_env(const Pod *p, const PodContainer *c, const PodRuntimeInfo *info, char ***ret, ErrorBuf *e) {
         _cleanup_(env_map_done) EnvMap m = {};
         char cpath[64];
         size_t total = 0;
+        bool api = info && info->api_objects;
         int r;
 
         snprintf(cpath, sizeof cpath, "spec.%s[%zu]", c->kind == CONTAINER_KIND_INIT ? "initContainers" : "containers",
                  c->index);
         /* envFrom comes first in the kubelet; every source of it needs the API server. */
-        for (size_t i = 0; i < c->n_env_from; i++)
+        for (size_t i = 0; !api && i < c->n_env_from; i++)
                 if (!c->env_from[i].optional)
                         return error_set(e, -ENOTSUP, "%s.envFrom[%zu].%s: not supported without an API server", cpath,
                                          i, c->env_from[i].secret ? "secretRef" : "configMapRef");
-        r = env_map_init(&m, c->n_env);
+        r = env_map_init(&m, c->n_env + env_from_count(c, info));
         if (r < 0)
                 return r;
+        if (api) {
+                r = env_from_apply(c, info, &m, &total, e);
+                if (r < 0)
+                        return r;
+        }
         for (size_t i = 0; i < c->n_env; i++) {
                 const EnvVar *v = c->env + i;
                 char *value = NULL;
@@ -517,6 +617,14 @@ int pod_container_env(const Pod *p, const PodContainer *c, const PodRuntimeInfo 
                 }
                 case ENV_SOURCE_CONFIG_MAP_KEY:
                 case ENV_SOURCE_SECRET_KEY:
+                        if (api) {
+                                r = env_key_ref_value(p, v, info, &value, e);
+                                if (r < 0)
+                                        return r;
+                                if (!value)
+                                        continue;
+                                break;
+                        }
                         /* Optional: as if the object were missing, the kubelet leaves the variable out. */
                         if (v->optional)
                                 continue;

@@ -441,6 +441,8 @@ static void volume_done(Volume *v) {
                 downward_items_free(v->sources[i].items, v->sources[i].n_items);
                 free(v->sources[i].name);
                 keys_free(v->sources[i].keys, v->sources[i].n_keys);
+                free(v->sources[i].audience);
+                free(v->sources[i].token_path);
         }
         free(v->sources);
         free(v->ref_name);
@@ -1428,6 +1430,32 @@ static int parse_key_source(json_t *o, const char *path, const char *name_key, c
         return r;
 }
 
+/* serviceAccountToken (SetDefaults_ServiceAccountTokenProjection: expirationSeconds 3600; validation: at least
+ * 10 minutes, at most 2^32 seconds, path required and relative). */
+static int parse_token_projection(json_t *o, const char *path, ProjectedSource *s, ErrorBuf *e) {
+        int64_t exp = 3600;
+        int r = set_default(o, "expirationSeconds", json_integer(3600));
+        r = r ?: get_strdup(o, "audience", path, false, &s->audience, e);
+        r = r ?: get_strdup(o, "path", path, true, &s->token_path, e);
+        r = r ?: jx_get_int(o, "expirationSeconds", path, false, INT64_MIN, INT64_MAX, &exp, e);
+        if (r < 0)
+                return r;
+        if (exp < 600)
+                return error_set(e, -EINVAL,
+                                 "%s.expirationSeconds: Invalid value: %" PRIi64
+                                 ": may not specify a duration less than 10 minutes",
+                                 path, exp);
+        if (exp > INT64_C(1) << 32)
+                return error_set(e, -EINVAL,
+                                 "%s.expirationSeconds: Invalid value: %" PRIi64
+                                 ": may not specify a duration larger than 2^32 seconds",
+                                 path, exp);
+        if (isempty(s->token_path) || !descending_path_valid(s->token_path) || startswith(s->token_path, ".."))
+                return error_set(e, -EINVAL, "%s.path: must be a non-empty relative path without '..'", path);
+        s->expiration_seconds = exp;
+        return 0;
+}
+
 static int parse_projected(json_t *o, const char *path, Volume *v, ErrorBuf *e) {
         static const char *const kinds[] = {"downwardAPI", "configMap", "secret", "serviceAccountToken",
                                             "clusterTrustBundle"};
@@ -1471,6 +1499,9 @@ static int parse_projected(json_t *o, const char *path, Volume *v, ErrorBuf *e) 
                 } else if (streq(which, "secret")) {
                         s->type = VOLUME_SECRET;
                         r = parse_key_source(src, sp, "name", &s->name, &s->keys, &s->n_keys, &s->optional, e);
+                } else if (streq(which, "serviceAccountToken")) {
+                        s->type = VOLUME_SERVICE_ACCOUNT_TOKEN;
+                        r = parse_token_projection(src, sp, s, e);
                 }
                 if (r < 0)
                         return r;

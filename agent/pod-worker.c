@@ -22,7 +22,10 @@
 #include <time.h>
 
 #include "agent/agent.h"
+#include "agent/api-objects.h"
 #include "agent/api-pods.h"
+#include "agent/image-pull.h"
+#include "agent/pod-events.h"
 #include "agent/volumes.h"
 #include "common/fileio.h"
 #include "common/json-util.h"
@@ -132,6 +135,7 @@ typedef struct SetupJob {
         bool host_network;
         char *hostname;
         PodRuntimeInfo info;
+        json_t *api_data; /* ConfigMaps, Secrets, tokens (API pods): the job's own copy, info.api_objects */
         int r;
         ErrorBuf e;
         char reason[64];
@@ -174,6 +178,7 @@ static int setup_work(void *userdata) {
 }
 
 static void setup_job_free(SetupJob *j) {
+        json_decref(j->api_data);
         free(j->pod_dir);
         free(j->log_dir);
         free(j->cgroup_rel);
@@ -187,6 +192,7 @@ static void worker_fail_pod_step(PodWorker *w, const char *reason, const char *m
         snprintf(w->failure_reason, sizeof(w->failure_reason), "%s", reason);
         snprintf(w->failure_message, sizeof(w->failure_message), "%s", message);
         log_warning("Pod %s: %s: %s", pf, reason, message);
+        pod_events_pod_failed(w, reason, message);
         /* Retry with a back-off like the kubelet's pod sync errors (kubelet retries the sync with back-off). */
         w->retry_usec = w->retry_usec ? MIN(w->retry_usec * 2, 300 * USEC_PER_SEC) : USEC_PER_SEC;
         w->retry_timer = sd_event_source_disable_unref(w->retry_timer);
@@ -248,7 +254,12 @@ static void pod_cgroup_resources(const Pod *p, ContainerResources *ret) {
                 ret->memory_limit = mem_lim;
 }
 
+static int worker_api_objects(PodWorker *w, json_t **ret);
+
 static void worker_start_setup(PodWorker *w) {
+        _cleanup_json_ json_t *api_data = NULL;
+        if (worker_api_objects(w, &api_data) <= 0)
+                return; /* waiting for the API objects, or failed (retried with back-off) */
         SetupJob *j = calloc(1, sizeof(SetupJob));
         if (!j)
                 return worker_fail_pod_step(w, "FailedCreatePodSandBox", "out of memory");
@@ -257,6 +268,8 @@ static void worker_start_setup(PodWorker *w) {
         j->pod = w->pod;
         j->host_network = w->pod->host_network;
         pod_worker_runtime_info(w, &j->info);
+        j->api_data = TAKE_PTR(api_data);
+        j->info.api_objects = j->api_data;
         pod_cgroup_resources(w->pod, &j->pod_res);
         const char *hn = w->pod->hostname ?: w->pod->name;
         if (!(j->pod_dir = strdup(w->pod_dir)) || !(j->log_dir = strdup(w->log_dir)) ||
@@ -528,11 +541,14 @@ typedef struct CreateJob {
         const PodContainer *spec;
         ManagerConfig cfg; /* borrowed strings: the manager outlives its jobs */
         PodRuntimeInfo info;
+        json_t *api_data; /* API pods: ConfigMaps and Secrets for env, the job's own copy (info.api_objects) */
         char **pod_ips;
         char *pod_dir, *log_dir, *cgroup_rel, *termination_file;
         char id[40];
         unsigned restart;
+        bool may_pull; /* no pull just happened for this attempt */
         /* out */
+        bool need_pull; /* nothing created: the image is to be pulled first (image_ref) */
         Container *c;
         ImageInfo *img;
         char *image_ref;
@@ -546,6 +562,7 @@ static void create_job_free(CreateJob *j) {
         if (j->c)
                 (void) container_remove(j->c, true, NULL);
         image_info_free(j->img);
+        json_decref(j->api_data);
         strv_free(j->pod_ips);
         free(j->pod_dir);
         free(j->log_dir);
@@ -802,6 +819,12 @@ static int create_work(void *userdata) {
                 return j->r = error_set(&j->e, r, "Failed to apply default image tag \"%s\": couldn't parse image name",
                                         c->image);
         }
+        /* The kubelet's shouldPullImage(): Always pulls every time (the registry may have moved the tag), IfNotPresent
+         * only when the image is missing. The pull runs from the loop (create_done()), then this job again. */
+        if (j->may_pull && c->image_pull_policy == PULL_POLICY_ALWAYS) {
+                j->need_pull = true;
+                return j->r = 0;
+        }
         r = image_store_get(j->images, j->image_ref, &j->img, NULL);
         if (r == -ENOENT) {
                 if (c->image_pull_policy == PULL_POLICY_NEVER) {
@@ -810,11 +833,14 @@ static int create_work(void *userdata) {
                                                 "Container image \"%s\" is not present with pull policy of Never",
                                                 c->image);
                 }
+                if (j->may_pull) {
+                        j->need_pull = true;
+                        return j->r = 0;
+                }
+                /* Pulled a moment ago and gone already (removed by hand meanwhile): the next attempt pulls again. */
                 snprintf(j->reason, sizeof(j->reason), "ErrImagePull");
                 return j->r = error_set(&j->e, r,
-                                        "image \"%s\" is not present in the node's image store and registry pulls are "
-                                        "not available (import it with `nodeletctl images import` or put a tar into "
-                                        "<root-dir>/images/preload/)",
+                                        "image \"%s\" is not present in the node's image store after its pull",
                                         c->image);
         }
         if (r < 0) {
@@ -853,6 +879,7 @@ static void cs_record_start_failure(CState *cs, const char *reason, const char *
         char pf[512];
         pod_format(cs->w, pf, sizeof(pf));
         log_warning("Pod %s: container %s: %s: %s", pf, cs->spec->name, reason, message);
+        pod_events_container_failed(cs, reason, message);
 }
 
 /* An attempt that failed before the container ran counts for the back-off like a crash. */
@@ -893,6 +920,7 @@ static int on_start_answer(sd_event_source *s, int fd, uint32_t revents, void *u
         }
         cs->phase = CS_RUNNING;
         cs->ever_started = true;
+        pod_events_container_started(cs);
         log_debug("Pod %s/%s: container %s started (%s)", cs->w->pod->namespace_, cs->w->pod->name, cs->spec->name,
                   container_id(cs->current));
         cs->reason[0] = cs->message[0] = 0;
@@ -905,6 +933,143 @@ static int on_start_answer(sd_event_source *s, int fd, uint32_t revents, void *u
         }
         pod_worker_schedule(cs->w);
         return 0;
+}
+
+/* ---- image pulls (agent/image-pull.h): between the create job that found the image missing and the next one ---- */
+
+#define IMAGE_BACKOFF_INITIAL_USEC (10 * USEC_PER_SEC)
+#define IMAGE_BACKOFF_MAX_USEC (300 * USEC_PER_SEC)
+#define PRELOAD_WAIT_USEC USEC_PER_SEC
+/* A failed pull shows ErrImagePull for a while before ImagePullBackOff: the kubelet's pod worker syncs again only
+ * after its own back-off, so its ErrImagePull stays visible for seconds too (clients wait for either). */
+#define IMAGE_PULL_ERROR_SHOWN_USEC (5 * USEC_PER_SEC)
+
+/* The kubelet's image back-off (pkg/kubelet/images: flowcontrol.Backoff per pod and image): 10 s after the first
+ * failed pull, doubling up to 300 s; restart_with_backoff() shows ImagePullBackOff meanwhile. */
+static void cs_image_backoff_step(CState *cs) {
+        uint64_t now = now_ns(), delay = IMAGE_BACKOFF_INITIAL_USEC;
+        for (unsigned i = 0; i < cs->pull_backoff && delay < IMAGE_BACKOFF_MAX_USEC; i++)
+                delay *= 2;
+        delay = MIN(delay, IMAGE_BACKOFF_MAX_USEC);
+        cs->pull_backoff++;
+        cs->backoff_last_ns = now;
+        cs->backoff_until_ns = now + delay * NSEC_PER_USEC;
+        worker_save_state(cs->w);
+}
+
+/* A Go time.Duration as the kubelet's messages print it ("1.204313s", "812.5ms"), to the microsecond. */
+static void format_duration(uint64_t usec, char *buf, size_t size) {
+        uint64_t unit = usec >= USEC_PER_SEC ? USEC_PER_SEC : usec >= USEC_PER_MSEC ? USEC_PER_MSEC : 1;
+        const char *suffix = unit == USEC_PER_SEC ? "s" : unit == USEC_PER_MSEC ? "ms" : "µs";
+        int digits = unit == USEC_PER_SEC ? 6 : unit == USEC_PER_MSEC ? 3 : 0;
+        uint64_t frac = usec % unit;
+        while (digits > 0 && frac % 10 == 0) {
+                frac /= 10;
+                digits--;
+        }
+        if (digits > 0)
+                snprintf(buf, size, "%" PRIu64 ".%0*" PRIu64 "%s", usec / unit, digits, frac, suffix);
+        else
+                snprintf(buf, size, "%" PRIu64 "%s", usec / unit, suffix);
+}
+
+static void cs_cancel_pull(CState *cs) {
+        if (!cs->pull)
+                return;
+        image_pull_request_cancel(cs->pull);
+        cs->pull = NULL;
+        cs->pull_ref = mfree(cs->pull_ref);
+        cs->phase = cs->current ? CS_EXITED : CS_WAITING;
+}
+
+static int on_backoff_timer(sd_event_source *s, uint64_t usec, void *userdata);
+
+static void on_pull_done(int r, const ImagePullResult *res, void *userdata) {
+        CState *cs = userdata;
+        PodWorker *w = cs->w;
+        Manager *m = w->m;
+        _cleanup_free_ char *ref = TAKE_PTR(cs->pull_ref);
+
+        cs->pull = NULL;
+        cs->phase = cs->current ? CS_EXITED : CS_WAITING;
+        if (w->state != W_RUNNING || cs->stopping) {
+                pod_worker_schedule(w);
+                return;
+        }
+        if (r < 0) {
+                /* containerd's wording, which the kubelet shows; the child's message names the image already. */
+                const char *why = strempty(res->message), *rest;
+                if (ref && (rest = startswith(why, ref)) && startswith(rest, ": "))
+                        why = rest + 2;
+                char msg[sizeof(cs->message)];
+                snprintf(msg, sizeof msg, "failed to pull and unpack image \"%s\": %s", strna(ref), why);
+                cs_record_start_failure(cs, "ErrImagePull", msg);
+                cs->create_failed = true;
+                cs_image_backoff_step(cs);
+                /* Wakes the sync that turns ErrImagePull into ImagePullBackOff (restart_with_backoff() then arms
+                 * the timer for the end of the back-off). */
+                cs->backoff_timer = sd_event_source_disable_unref(cs->backoff_timer);
+                (void) sd_event_add_time_relative(m->event, &cs->backoff_timer, CLOCK_MONOTONIC,
+                                                  IMAGE_PULL_ERROR_SHOWN_USEC + 50 * USEC_PER_MSEC, 0, on_backoff_timer,
+                                                  cs);
+                pod_worker_schedule(w);
+                return;
+        }
+        char pf[512];
+        pod_format(w, pf, sizeof pf);
+        log_info("Pod %s: container %s: pulled image %s (%s)", pf, cs->spec->name, strna(ref), res->image_id);
+        char took[32], total[32];
+        format_duration(res->pull_usec, took, sizeof took);
+        format_duration(res->pull_waiting_usec, total, sizeof total);
+        pod_events_image_pulled(cs, took, total);
+        cs->pull_backoff = 0;
+        cs->pull_done = true;
+        cs->pulled_now = true;
+        container_start_instance(cs);
+}
+
+/* The create job found that ref is to be pulled: starts (or joins) its pull; the container stays "creating". */
+static void cs_pull_image(CState *cs, const char *ref) {
+        PodWorker *w = cs->w;
+        Manager *m = w->m;
+        _cleanup_free_ char *auth = NULL;
+        int r;
+
+        if (!m->preload_done) {
+                /* The preload may bring this image: look again in a moment instead of asking a registry. */
+                cs->phase = cs->current ? CS_EXITED : CS_WAITING;
+                cs->create_failed = true;
+                cs->backoff_until_ns = now_ns() + PRELOAD_WAIT_USEC * NSEC_PER_USEC;
+                pod_worker_schedule(w);
+                return;
+        }
+        if (m->api_objects && streq_ptr(w->pod->source, "api")) {
+                /* imagePullSecrets, from the cache (the pod's references include them). */
+                _cleanup_json_ json_t *objects = NULL;
+                r = api_objects_pod_snapshot(m->api_objects, w->pod, &objects);
+                if (r >= 0)
+                        r = image_pull_auth_from_secrets(w->pod->object, json_object_get(objects, "secrets"), &auth);
+                if (r < 0)
+                        log_warning_errno(r, "Pod %s/%s: cannot read imagePullSecrets, pulling without: %m",
+                                          w->pod->namespace_, w->pod->name);
+        }
+        cs->pull_ref = strdup(ref);
+        r = cs->pull_ref ? image_pull_queue_request(m->pulls, ref, auth, on_pull_done, cs, &cs->pull) : -ENOMEM;
+        if (auth)
+                explicit_bzero(auth, strlen(auth));
+        if (r < 0) {
+                cs->pull_ref = mfree(cs->pull_ref);
+                cs->phase = cs->current ? CS_EXITED : CS_WAITING;
+                char msg[256];
+                snprintf(msg, sizeof msg, "failed to pull and unpack image \"%s\": %s", ref, strerror(-r));
+                cs_record_start_failure(cs, "ErrImagePull", msg);
+                cs->create_failed = true;
+                cs_image_backoff_step(cs);
+                pod_worker_schedule(w);
+                return;
+        }
+        pod_events_image_pulling(cs);
+        cs->phase = CS_CREATING;
 }
 
 static void create_done(int result, void *userdata) {
@@ -922,10 +1087,16 @@ static void create_done(int result, void *userdata) {
                 pod_worker_schedule(w);
                 return;
         }
+        if (j->need_pull) {
+                cs_pull_image(cs, j->image_ref);
+                create_job_free(j);
+                return;
+        }
         if (j->r < 0) {
                 cs->phase = cs->current ? CS_EXITED : CS_WAITING;
                 cs_record_start_failure(cs, j->reason[0] ? j->reason : "CreateContainerError",
                                         error_message(&j->e, j->r));
+                cs->pulled_now = false;
                 cs->create_failed = true;
                 cs_backoff_step(cs);
                 create_job_free(j);
@@ -934,6 +1105,8 @@ static void create_done(int result, void *userdata) {
         }
         cs->create_failed = false;
         log_debug("Pod %s/%s: container %s created", w->pod->namespace_, w->pod->name, cs->spec->name);
+        pod_events_container_created(cs);
+        cs->pulled_now = false;
         /* Keep one previous instance for lastState and `logs --previous`; older ones go. */
         if (cs->current) {
                 Container *older = TAKE_PTR(cs->previous);
@@ -1003,7 +1176,17 @@ static void container_start_instance(CState *cs) {
         j->spec = cs->spec;
         j->cfg = m->cfg;
         pod_worker_runtime_info(w, &j->info);
+        if (w->m->api_objects && streq_ptr(w->pod->source, "api")) {
+                /* env valueFrom/envFrom: from the cache as it is now (a missing object fails the creation). */
+                if (api_objects_pod_snapshot(w->m->api_objects, w->pod, &j->api_data) < 0) {
+                        create_job_free(j);
+                        return cs_record_start_failure(cs, "CreateContainerError", "out of memory");
+                }
+                j->info.api_objects = j->api_data;
+        }
         j->restart = cs->current ? cs->restart_count + 1 : cs->restart_count;
+        j->may_pull = !cs->pull_done;
+        cs->pull_done = false; /* one pull per attempt */
         random_container_id(j->id);
         bool oom = false;
         if (w->pod_ips) {
@@ -1154,6 +1337,7 @@ static void pre_stop_done(CState *cs, bool ok, const char *message) {
                 char pf[512];
                 pod_format(cs->w, pf, sizeof(pf));
                 log_warning("Pod %s: container %s: PreStop hook failed: %s", pf, cs->spec->name, strempty(message));
+                pod_events_hook_failed(cs, false, message);
         }
         if (cs->phase != CS_RUNNING)
                 return;
@@ -1175,6 +1359,7 @@ void pod_worker_kill_container(CState *cs, uint64_t grace_usec, const char *reas
         cs->killed_by_us = true;
         snprintf(cs->kill_reason, sizeof(cs->kill_reason), "%s", strempty(reason));
         snprintf(cs->kill_message, sizeof(cs->kill_message), "%s", strempty(message));
+        pod_events_killing(cs, message);
         probes_stop(cs);
         cs->ready = false;
         cs->kill_deadline_usec = now_usec(cs->w->m) + grace_usec;
@@ -1219,6 +1404,7 @@ static bool worker_stop_containers(PodWorker *w) {
                 CState *cs = &w->app[i];
                 cs->stopping = true;
                 cs->backoff_timer = sd_event_source_disable_unref(cs->backoff_timer);
+                cs_cancel_pull(cs); /* nothing to wait for: the pod goes */
                 if (cs->phase == CS_RUNNING) {
                         pod_worker_kill_container(cs, left, NULL, NULL);
                         waiting = true;
@@ -1228,6 +1414,7 @@ static bool worker_stop_containers(PodWorker *w) {
         for (size_t i = 0; i < w->n_init; i++) {
                 CState *cs = &w->init[i];
                 cs->backoff_timer = sd_event_source_disable_unref(cs->backoff_timer);
+                cs_cancel_pull(cs);
                 if (pod_container_is_sidecar(cs->spec))
                         continue;
                 cs->stopping = true;
@@ -1387,13 +1574,17 @@ static bool restart_with_backoff(CState *cs) {
                 char pf[512];
                 pod_format(cs->w, pf, sizeof(pf));
                 uint64_t secs = (cs->backoff_until_ns - cs->backoff_last_ns + NSEC_PER_SEC / 2) / NSEC_PER_SEC;
-                if (!streq(cs->reason, "CrashLoopBackOff") && !cs->create_failed)
+                if (!streq(cs->reason, "CrashLoopBackOff") && !cs->create_failed) {
                         cs_set_waiting(cs, "CrashLoopBackOff",
                                        "back-off %" PRIu64 "s restarting failed container=%s pod=%s", secs,
                                        cs->spec->name, pf);
-                else if (cs->create_failed && !startswith(cs->reason, "ImagePullBackOff") &&
-                         streq(cs->reason, "ErrImagePull"))
+                        pod_events_backoff(cs, false);
+                } else if (cs->create_failed && !startswith(cs->reason, "ImagePullBackOff") &&
+                           streq(cs->reason, "ErrImagePull") &&
+                           now >= cs->backoff_last_ns + IMAGE_PULL_ERROR_SHOWN_USEC * NSEC_PER_USEC) {
                         cs_set_waiting(cs, "ImagePullBackOff", "Back-off pulling image \"%s\"", cs->spec->image);
+                        pod_events_backoff(cs, true);
+                }
                 return false;
         }
         if (cs->current || cs->ever_started)
@@ -1593,6 +1784,7 @@ static void post_start_done(CState *cs, bool ok, const char *message) {
                 char pf[512];
                 pod_format(cs->w, pf, sizeof(pf));
                 log_warning("Pod %s: container %s: PostStartHook failed: %s", pf, cs->spec->name, strempty(message));
+                pod_events_hook_failed(cs, true, message);
                 /* The kubelet kills the container; its status shows the hook's failure. */
                 pod_worker_kill_container(cs, pod_grace_usec(cs->w), "PostStartHookError", message);
         }
@@ -1649,6 +1841,126 @@ void pod_worker_probe_changed(CState *cs, ProbeKind kind, bool result, const cha
                 break;
         }
         pod_worker_schedule(w);
+}
+
+/* ---- ConfigMaps, Secrets and tokens of API pods (agent/api-objects.h) ---- */
+
+/* Before the setup of an API pod: everything its volumes and env refer to must be known (the kubelet waits for its
+ * object caches the same way). 1 to go on, with *ret the job's copy (NULL for pods without the API); 0 to wait in
+ * W_SETUP (pod_worker_api_objects_changed() schedules the worker again); < 0 failed: FailedMount, retried with the
+ * pod step back-off. Static pods cannot refer to API objects (the kubelet refuses them): nothing changes for them. */
+static int worker_api_objects(PodWorker *w, json_t **ret) {
+        ApiObjects *o = w->m->api_objects;
+        ErrorBuf e = {};
+        *ret = NULL;
+        if (!o || !streq_ptr(w->pod->source, "api"))
+                return 1;
+        int r = api_objects_pod_acquire(o, w->pod);
+        if (r >= 0)
+                r = api_objects_pod_ready(o, w->pod, &e);
+        if (r == 0)
+                return 0;
+        if (r > 0)
+                r = api_objects_pod_snapshot(o, w->pod, ret);
+        if (r < 0) {
+                worker_fail_pod_step(w, "FailedMount", error_message(&e, r));
+                return r;
+        }
+        return 1;
+}
+
+/* A changed object rewritten into the pod's volumes (the kubelet's periodic remount; here on the change itself):
+ * a WorkPool job with its own copy of the values. */
+typedef struct RefreshJob {
+        PodWorker *w;
+        const Pod *pod;
+        char *pod_dir;
+        char **pod_ips;
+        PodRuntimeInfo info;
+        json_t *api_data;
+        int r;
+        ErrorBuf e;
+} RefreshJob;
+
+static void refresh_job_free(RefreshJob *j) {
+        json_decref(j->api_data);
+        strv_free(j->pod_ips);
+        free(j->pod_dir);
+        free(j);
+}
+
+static int refresh_work(void *userdata) {
+        RefreshJob *j = userdata;
+        return j->r = pod_volumes_refresh(j->pod, j->pod_dir, &j->info, &j->e);
+}
+
+static void worker_refresh_volumes(PodWorker *w);
+
+static void refresh_done(int result, void *userdata) {
+        RefreshJob *j = userdata;
+        PodWorker *w = j->w;
+        if (!worker_job_end(w)) {
+                refresh_job_free(j);
+                return;
+        }
+        w->objects_refreshing = false;
+        char pf[512];
+        pod_format(w, pf, sizeof(pf));
+        if (j->r < 0)
+                log_warning("Pod %s: updating volumes: %s", pf, error_message(&j->e, j->r));
+        else if (j->r > 0)
+                log_debug("Pod %s: volumes updated", pf);
+        refresh_job_free(j);
+        if (w->objects_refresh_again && w->state < W_STOPPING) {
+                w->objects_refresh_again = false;
+                worker_refresh_volumes(w);
+        }
+}
+
+static void worker_refresh_volumes(PodWorker *w) {
+        if (w->objects_refreshing) {
+                w->objects_refresh_again = true;
+                return;
+        }
+        RefreshJob *j = calloc(1, sizeof(RefreshJob));
+        if (!j)
+                return;
+        j->w = w;
+        j->pod = w->pod;
+        pod_worker_runtime_info(w, &j->info);
+        if ((w->pod_ips && !(j->pod_ips = strv_copy(w->pod_ips))) || !(j->pod_dir = strdup(w->pod_dir)) ||
+            api_objects_pod_snapshot(w->m->api_objects, w->pod, &j->api_data) < 0) {
+                refresh_job_free(j);
+                return;
+        }
+        /* The job's own copies, never the worker's (they may change while it runs). */
+        j->info.pod_ips = j->pod_ips;
+        j->info.api_objects = j->api_data;
+        if (work_pool_submit(w->m->pool, refresh_work, refresh_done, j) < 0) {
+                refresh_job_free(j);
+                return;
+        }
+        worker_job_begin(w);
+        w->objects_refreshing = true;
+}
+
+void pod_worker_api_objects_changed(PodWorker *w) {
+        switch (w->state) {
+        case W_SETUP:
+                /* Waiting for them, or failed for want of one: try now rather than after the back-off. */
+                if (!w->busy && (!w->retry_timer || streq(w->failure_reason, "FailedMount"))) {
+                        w->retry_timer = sd_event_source_disable_unref(w->retry_timer);
+                        pod_worker_schedule(w);
+                }
+                break;
+        case W_NETWORK:
+        case W_RUNNING:
+                if (w->sandbox_ready)
+                        worker_refresh_volumes(w);
+                break;
+        default:
+                break;
+        }
 }
 
 /* ---- state file ---- */
@@ -1923,6 +2235,7 @@ size_t pod_worker_running_containers(const PodWorker *w) {
 }
 
 static void cstate_done(CState *cs) {
+        cs_cancel_pull(cs);
         probes_free(cs);
         hook_cancel(cs);
         cs->exit_source = sd_event_source_disable_unref(cs->exit_source);

@@ -268,8 +268,9 @@ typedef enum VolumeType {
         VOLUME_HOST_PATH,
         VOLUME_DOWNWARD_API,
         VOLUME_PROJECTED,
-        VOLUME_CONFIG_MAP, /* cluster mode */
-        VOLUME_SECRET,     /* cluster mode */
+        VOLUME_CONFIG_MAP,            /* cluster mode */
+        VOLUME_SECRET,                /* cluster mode */
+        VOLUME_SERVICE_ACCOUNT_TOKEN, /* a projection source only (cluster mode) */
         _VOLUME_TYPE_MAX,
         _VOLUME_TYPE_INVALID = -EINVAL,
 } VolumeType;
@@ -304,13 +305,18 @@ typedef struct KeyToPath {
 } KeyToPath;
 
 typedef struct ProjectedSource {
-        VolumeType type; /* VOLUME_DOWNWARD_API, VOLUME_CONFIG_MAP or VOLUME_SECRET; others are ignored */
+        VolumeType type; /* VOLUME_DOWNWARD_API, VOLUME_CONFIG_MAP, VOLUME_SECRET or VOLUME_SERVICE_ACCOUNT_TOKEN;
+                          * others (clusterTrustBundle) are ignored */
         DownwardApiItem *items;
         size_t n_items;
         char *name; /* configMap/secret name */
         KeyToPath *keys;
         size_t n_keys;
         bool optional;
+        /* serviceAccountToken: audience (NULL = the API server's), expirationSeconds (default 3600), path */
+        char *audience;
+        int64_t expiration_seconds;
+        char *token_path;
 } ProjectedSource;
 
 typedef struct Volume {
@@ -412,6 +418,13 @@ typedef struct PodRuntimeInfo {
         int64_t node_allocatable_cpu_milli; /* used for limits.* when the container has no limit */
         int64_t node_allocatable_memory;
         int64_t node_allocatable_ephemeral_storage;
+        /* Cluster mode (agent/api-objects.h): the ConfigMaps, Secrets and service account tokens the pod refers
+         * to, resolved on the loop and owned by the job that reads them:
+         *   {"configMaps": {"<name>": {"data": {k: v}, "binaryData": {k: decoded}}},
+         *    "secrets": {"<name>": {"data": {k: decoded}}}, "tokens": {"<volume>/<source index>": "<jwt>"}}
+         * (values may hold NUL bytes: use json_string_length). A name that is absent was not found. NULL (static
+         * pods, standalone): configMap/secret references cannot be resolved. */
+        const json_t *api_objects;
 } PodRuntimeInfo;
 int pod_container_env(const Pod *p, const PodContainer *c, const PodRuntimeInfo *info, char ***ret, ErrorBuf *e);
 

@@ -316,7 +316,11 @@ static int on_child_exit(sd_event_source *s, int fd, uint32_t revents, void *use
         else if (si.si_pid == 0)
                 return 0; /* not yet */
         else {
-                c->pidfd = safe_close(c->pidfd); /* reaped: nothing left to kill */
+                /* Reaped: nothing left to kill. The source goes before its fd: closing a registered fd first
+                 * leaves the epoll registration alive whenever a child forked meanwhile still holds a copy, and
+                 * sd-event then gets events for a freed source. */
+                c->exit_source = sd_event_source_disable_unref(c->exit_source);
+                c->pidfd = safe_close(c->pidfd);
                 r = preload_child_result(p, c, &si);
         }
 

@@ -14,6 +14,7 @@
 #include <sys/random.h>
 
 #include "agent/agent.h"
+#include "agent/pod-events.h"
 #include "agent/prober.h"
 #include "common/log.h"
 
@@ -62,6 +63,8 @@ static void probe_record(ProbeWorker *pw, bool ok, const char *message) {
         if (!ok)
                 log_debug("%s probe of %s failed: %s", probe_kind_to_string(pw->kind), cs->spec->name,
                           strempty(message));
+        if (!ok)
+                pod_events_probe(cs, pw->kind, false, message);
         if (pw->kind == PROBE_KIND_STARTUP && ok && changed) {
                 /* Done: the startup probe does not run again for this instance. */
                 pod_worker_probe_changed(cs, pw->kind, true, message);
@@ -81,6 +84,8 @@ static void probe_record(ProbeWorker *pw, bool ok, const char *message) {
 static void probe_net_done(ProbeResult r, const char *message, void *userdata) {
         ProbeWorker *pw = userdata;
         pw->net_job = NULL;
+        if (r == PROBE_RESULT_WARNING)
+                pod_events_probe(pw->cs, pw->kind, true, message);
         probe_record(pw, r == PROBE_RESULT_SUCCESS || r == PROBE_RESULT_WARNING, message);
 }
 

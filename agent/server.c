@@ -4,6 +4,9 @@
  *   main port (:10250, HTTPS; self-signed in --cert-dir unless --tls-cert-file): /healthz, /pods, /metrics,
  *       /containerLogs/{namespace}/{pod}/{container}?tailLines=&previous=&timestamps=&follow=
  *   read-only port (off unless --read-only-port): plain HTTP /healthz, /pods, /metrics
+ *   both full ports: /stats/summary (agent/stats-summary.h)
+ * The main port authenticates and authorizes every request like the kubelet (agent/kubelet-auth.h); the read-only
+ * and healthz ports do not.
  * /healthz fails ("[-]syncloop failed") when the loop or the work pool stopped making progress: a heartbeat job is
  * sent through the pool every few seconds, and its completion on the loop is what /healthz checks, like the
  * kubelet's syncloop check (pleg/syncLoop health within a few minutes). */
@@ -14,6 +17,10 @@
 #include <time.h>
 
 #include "agent/agent.h"
+#include "agent/config.h"
+#include "agent/kubelet-auth.h"
+#include "agent/stats-summary.h"
+#include "agent/streaming.h"
 #include "common/fileio.h"
 #include "common/http-server.h"
 #include "common/json-util.h"
@@ -485,17 +492,68 @@ static int load_tls(Manager *m, char **ret_cert, char **ret_key) {
         return 0;
 }
 
+/* ---- authentication of the secure port (agent/kubelet-auth.h) ---- */
+
+/* authentication.x509.clientCAFile: the CAs client certificates are verified against (read once at start). */
+static int load_client_ca(Manager *m, char **ret) {
+        const NodeletConfig *c = m->cfg.nodelet_config;
+        size_t sz;
+        int r;
+
+        if (!c || isempty(c->client_ca_file))
+                return 0;
+        r = read_full_file(c->client_ca_file, 1 << 20, ret, &sz);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read --client-ca-file %s: %m", c->client_ca_file);
+        return 0;
+}
+
+/* Every route of the secure port goes through the kubelet's authentication and authorization filter; the read-only
+ * port and the healthz port stay open, as in the kubelet. */
+static int server_start_auth(Manager *m) {
+        const NodeletConfig *c = m->cfg.nodelet_config;
+        KubeletAuthOptions o = {.node_name = m->node_name, .anonymous = true};
+        int r;
+
+        if (c)
+                o = (KubeletAuthOptions){
+                        .node_name = m->node_name,
+                        .anonymous = c->anonymous_auth,
+                        .webhook_authentication = c->webhook_authentication,
+                        .token_cache_ttl_usec = c->webhook_authentication_cache_ttl_usec,
+                        .webhook_authorization = c->authorization_mode == AUTHORIZATION_MODE_WEBHOOK,
+                        .authorized_ttl_usec = c->webhook_cache_authorized_ttl_usec,
+                        .unauthorized_ttl_usec = c->webhook_cache_unauthorized_ttl_usec,
+                };
+        if (!m->api && (o.webhook_authentication || o.webhook_authorization))
+                log_warning("Kubelet API: webhook authentication/authorization configured without --kubeconfig: "
+                            "bearer tokens are refused%s",
+                            o.webhook_authorization ? " and every request fails authorization" : "");
+        r = kubelet_auth_new(m->event, m->api, &o, &m->auth);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the kubelet API authentication: %m");
+        http_server_set_filter(m->server, kubelet_auth_filter, m->auth);
+        log_info("Kubelet API authentication: x509 %s, webhook tokens %s, anonymous %s; authorization %s",
+                 c && !isempty(c->client_ca_file) ? c->client_ca_file : "off", o.webhook_authentication ? "on" : "off",
+                 o.anonymous ? "on" : "off", o.webhook_authorization ? "Webhook" : "AlwaysAllow");
+        return 0;
+}
+
 static int server_start(Manager *m, const char *addr, uint16_t port, bool tls, bool full, HttpServer **ret) {
-        _cleanup_free_ char *cert = NULL, *key = NULL;
+        _cleanup_free_ char *cert = NULL, *key = NULL, *client_ca = NULL;
         if (tls) {
                 int r = load_tls(m, &cert, &key);
+                if (r < 0)
+                        return r;
+                r = load_client_ca(m, &client_ca);
                 if (r < 0)
                         return r;
         }
         HttpServerConfig c = {.bind_address = isempty(addr) || streq(addr, "0.0.0.0") ? NULL : addr,
                               .port = port,
                               .tls_cert_pem = cert,
-                              .tls_key_pem = key};
+                              .tls_key_pem = key,
+                              .client_ca_pem = client_ca};
         ErrorBuf e = {};
         int r = http_server_new(m->event, &c, ret, &e);
         if (r < 0)
@@ -504,6 +562,7 @@ static int server_start(Manager *m, const char *addr, uint16_t port, bool tls, b
         if (full) {
                 (void) http_server_add_route(*ret, "GET", "/pods", handle_pods, m);
                 (void) http_server_add_route(*ret, "GET", "/metrics", handle_metrics, m);
+                (void) http_server_add_route(*ret, "GET", "/stats/summary", stats_summary_handle, m);
         }
         return 0;
 }
@@ -525,6 +584,13 @@ int manager_start_servers(Manager *m) {
                 if (r < 0)
                         return r;
                 (void) http_server_add_route(m->server, "GET", "/containerLogs/", handle_container_logs, m);
+                /* kubectl exec/attach/port-forward (agent/streaming.c) */
+                r = streaming_add_routes(m, m->server);
+                if (r < 0)
+                        return r;
+                r = server_start_auth(m);
+                if (r < 0)
+                        return r;
         }
         if (m->cfg.read_only_port > 0) {
                 r = server_start(m, m->cfg.address, m->cfg.read_only_port, false, true, &m->ro_server);
@@ -538,5 +604,7 @@ void manager_stop_servers(Manager *m) {
         m->heartbeat = sd_event_source_disable_unref(m->heartbeat);
         m->healthz_server = http_server_free(m->healthz_server);
         m->server = http_server_free(m->server);
+        m->auth = kubelet_auth_free(m->auth); /* after the server: it hands back the requests still waiting */
+        m->stats = stats_sampler_free(m->stats);
         m->ro_server = http_server_free(m->ro_server);
 }

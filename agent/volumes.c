@@ -327,7 +327,8 @@ static int setup_host_path(const Volume *v, ErrorBuf *e) {
 
 typedef struct PayloadFile {
         char *path; /* relative, validated */
-        char *data;
+        char *data; /* NUL-terminated; may hold NUL bytes (Secrets): size counts */
+        size_t size;
         mode_t mode;
 } PayloadFile;
 
@@ -359,8 +360,8 @@ static bool payload_path_is_valid(const char *path) {
         return true;
 }
 
-/* Takes data. A later item with the same path replaces the earlier one. */
-static int payload_add(Payload *pl, const char *path, char *data, mode_t mode) {
+/* Takes data (size bytes). A later item with the same path replaces the earlier one. */
+static int payload_add(Payload *pl, const char *path, char *data, size_t size, mode_t mode) {
         _cleanup_free_ char *d = data, *p = NULL;
         /* filepath.Clean for what validation allows: no duplicate or trailing slashes, no "." elements. */
         p = malloc(strlen(path) + 1);
@@ -384,13 +385,14 @@ static int payload_add(Payload *pl, const char *path, char *data, mode_t mode) {
                 if (streq(pl->files[i].path, p)) {
                         free(pl->files[i].data);
                         pl->files[i].data = TAKE_PTR(d);
+                        pl->files[i].size = size;
                         pl->files[i].mode = mode;
                         return 0;
                 }
         PayloadFile *n = realloc(pl->files, (pl->n + 1) * sizeof(PayloadFile));
         RET_NULL_ENOMEM(n);
         pl->files = n;
-        pl->files[pl->n++] = (PayloadFile){.path = TAKE_PTR(p), .data = TAKE_PTR(d), .mode = mode};
+        pl->files[pl->n++] = (PayloadFile){.path = TAKE_PTR(p), .data = TAKE_PTR(d), .size = size, .mode = mode};
         return 0;
 }
 
@@ -423,15 +425,133 @@ static int downward_items_collect(const Pod *p, const DownwardApiItem *items, si
                         return error_set(e, -EINVAL, "%s[%zu]: must specify fieldRef or resourceFieldRef", field, i);
 
                 mode_t mode = (mode_t) (it->mode >= 0 ? it->mode : default_mode >= 0 ? default_mode : 0644) & 0777;
-                r = payload_add(pl, it->path, TAKE_PTR(value), mode);
+                size_t size = strlen(value);
+                r = payload_add(pl, it->path, TAKE_PTR(value), size, mode);
                 if (r < 0)
                         return r;
         }
         return 0;
 }
 
+/* ---- configMap, secret, serviceAccountToken: the values come in info->api_objects (agent/pod.h) ---- */
+
+static const json_t *api_object(const PodRuntimeInfo *info, bool secret, const char *name) {
+        return json_object_get(json_object_get(info->api_objects, secret ? "secrets" : "configMaps"), strempty(name));
+}
+
+/* data first, then binaryData (API validation keeps a key in one of them). */
+static const json_t *api_object_value(const json_t *obj, const char *key) {
+        const json_t *v = json_object_get(json_object_get(obj, "data"), key);
+        return v ?: json_object_get(json_object_get(obj, "binaryData"), key);
+}
+
+static int payload_add_value(Payload *pl, const char *path, const json_t *v, mode_t mode) {
+        size_t l = json_string_length(v);
+        char *d = malloc(l + 1);
+        RET_NULL_ENOMEM(d);
+        memcpy(d, json_string_value(v), l);
+        d[l] = 0;
+        return payload_add(pl, path, d, l, mode);
+}
+
+/* The kubelet's configmap/secret MakePayload: without items every key (data, then binaryData) under its own name
+ * with defaultMode; with items only those, each key required unless the source is optional. A missing object is
+ * an empty payload when optional, else the kubelet's error. */
+static int key_source_collect(const PodRuntimeInfo *info, bool secret, const char *name, const KeyToPath *keys,
+                              size_t n_keys, bool optional, int32_t default_mode, const char *field, Payload *pl,
+                              ErrorBuf *e) {
+        const json_t *obj = api_object(info, secret, name);
+        mode_t dmode = (mode_t) (default_mode >= 0 ? default_mode : 0644) & 0777;
+        int r;
+
+        if (!obj) {
+                if (optional)
+                        return 0;
+                return error_set(e, -ENOENT, "%s \"%s\" not found", secret ? "secret" : "configmap", strempty(name));
+        }
+        if (n_keys == 0) {
+                static const char *const parts[] = {"data", "binaryData"};
+                for (size_t i = 0; i < ELEMENTSOF(parts); i++) {
+                        const char *k;
+                        json_t *v;
+                        json_object_foreach (json_object_get(obj, parts[i]), k, v) {
+                                if (!payload_path_is_valid(k))
+                                        return error_set(e, -EINVAL, "%s \"%s\": key \"%s\": invalid file name",
+                                                         secret ? "secret" : "configmap", strempty(name), k);
+                                r = payload_add_value(pl, k, v, dmode);
+                                if (r < 0)
+                                        return r;
+                        }
+                }
+                return 0;
+        }
+        for (size_t i = 0; i < n_keys; i++) {
+                const json_t *v = api_object_value(obj, strempty(keys[i].key));
+                if (!v) {
+                        if (optional)
+                                continue;
+                        return error_set(e, -EINVAL, "%s: %s",
+                                         secret ? "references non-existent secret key"
+                                                : "configmap references non-existent config key",
+                                         strempty(keys[i].key));
+                }
+                if (!payload_path_is_valid(keys[i].path))
+                        return error_set(e, -EINVAL, "%s.items[%zu].path \"%s\": must be a relative path without '..'",
+                                         field, i, strempty(keys[i].path));
+                r = payload_add_value(pl, keys[i].path, v, keys[i].mode >= 0 ? (mode_t) keys[i].mode & 0777 : dmode);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int api_volume_payload(const Pod *p, const Volume *v, const PodRuntimeInfo *info, Payload *pl, ErrorBuf *e) {
+        char field[64];
+        int r = 0;
+        if (v->type == VOLUME_CONFIG_MAP || v->type == VOLUME_SECRET)
+                return key_source_collect(info, v->type == VOLUME_SECRET, v->ref_name, v->keys, v->n_keys, v->optional,
+                                          v->default_mode, v->type == VOLUME_SECRET ? "secret" : "configMap", pl, e);
+        /* projected: every source into one payload, later paths replacing earlier ones like the kubelet's map. */
+        for (size_t i = 0; i < v->n_sources && r >= 0; i++) {
+                const ProjectedSource *s = &v->sources[i];
+                switch (s->type) {
+                case VOLUME_DOWNWARD_API:
+                        snprintf(field, sizeof(field), "projected.sources[%zu].downwardAPI.items", i);
+                        r = downward_items_collect(p, s->items, s->n_items, v->default_mode, info, field, pl, e);
+                        break;
+                case VOLUME_CONFIG_MAP:
+                case VOLUME_SECRET:
+                        snprintf(field, sizeof(field), "projected.sources[%zu].%s", i,
+                                 s->type == VOLUME_SECRET ? "secret" : "configMap");
+                        r = key_source_collect(info, s->type == VOLUME_SECRET, s->name, s->keys, s->n_keys, s->optional,
+                                               v->default_mode, field, pl, e);
+                        break;
+                case VOLUME_SERVICE_ACCOUNT_TOKEN: {
+                        char key[128];
+                        snprintf(key, sizeof(key), "%s/%zu", v->name, i);
+                        const json_t *t = json_object_get(json_object_get(info->api_objects, "tokens"), key);
+                        if (!json_is_string(t))
+                                return error_set(e, -ENOENT, "failed to fetch token: no token was issued yet");
+                        if (!payload_path_is_valid(s->token_path))
+                                return error_set(e, -EINVAL,
+                                                 "projected.sources[%zu].serviceAccountToken.path \"%s\": must be a "
+                                                 "relative path without '..'",
+                                                 i, strempty(s->token_path));
+                        r = payload_add_value(pl, s->token_path, t,
+                                              (mode_t) (v->default_mode >= 0 ? v->default_mode : 0644) & 0777);
+                        break;
+                }
+                default:
+                        break;
+                }
+        }
+        return r;
+}
+
 static int volume_payload(const Pod *p, const Volume *v, const PodRuntimeInfo *info, Payload *pl, ErrorBuf *e) {
         char field[64];
+        if (info && info->api_objects && v->type != VOLUME_DOWNWARD_API)
+                return api_volume_payload(p, v, info, pl, e);
         switch (v->type) {
         case VOLUME_DOWNWARD_API:
                 return downward_items_collect(p, v->items, v->n_items, v->default_mode, info, "downwardAPI.items", pl,
@@ -545,11 +665,11 @@ static int payload_differs(int ts_fd, const Payload *pl) {
                 struct stat st;
                 if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
                         return 1;
-                size_t l = strlen(pl->files[i].data);
+                size_t l = pl->files[i].size, got = 0;
                 if ((size_t) st.st_size != l)
                         return 1;
                 _cleanup_free_ char *data = NULL;
-                if (read_full_fd(fd, l + 1, &data, NULL) < 0 || !streq(data, pl->files[i].data))
+                if (read_full_fd(fd, l + 1, &data, &got) < 0 || got != l || memcmp(data, pl->files[i].data, l) != 0)
                         return 1;
         }
         return 0;
@@ -569,7 +689,7 @@ static int payload_write_to(int ts_fd, const Payload *pl) {
                         openat(ts_fd, f->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, f->mode);
                 if (fd < 0)
                         return -errno;
-                size_t l = strlen(f->data);
+                size_t l = f->size;
                 for (const char *d = f->data; l > 0;) {
                         ssize_t w = write(fd, d, l);
                         if (w < 0) {
@@ -758,6 +878,10 @@ int pod_volumes_setup(const Pod *p, const char *pod_dir, const PodRuntimeInfo *i
                 default:
                         r = error_set(e, -ENOTSUP, "unsupported volume type");
                 }
+                /* API pods: the kubelet's FailedMount message ("MountVolume.SetUp failed for volume \"x\" : configmap
+                 * \"y\" not found"). */
+                if (r < 0 && info && info->api_objects)
+                        return error_prefix(e, r, "MountVolume.SetUp failed for volume \"%s\" ", v->name);
                 if (r < 0)
                         return error_prefix(e, r, "volume \"%s\"", v->name);
         }
@@ -769,7 +893,9 @@ int pod_volumes_refresh(const Pod *p, const char *pod_dir, const PodRuntimeInfo 
         for (size_t i = 0; i < p->n_volumes; i++) {
                 const Volume *v = &p->volumes[i];
                 bool changed = false;
-                if (v->type != VOLUME_DOWNWARD_API && v->type != VOLUME_PROJECTED)
+                /* configMap and secret volumes change with their objects (cluster mode only). */
+                if (v->type != VOLUME_DOWNWARD_API && v->type != VOLUME_PROJECTED &&
+                    !((v->type == VOLUME_CONFIG_MAP || v->type == VOLUME_SECRET) && info && info->api_objects))
                         continue;
                 int r = setup_projection(p, v, pod_dir, info, &changed, e);
                 if (r < 0)

@@ -7,7 +7,7 @@
  *   volumes/kubernetes.io~empty-dir/<name>       emptyDir (medium Memory: a tmpfs mounted there)
  *   volumes/kubernetes.io~downward-api/<name>    downwardAPI (tmpfs, atomic writer layout: ..<ts>/, ..data, links)
  *   volumes/kubernetes.io~projected/<name>       projected (same)
- *   volumes/kubernetes.io~configmap|secret/<name> optional configMap/secret without an API server: empty
+ *   volumes/kubernetes.io~configmap|secret/<name> configMap/secret (tmpfs, atomic writer layout)
  *   plugins/kubernetes.io~empty-dir/<name>/ready set up completely (a restart finds it and leaves the content)
  *   volume-subpaths/<volume>/<container>/<index> bind mount of a safely opened subPath
  *   containers/<name>/<restart-key>              termination message files (the caller names them)
@@ -25,11 +25,20 @@
 /* Creates the pod's volumes below pod_dir (created when missing). Idempotent: called again for a running pod (daemon
  * restart), it finds everything as it was and keeps emptyDir content; a Memory emptyDir whose tmpfs is gone (reboot)
  * is mounted again. Errors name the volume: "volume \"data\": hostPath type check failed: /x is not a directory".
- * configMap/secret volumes and projections need the API server: -ENOTSUP unless optional (then they are empty). */
+ * configMap/secret volumes, their projections and serviceAccountToken projections take their values from
+ * info->api_objects (cluster mode; agent/pod.h describes the tree): items/key/path/mode/defaultMode, binaryData,
+ * optional as the kubelet's MakePayload, a missing object is "configmap \"y\" not found" / "secret \"y\" not
+ * found", a missing key "configmap references non-existent config key: k"; errors then read like the kubelet's
+ * FailedMount ("MountVolume.SetUp failed for volume \"x\" : ..."). Every one of these volumes is a tmpfs (Secrets
+ * never touch the disk; nodelet does the same for configMap volumes, where the kubelet uses a plain directory, so
+ * that all payload volumes share one code path). Without api_objects (static pods) they need the API server:
+ * -ENOTSUP unless optional (then they are empty). */
 int pod_volumes_setup(const Pod *p, const char *pod_dir, const PodRuntimeInfo *info, ErrorBuf *e);
 
-/* Rewrites downwardAPI/projected files whose values changed (labels or annotations edited) with the atomic writer's
- * ..data swap, so a reader sees all old or all new files. Returns 1 when something changed, 0 when not. */
+/* Rewrites downwardAPI/projected files whose values changed (labels or annotations edited; with info->api_objects
+ * also configMap/secret volumes and tokens whose objects changed) with the atomic writer's ..data swap, so a reader
+ * sees all old or all new files, and the old timestamp directory is removed. Returns 1 when something changed, 0
+ * when not. */
 int pod_volumes_refresh(const Pod *p, const char *pod_dir, const PodRuntimeInfo *info, ErrorBuf *e);
 
 /* The host directory of a volume (hostPath: the host path), newly allocated. -ENOENT for an unknown type. */

@@ -11,6 +11,10 @@ pkg_check_modules(LIBSYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
 pkg_check_modules(YAML REQUIRED IMPORTED_TARGET yaml-0.1)
 pkg_check_modules(LIBARCHIVE REQUIRED IMPORTED_TARGET libarchive)
 pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
+# Debian's libmicrohttpd does TLS with GnuTLS: client certificates are read from its session.
+pkg_check_modules(GNUTLS REQUIRED IMPORTED_TARGET gnutls)
 pkg_check_modules(OPENSSL REQUIRED IMPORTED_TARGET openssl)
 pkg_check_modules(LIBCAP REQUIRED IMPORTED_TARGET libcap)
+# SPDY/3 header compression (common/spdy.c); libcurl pulls zlib in anyway.
+pkg_check_modules(ZLIB REQUIRED IMPORTED_TARGET zlib)
 pkg_check_modules(CHECK IMPORTED_TARGET check)

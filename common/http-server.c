@@ -2,11 +2,18 @@
 #include "common/http-server.h"
 
 #include <arpa/inet.h>
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <strings.h>
+#include <linux/sockios.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "common/event-util.h"
@@ -18,6 +25,9 @@
 #define DEFAULT_MAX_STREAM_BUFFER (1024U * 1024)
 #define STREAM_BLOCK_SIZE (16U * 1024)
 #define MAX_RESPONSE_HEADERS 16
+#define UPGRADE_CLOSE_POLL_MSEC 10U
+#define UPGRADE_CLOSE_MAX_USEC (20 * USEC_PER_SEC)
+#define UPGRADE_DRAIN_MAX_USEC (15 * USEC_PER_SEC)
 
 typedef struct Route {
         char *method; /* NULL = any */
@@ -34,11 +44,19 @@ struct HttpServer {
         uint16_t port;
         size_t max_request_body, max_stream_buffer;
         char *tls_cert, *tls_key; /* MHD reads them at start; kept for the daemon's lifetime anyway */
+        char *client_ca;          /* PEM: client certificates are asked for and verified against it */
+        struct TlsCert *cert;     /* what handshakes get now (http_server_set_certificate()) */
+        struct TlsCert **retired; /* earlier ones: sessions set up with them may still refer to them */
+        size_t n_retired;
+        http_filter_t filter; /* runs before routing */
+        void *filter_userdata;
+        HttpRequest *parked; /* requests suspended by http_request_suspend() */
         Route *routes;
         size_t n_routes;
-        HttpStream *streams; /* every stream whose response MHD still holds, or whose producer is attached */
-        bool freeing;        /* http_server_free() runs: it frees the streams itself */
-        bool wake;           /* MHD_run() is wanted on the next iteration, whatever MHD_get_timeout() says */
+        HttpStream *streams;   /* every stream whose response MHD still holds, or whose producer is attached */
+        HttpUpgrade *upgrades; /* upgraded connections not closed yet */
+        bool freeing;          /* http_server_free() runs: it frees the streams itself */
+        bool wake;             /* MHD_run() is wanted on the next iteration, whatever MHD_get_timeout() says */
 };
 
 /* Per request (MHD's con_cls): from the first handler call to MHD's completion notification. */
@@ -51,6 +69,11 @@ struct HttpRequest {
         size_t body_size;
         bool body_too_large;
         bool responded;
+        /* http_request_suspend(): parked by the filter (it passes the request when resumed) or by a handler */
+        bool parked, in_filter, parked_by_filter, filter_passed, handler_abandoned;
+        http_request_cancel_t cancel;
+        void *cancel_userdata;
+        HttpRequest *park_prev, *park_next;
         char *headers[MAX_RESPONSE_HEADERS][2];
         size_t n_headers;
 };
@@ -285,6 +308,53 @@ const char *http_request_body(const HttpRequest *r, size_t *ret_size) {
         return r->body;
 }
 
+typedef struct ValuesCollect {
+        const char *key;
+        bool case_insensitive;
+        char **l;
+        size_t n;
+        bool oom;
+} ValuesCollect;
+
+static enum MHD_Result collect_value(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+        ValuesCollect *c = cls;
+        if (!key || !(c->case_insensitive ? strcasecmp(key, c->key) == 0 : streq(key, c->key)))
+                return MHD_YES;
+        char **l = realloc(c->l, (c->n + 2) * sizeof(char *));
+        if (!l) {
+                c->oom = true;
+                return MHD_NO;
+        }
+        c->l = l;
+        if (!(l[c->n] = strdup(value ?: ""))) {
+                c->oom = true;
+                return MHD_NO;
+        }
+        l[++c->n] = NULL;
+        return MHD_YES;
+}
+
+static int request_values(const HttpRequest *r, enum MHD_ValueKind kind, const char *key, bool ci, char ***ret) {
+        ValuesCollect c = {.key = key, .case_insensitive = ci};
+        (void) MHD_get_connection_values(r->conn, kind, collect_value, &c);
+        if (!c.oom && !c.l)
+                c.oom = !(c.l = calloc(1, sizeof(char *)));
+        if (c.oom) {
+                strv_free(c.l);
+                return -ENOMEM;
+        }
+        *ret = c.l;
+        return 0;
+}
+
+int http_request_query_strv(const HttpRequest *r, const char *key, char ***ret) {
+        return request_values(r, MHD_GET_ARGUMENT_KIND, key, false, ret);
+}
+
+int http_request_header_strv(const HttpRequest *r, const char *name, char ***ret) {
+        return request_values(r, MHD_HEADER_KIND, name, true, ret);
+}
+
 int http_request_add_header(HttpRequest *r, const char *name, const char *value) {
         char *n, *v;
 
@@ -303,15 +373,161 @@ int http_request_add_header(HttpRequest *r, const char *name, const char *value)
         return 0;
 }
 
+static void park_unlink(HttpRequest *r);
+
 static void request_free(HttpRequest *r) {
         if (!r)
                 return;
+        if (r->parked) /* not expected: MHD does not complete suspended connections */
+                park_unlink(r);
         for (size_t i = 0; i < r->n_headers; i++) {
                 free(r->headers[i][0]);
                 free(r->headers[i][1]);
         }
         free(r->body);
         free(r);
+}
+
+/* ---- authentication: client certificates, the filter, parked requests ---- */
+
+static void park_unlink(HttpRequest *r) {
+        if (r->park_prev)
+                r->park_prev->park_next = r->park_next;
+        else if (r->server->parked == r)
+                r->server->parked = r->park_next;
+        if (r->park_next)
+                r->park_next->park_prev = r->park_prev;
+        r->park_prev = r->park_next = NULL;
+        r->parked = false;
+}
+
+int http_request_suspend(HttpRequest *r, http_request_cancel_t cancel, void *userdata) {
+        HttpServer *s = r->server;
+
+        if (r->parked)
+                return -EALREADY;
+        MHD_suspend_connection(r->conn);
+        r->parked = true;
+        r->parked_by_filter = r->in_filter;
+        r->cancel = cancel;
+        r->cancel_userdata = userdata;
+        r->park_next = s->parked;
+        if (s->parked)
+                s->parked->park_prev = r;
+        s->parked = r;
+        return 0;
+}
+
+void http_request_resume(HttpRequest *r) {
+        if (!r || !r->parked)
+                return;
+        park_unlink(r);
+        if (!r->responded) {
+                if (r->parked_by_filter)
+                        r->filter_passed = true;
+                else
+                        r->handler_abandoned = true;
+        }
+        /* MHD calls on_request() again for the resumed connection: it sends what was queued, or routes. */
+        MHD_resume_connection(r->conn);
+        server_wake(r->server);
+}
+
+/* MHD refuses to stop with suspended connections: their owners forget them, then MHD closes them. */
+static void server_cancel_parked(HttpServer *s) {
+        while (s->parked) {
+                HttpRequest *r = s->parked;
+                http_request_cancel_t cancel = r->cancel;
+                void *userdata = r->cancel_userdata;
+
+                park_unlink(r);
+                r->handler_abandoned = true;
+                r->filter_passed = true;
+                if (cancel)
+                        cancel(r, userdata);
+                MHD_resume_connection(r->conn);
+        }
+}
+
+void http_server_set_filter(HttpServer *s, http_filter_t filter, void *userdata) {
+        s->filter = filter;
+        s->filter_userdata = userdata;
+}
+
+static int crt_dn_values(gnutls_x509_crt_t crt, const char *oid, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        size_t n = 0;
+
+        for (unsigned i = 0;; i++) {
+                char buf[1024];
+                size_t size = sizeof buf;
+                int k = gnutls_x509_crt_get_dn_by_oid(crt, oid, i, 0, buf, &size);
+                if (k == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+                        break;
+                if (k < 0)
+                        return -EBADMSG; /* too long or undecodable: not an identity to trust */
+                char **nl = realloc(l, (n + 2) * sizeof *nl);
+                RET_NULL_ENOMEM(nl);
+                l = nl;
+                l[n] = strndup(buf, size);
+                RET_NULL_ENOMEM(l[n]);
+                l[++n] = NULL;
+        }
+        if (!l) {
+                l = calloc(1, sizeof *l);
+                RET_NULL_ENOMEM(l);
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+int http_request_peer_identity(const HttpRequest *r, char **ret_cn, char ***ret_orgs) {
+        const union MHD_ConnectionInfo *ci;
+        const gnutls_datum_t *peers;
+        gnutls_x509_crt_t crt = NULL;
+        _cleanup_strv_free_ char **cns = NULL, **orgs = NULL;
+        unsigned n = 0, status = 0;
+        /* Like Go's x509 verification for client certificates: the chain must allow TLS client authentication. */
+        gnutls_typed_vdata_st purpose = {.type = GNUTLS_DT_KEY_PURPOSE_OID,
+                                         .data = (unsigned char *) GNUTLS_KP_TLS_WWW_CLIENT};
+        int k, ret;
+
+        if (!r->server->client_ca)
+                return -ENOENT;
+        ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        if (!ci || !ci->tls_session)
+                return -ENOENT;
+        peers = gnutls_certificate_get_peers(ci->tls_session, &n);
+        if (!peers || n == 0)
+                return -ENOENT;
+        k = gnutls_certificate_verify_peers(ci->tls_session, &purpose, 1, &status);
+        if (k < 0 || status != 0) {
+                gnutls_datum_t why = {};
+                if (k >= 0 && gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &why, 0) ==
+                                      GNUTLS_E_SUCCESS) {
+                        log_debug("Client certificate rejected: %s", why.data);
+                        gnutls_free(why.data);
+                } else
+                        log_debug("Client certificate rejected: %s", gnutls_strerror(k));
+                return -EACCES;
+        }
+        if (gnutls_x509_crt_init(&crt) < 0)
+                return -ENOMEM;
+        if (gnutls_x509_crt_import(crt, &peers[0], GNUTLS_X509_FMT_DER) < 0)
+                ret = -EACCES;
+        else
+                ret = crt_dn_values(crt, GNUTLS_OID_X520_COMMON_NAME, &cns);
+        if (ret >= 0)
+                ret = crt_dn_values(crt, GNUTLS_OID_X520_ORGANIZATION_NAME, &orgs);
+        gnutls_x509_crt_deinit(crt);
+        if (ret < 0)
+                return ret;
+        if (!cns[0])
+                return -EACCES; /* the apiserver's CommonNameUserConversion: no CN, no user */
+        *ret_cn = strdup(cns[0]);
+        RET_NULL_ENOMEM(*ret_cn);
+        *ret_orgs = TAKE_PTR(orgs);
+        return 0;
 }
 
 /* Adds the headers and queues the response; the response reference is dropped either way. */
@@ -399,6 +615,139 @@ int http_respond_stream(HttpRequest *r, unsigned status, const char *content_typ
         return 0;
 }
 
+/* ---- protocol upgrades ---- */
+
+struct HttpUpgrade {
+        HttpServer *server;
+        struct MHD_UpgradeResponseHandle *urh; /* NULL until MHD handed the connection over */
+        struct MHD_Connection *conn;
+        int fd;                 /* our end (with TLS: of MHD's socketpair) */
+        uint64_t closing_since; /* http_upgrade_close() was called (monotonic µs); 0 = in use */
+        http_upgrade_fn_t on_upgrade;
+        http_upgrade_abort_fn_t on_abort;
+        void *userdata;
+        HttpUpgrade *prev, *next;
+};
+
+static void upgrade_unlink_free(HttpUpgrade *u) {
+        HttpServer *s = u->server;
+        if (u->prev)
+                u->prev->next = u->next;
+        else if (s->upgrades == u)
+                s->upgrades = u->next;
+        if (u->next)
+                u->next->prev = u->prev;
+        free(u);
+}
+
+static void on_mhd_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, const char *extra_in,
+                           size_t extra_in_size, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh) {
+        HttpUpgrade *u = cls;
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        int one = 1;
+
+        u->urh = urh;
+        u->conn = conn;
+        u->fd = sock;
+        /* libmicrohttpd 0.9.75 forwards an upgraded TLS connection through a buffer of a few bytes (its connection
+         * pool is used up by then): without TCP_NODELAY every one of those tiny records would wait for the
+         * client's delayed ACK. */
+        if (u->server->tls_cert && ci)
+                (void) setsockopt(ci->connect_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        u->on_upgrade(u, sock, extra_in, extra_in_size, u->userdata);
+}
+
+int http_respond_upgrade(HttpRequest *r, const char *protocol, http_upgrade_fn_t on_upgrade,
+                         http_upgrade_abort_fn_t on_abort, void *userdata) {
+        HttpServer *s = r->server;
+        struct MHD_Response *resp;
+        HttpUpgrade *u;
+        int q;
+
+        if (r->responded)
+                return -EALREADY;
+        u = calloc(1, sizeof(*u));
+        RET_NULL_ENOMEM(u);
+        *u = (HttpUpgrade){.server = s, .on_upgrade = on_upgrade, .on_abort = on_abort, .userdata = userdata};
+        resp = MHD_create_response_for_upgrade(on_mhd_upgrade, u);
+        if (!resp) {
+                free(u);
+                return -ENOMEM;
+        }
+        /* MHD adds "Connection: Upgrade" itself. */
+        if (MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, protocol) != MHD_YES) {
+                MHD_destroy_response(resp);
+                free(u);
+                return -ENOMEM;
+        }
+        u->next = s->upgrades;
+        if (s->upgrades)
+                s->upgrades->prev = u;
+        s->upgrades = u;
+        q = request_queue(r, MHD_HTTP_SWITCHING_PROTOCOLS, NULL, resp);
+        if (q < 0) {
+                upgrade_unlink_free(u);
+                return q;
+        }
+        return 0;
+}
+
+/* With TLS, MHD forwards what we wrote from its end of a socketpair, but an upgraded connection closed while data
+ * is still unread in that socketpair is cleaned up without it (libmicrohttpd 0.9.75): the tail of the stream, e.g.
+ * the exit status of a `kubectl exec`, would be lost. So the close is only handed to MHD once our end's send queue
+ * (SIOCOUTQ: bytes the peer has not read yet) is empty, or after a grace period. */
+static void upgrade_try_close(HttpUpgrade *u, uint64_t now) {
+        int outq = 0;
+        if (!u->urh)
+                return;
+        if (ioctl(u->fd, SIOCOUTQ, &outq) >= 0 && outq > 0 && now - u->closing_since < UPGRADE_DRAIN_MAX_USEC)
+                return;
+        (void) MHD_upgrade_action(u->urh, MHD_UPGRADE_ACTION_CLOSE);
+        u->urh = NULL;
+}
+
+void http_upgrade_close(HttpUpgrade *u) {
+        if (!u)
+                return;
+        if (!u->urh) {
+                upgrade_unlink_free(u);
+                return;
+        }
+        u->on_abort = NULL;
+        /* Kept until MHD reports the connection closed (on_connection()); server_rearm() polls meanwhile, and the
+         * close itself waits for MHD to have read what we wrote (upgrade_try_close()). */
+        (void) sd_event_now(u->server->event, CLOCK_MONOTONIC, &u->closing_since);
+        u->closing_since = MAX(u->closing_since, (uint64_t) 1);
+        upgrade_try_close(u, u->closing_since);
+        server_wake(u->server);
+}
+
+static bool upgrades_closing(HttpServer *s) {
+        uint64_t now = 0;
+        bool any = false;
+        (void) sd_event_now(s->event, CLOCK_MONOTONIC, &now);
+        for (HttpUpgrade *u = s->upgrades, *next; u; u = next) {
+                next = u->next;
+                if (u->closing_since == 0)
+                        continue;
+                upgrade_try_close(u, now);
+                if (now - u->closing_since > UPGRADE_CLOSE_MAX_USEC) { /* MHD never said: stop polling */
+                        upgrade_unlink_free(u);
+                        continue;
+                }
+                any = true;
+        }
+        return any;
+}
+
+static void upgrade_connection_closed(HttpServer *s, struct MHD_Connection *conn) {
+        for (HttpUpgrade *u = s->upgrades; u; u = u->next)
+                if (u->closing_since != 0 && u->conn == conn) {
+                        upgrade_unlink_free(u);
+                        return;
+                }
+}
+
 /* ---- routing ---- */
 
 static bool method_matches(const Route *rt, const char *method) {
@@ -456,6 +805,20 @@ static int dispatch(HttpServer *s, HttpRequest *r) {
 
         if (r->body_too_large)
                 return http_respond_text(r, MHD_HTTP_CONTENT_TOO_LARGE, "413 request body too large\n");
+        if (r->handler_abandoned)
+                return http_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 internal server error\n");
+        if (s->filter && !r->filter_passed) {
+                r->in_filter = true;
+                ret = s->filter(r, s->filter_userdata);
+                r->in_filter = false;
+                if (r->responded || r->parked)
+                        return 0;
+                if (ret != HTTP_FILTER_PASS) {
+                        log_debug_errno(ret < 0 ? ret : -EINVAL, "HTTP filter for %s %s failed: %m", r->method, r->url);
+                        return http_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 internal server error\n");
+                }
+                r->filter_passed = true;
+        }
         path = route_best_path(s, r->url, &subtree);
         if (!path)
                 return http_respond_text(r, MHD_HTTP_NOT_FOUND, "404 page not found\n");
@@ -465,7 +828,7 @@ static int dispatch(HttpServer *s, HttpRequest *r) {
                         continue;
                 r->rest = subtree ? r->url + strlen(path) : "";
                 ret = rt->handler(r, rt->userdata);
-                if (r->responded)
+                if (r->responded || (r->parked && ret >= 0))
                         return 0;
                 if (ret >= 0)
                         log_debug("HTTP handler for %s %s returned without a response", r->method, r->url);
@@ -526,8 +889,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
  * next MHD_run(); with nothing else pending that run might never come, so every closed connection asks for one. */
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe) {
-        if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+        /* Before the TLS handshake: on_cert_retrieve() finds the server through it. */
+        if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+                *socket_context = cls;
+        if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+                upgrade_connection_closed(cls, conn);
                 server_wake(cls);
+        }
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe) {
@@ -544,7 +912,13 @@ static void server_rearm(HttpServer *s) {
                 server_wake(s);
                 return;
         }
-        if (MHD_get_timeout(s->daemon, &ms) != MHD_YES) {
+        if (MHD_get_timeout(s->daemon, &ms) != MHD_YES)
+                ms = UINT64_MAX;
+        /* An upgraded connection being closed needs several MHD_run()s (forwarding what is left through TLS, then
+         * the cleanup), which nothing on its epoll fd announces: poll until MHD reports it closed. */
+        if (upgrades_closing(s))
+                ms = MIN(ms, (MHD_UNSIGNED_LONG_LONG) UPGRADE_CLOSE_POLL_MSEC);
+        if (ms == UINT64_MAX) {
                 (void) sd_event_source_set_enabled(s->timer, SD_EVENT_OFF);
                 return;
         }
@@ -625,11 +999,93 @@ static int listen_socket(const char *address, uint16_t port, int *ret_fd, uint16
         return 0;
 }
 
+/* ---- the TLS certificate: replaceable while the server runs ---- */
+
+typedef struct TlsCert {
+        gnutls_pcert_st pcerts[16]; /* the chain: leaf first */
+        unsigned n_pcerts;
+        gnutls_privkey_t key;
+} TlsCert;
+
+static TlsCert *tls_cert_free(TlsCert *c) {
+        if (!c)
+                return NULL;
+        for (unsigned i = 0; i < c->n_pcerts; i++)
+                gnutls_pcert_deinit(&c->pcerts[i]);
+        if (c->key)
+                gnutls_privkey_deinit(c->key);
+        free(c);
+        return NULL;
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(TlsCert *, tls_cert_free)
+
+static int tls_cert_load(const char *cert_pem, const char *key_pem, TlsCert **ret, ErrorBuf *err) {
+        _cleanup_(tls_cert_freep) TlsCert *c = calloc(1, sizeof(TlsCert));
+        gnutls_datum_t cd = {(unsigned char *) cert_pem, (unsigned) strlen(cert_pem)};
+        gnutls_datum_t kd = {(unsigned char *) key_pem, (unsigned) strlen(key_pem)};
+        int g;
+
+        RET_NULL_ENOMEM(c);
+        c->n_pcerts = ELEMENTSOF(c->pcerts);
+        g = gnutls_pcert_list_import_x509_raw(c->pcerts, &c->n_pcerts, &cd, GNUTLS_X509_FMT_PEM, 0);
+        if (g < 0) {
+                c->n_pcerts = 0;
+                return error_set(err, -EINVAL, "TLS certificate: %s", gnutls_strerror(g));
+        }
+        if (c->n_pcerts == 0)
+                return error_set(err, -EINVAL, "TLS certificate: none in the PEM data");
+        if (gnutls_privkey_init(&c->key) < 0)
+                return -ENOMEM;
+        g = gnutls_privkey_import_x509_raw(c->key, &kd, GNUTLS_X509_FMT_PEM, NULL, 0);
+        if (g < 0)
+                return error_set(err, -EINVAL, "TLS private key: %s", gnutls_strerror(g));
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+/* GnuTLS asks for the server's certificate during each handshake. The session's pointer is MHD's connection, whose
+ * socket context on_connection() set to the server. */
+static int on_cert_retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn, int nreqs,
+                            const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length, gnutls_pcert_st **pcert,
+                            unsigned int *pcert_length, gnutls_privkey_t *pkey) {
+        struct MHD_Connection *conn = gnutls_session_get_ptr(session);
+        const union MHD_ConnectionInfo *info =
+                conn ? MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT) : NULL;
+        HttpServer *s = info ? info->socket_context : NULL;
+
+        if (!s || !s->cert)
+                return -1;
+        *pcert = s->cert->pcerts;
+        *pcert_length = s->cert->n_pcerts;
+        *pkey = s->cert->key;
+        return 0;
+}
+
+int http_server_set_certificate(HttpServer *s, const char *cert_pem, const char *key_pem, ErrorBuf *err) {
+        TlsCert *c = NULL, **l;
+        int r;
+
+        if (!s || !s->cert || isempty(cert_pem) || isempty(key_pem))
+                return error_set(err, -EINVAL, "not a TLS server, or no certificate given");
+        r = tls_cert_load(cert_pem, key_pem, &c, err);
+        if (r < 0)
+                return r;
+        l = reallocarray(s->retired, s->n_retired + 1, sizeof *l);
+        if (!l) {
+                tls_cert_free(c);
+                return -ENOMEM;
+        }
+        s->retired = l;
+        s->retired[s->n_retired++] = s->cert;
+        s->cert = c;
+        return 0;
+}
+
 int http_server_new(sd_event *e, const HttpServerConfig *c, HttpServer **ret, ErrorBuf *err) {
         _cleanup_(http_server_freep) HttpServer *s = NULL;
         _cleanup_close_ int fd = -EBADF;
         const union MHD_DaemonInfo *info;
-        unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+        unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE;
         bool tls = c->tls_cert_pem || c->tls_key_pem;
         int r;
 
@@ -651,6 +1107,8 @@ int http_server_new(sd_event *e, const HttpServerConfig *c, HttpServer **ret, Er
                 if (!s->tls_cert || !s->tls_key)
                         return -ENOMEM;
                 flags |= MHD_USE_TLS;
+                if (c->client_ca_pem && !(s->client_ca = strdup(c->client_ca_pem)))
+                        return -ENOMEM;
         }
 
         r = listen_socket(c->bind_address, c->port, &fd, &s->port, err);
@@ -666,11 +1124,21 @@ int http_server_new(sd_event *e, const HttpServerConfig *c, HttpServer **ret, Er
                 {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 32 * 1024, NULL},
                 {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t) on_completed, NULL},
                 {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t) on_connection, s},
-                {tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, s->tls_key},
-                {MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert},
+                /* Makes MHD ask every TLS client for a certificate (optional for the client) and gives the session
+                 * the CAs that gnutls_certificate_verify_peers() checks it against. */
+                {s->client_ca ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0, s->client_ca},
                 {MHD_OPTION_END, 0, NULL},
         };
-        s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+        if (tls) {
+                r = tls_cert_load(s->tls_cert, s->tls_key, &s->cert, err);
+                if (r < 0)
+                        return r;
+        }
+        /* The certificate comes from a callback rather than MHD_OPTION_HTTPS_MEM_*: it can then be replaced while
+         * the server runs (a rotated serving certificate, http_server_set_certificate()). */
+        s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, opts,
+                                     tls ? MHD_OPTION_HTTPS_CERT_CALLBACK : MHD_OPTION_END, on_cert_retrieve,
+                                     MHD_OPTION_END);
         if (!s->daemon)
                 return error_set(err, -EIO, "starting the HTTP server on port %u failed%s", s->port,
                                  tls ? " (bad TLS certificate or key?)" : "");
@@ -714,6 +1182,16 @@ HttpServer *http_server_free(HttpServer *s) {
                 else
                         stream_unlink_free(st);
         }
+        server_cancel_parked(s);
+        /* Upgraded connections: their owners let go, then MHD closes each. */
+        while (s->upgrades) {
+                HttpUpgrade *u = s->upgrades;
+                if (u->on_abort)
+                        u->on_abort(u, u->userdata);
+                if (u->urh)
+                        (void) MHD_upgrade_action(u->urh, MHD_UPGRADE_ACTION_CLOSE);
+                upgrade_unlink_free(u);
+        }
         if (s->daemon)
                 MHD_stop_daemon(s->daemon);
         while (s->streams) /* responses MHD never released (it should have) */
@@ -727,6 +1205,11 @@ HttpServer *http_server_free(HttpServer *s) {
         free(s->routes);
         free(s->tls_cert);
         free(s->tls_key);
+        free(s->client_ca);
+        tls_cert_free(s->cert);
+        for (size_t i = 0; i < s->n_retired; i++)
+                tls_cert_free(s->retired[i]);
+        free(s->retired);
         sd_event_unref(s->event);
         free(s);
         return NULL;

@@ -38,6 +38,7 @@ typedef struct HttpServerConfig {
         uint16_t port;                   /* 0 = an ephemeral port, see http_server_port() */
         const char *tls_cert_pem;        /* both set: HTTPS; both NULL: plain HTTP */
         const char *tls_key_pem;         /* PEM, PKCS#1/PKCS#8/SEC1, unencrypted */
+        const char *client_ca_pem;       /* with TLS: ask clients for a certificate, verified against these CAs */
         unsigned max_connections;        /* 0 = 256 */
         unsigned connection_timeout_sec; /* idle connections are closed; 0 = 60 (streams waiting for data are exempt) */
         size_t max_request_body;         /* 0 = 64 KiB */
@@ -54,6 +55,10 @@ int http_server_new(sd_event *e, const HttpServerConfig *c, HttpServer **ret, Er
 HttpServer *http_server_free(HttpServer *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(HttpServer *, http_server_free)
 uint16_t http_server_port(HttpServer *s);
+/* Replaces the TLS certificate and key (PEM, copied) for every handshake from now on; connections already set up
+ * keep theirs. For a serving certificate renewed while the server runs. -EINVAL (err) for a server without TLS or
+ * PEM data that does not load. */
+int http_server_set_certificate(HttpServer *s, const char *cert_pem, const char *key_pem, ErrorBuf *err);
 unsigned http_server_n_connections(HttpServer *s);
 
 /* method: NULL = any. path starts with '/'. Adding the same method and path twice is -EEXIST. */
@@ -72,6 +77,10 @@ const char *http_request_query(const HttpRequest *r, const char *key);
 const char *http_request_header(const HttpRequest *r, const char *name);
 /* The request body (NUL-terminated for convenience), NULL when there was none. */
 const char *http_request_body(const HttpRequest *r, size_t *ret_size);
+/* Every value of a query argument / a request header (case-insensitive name), in request order (kubectl sends
+ * command=…&command=… and X-Stream-Protocol-Version several times); *ret is an empty strv when absent. */
+int http_request_query_strv(const HttpRequest *r, const char *key, char ***ret);
+int http_request_header_strv(const HttpRequest *r, const char *name, char ***ret);
 /* Adds a header to the response still to be sent (copied). */
 int http_request_add_header(HttpRequest *r, const char *name, const char *value);
 
@@ -104,3 +113,47 @@ void http_stream_end(HttpStream *st);
 /* Closes the connection without ending the body properly, so the client sees an incomplete response (a failed log
  * read must not look like a complete log). The producer lets go of st: no more events. */
 void http_stream_abort(HttpStream *st);
+
+/* ---- protocol upgrades (WebSocket, SPDY/3.1) ----
+ * http_respond_upgrade() answers 101 Switching Protocols with "Upgrade: <protocol>" and "Connection: Upgrade" plus
+ * the headers added with http_request_add_header(). Once MHD has sent it, on_upgrade() runs on the loop with the
+ * connection's byte stream: a socket to read and write without blocking (MSG_DONTWAIT). With TLS it is one end of
+ * a socketpair through which MHD encrypts and forwards. extra[0..extra_size) are bytes the client sent after the
+ * request head, to be treated as read first. The fd must not be closed: the owner ends the connection with
+ * http_upgrade_close(). If the server is freed first, on_abort() runs (from http_server_free()): stop using the fd
+ * and drop u without calling http_upgrade_close(); it also runs for an upgrade MHD never handed over (the client
+ * left before the 101 was sent), so that userdata can be freed there. */
+typedef struct HttpUpgrade HttpUpgrade;
+typedef void (*http_upgrade_fn_t)(HttpUpgrade *u, int fd, const void *extra, size_t extra_size, void *userdata);
+typedef void (*http_upgrade_abort_fn_t)(HttpUpgrade *u, void *userdata);
+int http_respond_upgrade(HttpRequest *r, const char *protocol, http_upgrade_fn_t on_upgrade,
+                         http_upgrade_abort_fn_t on_abort, void *userdata);
+/* Closes the upgraded connection (after MHD forwarded what was written); u is gone afterwards. NULL-safe. */
+void http_upgrade_close(HttpUpgrade *u);
+
+/* ---- authentication: client certificates, a filter before routing, suspended requests ---- */
+
+/* The client certificate's identity, when HttpServerConfig.client_ca_pem is set and the client presented a
+ * certificate that verifies against it (chain, validity period, and the TLS client key usage when the certificate
+ * restricts it), like Go's x509 verification for the apiserver's x509 authenticator: *ret_cn is the subject's
+ * CommonName, *ret_orgs its Organization values (NULL-terminated, maybe empty); the caller owns both. -ENOENT when
+ * the client sent no certificate or the server asks for none, -EACCES when it does not verify (logged at debug). */
+int http_request_peer_identity(const HttpRequest *r, char **ret_cn, char ***ret_orgs);
+
+/* A filter sees every request before routing (404/405 included), e.g. authentication and authorization. It returns
+ * HTTP_FILTER_PASS to route the request now; 0 after answering it (http_respond*()) or suspending it
+ * (http_request_suspend()); a negative errno for a 500. */
+#define HTTP_FILTER_PASS 1
+typedef int (*http_filter_t)(HttpRequest *req, void *userdata);
+/* NULL removes it. */
+void http_server_set_filter(HttpServer *s, http_filter_t filter, void *userdata);
+
+/* Parks a request (from a filter or a handler) while an answer is worked out on the loop: MHD leaves the connection
+ * alone (no timeout) until http_request_resume(). r stays valid until then. cancel (may be NULL) runs when the server
+ * is freed while r is parked: the owner must forget r (it is gone after the callback) and not resume it. */
+typedef void (*http_request_cancel_t)(HttpRequest *req, void *userdata);
+int http_request_suspend(HttpRequest *r, http_request_cancel_t cancel, void *userdata);
+/* Continues a parked request; the caller lets go of r. When it was answered while parked (http_respond*() work on a
+ * parked request), that answer is sent; otherwise a request parked by the filter goes on to routing (the filter is
+ * not asked again) and one parked by a handler gets a 500. */
+void http_request_resume(HttpRequest *r);

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <openssl/bn.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -161,5 +162,153 @@ int tls_self_signed_generate(const char *host, char *const *ips, char **ret_cert
 
         *ret_cert_pem = TAKE_PTR(cert_pem);
         *ret_key_pem = TAKE_PTR(key_pem);
+        return 0;
+}
+
+/* ---- keys, requests, certificates ---- */
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(X509_REQ *, X509_REQ_free)
+
+/* The first PEM private key in pem (PKCS#8, SEC1 or PKCS#1; a combined cert+key file works too). */
+static int parse_key(const char *pem, EVP_PKEY **ret) {
+        _cleanup_(BIO_freep) BIO *b = NULL;
+        EVP_PKEY *k;
+
+        if (isempty(pem))
+                return -EINVAL;
+        b = BIO_new_mem_buf(pem, -1);
+        RET_NULL_ENOMEM(b);
+        k = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+        if (!k) {
+                ERR_clear_error(); /* nothing of it is for the next OpenSSL user on this thread */
+                return -EINVAL;
+        }
+        *ret = k;
+        return 0;
+}
+
+static int parse_cert(const char *pem, X509 **ret) {
+        _cleanup_(BIO_freep) BIO *b = NULL;
+        X509 *x;
+
+        if (isempty(pem))
+                return -EINVAL;
+        b = BIO_new_mem_buf(pem, -1);
+        RET_NULL_ENOMEM(b);
+        x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+        if (!x) {
+                ERR_clear_error();
+                return -EINVAL;
+        }
+        *ret = x;
+        return 0;
+}
+
+int tls_key_generate(char **ret_key_pem) {
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
+        _cleanup_(BIO_freep) BIO *b = NULL;
+
+        /* P-256 like the kubelet's bootstrap keys (ecdsa.GenerateKey(elliptic.P256())). */
+        key = EVP_EC_gen("P-256");
+        if (!key)
+                return -EIO;
+        b = BIO_new(BIO_s_mem());
+        RET_NULL_ENOMEM(b);
+        if (!PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL, NULL))
+                return -EIO;
+        return bio_to_string(b, ret_key_pem);
+}
+
+int tls_csr_generate(const char *key_pem, const char *cn, char *const *orgs, char *const *dns_names, char *const *ips,
+                     char **ret_csr_pem) {
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
+        _cleanup_(X509_REQ_freep) X509_REQ *req = NULL;
+        _cleanup_(general_names_freep) GENERAL_NAMES *names = NULL;
+        _cleanup_(BIO_freep) BIO *b = NULL;
+        X509_NAME *name;
+        int r;
+
+        if (isempty(cn))
+                return -EINVAL;
+        r = parse_key(key_pem, &key);
+        if (r < 0)
+                return r;
+        req = X509_REQ_new();
+        RET_NULL_ENOMEM(req);
+        if (!X509_REQ_set_version(req, X509_REQ_VERSION_1))
+                return -EIO;
+        name = X509_REQ_get_subject_name(req);
+        /* Go's pkix.Name order: O before CN, which is also what the API server's CSR approvers read back. */
+        for (char *const *o = orgs; o && *o; o++)
+                if (!X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, (const unsigned char *) *o, -1, -1, 0))
+                        return -EINVAL;
+        if (!X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *) cn, -1, -1, 0))
+                return -EINVAL;
+
+        names = sk_GENERAL_NAME_new_null();
+        RET_NULL_ENOMEM(names);
+        for (char *const *d = dns_names; d && *d; d++) {
+                r = add_dns_name(names, *d);
+                if (r < 0)
+                        return r;
+        }
+        for (char *const *i = ips; i && *i; i++) {
+                r = add_ip_name(names, *i);
+                if (r < 0)
+                        return r;
+        }
+        if (sk_GENERAL_NAME_num(names) > 0) {
+                STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+                X509_EXTENSION *ext;
+
+                RET_NULL_ENOMEM(exts);
+                ext = X509V3_EXT_i2d(NID_subject_alt_name, 0, names);
+                if (!ext || !sk_X509_EXTENSION_push(exts, ext)) {
+                        X509_EXTENSION_free(ext);
+                        sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+                        return -ENOMEM;
+                }
+                r = X509_REQ_add_extensions(req, exts);
+                sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+                if (!r)
+                        return -EIO;
+        }
+        if (!X509_REQ_set_pubkey(req, key) || X509_REQ_sign(req, key, EVP_sha256()) <= 0)
+                return -EIO;
+        b = BIO_new(BIO_s_mem());
+        RET_NULL_ENOMEM(b);
+        if (!PEM_write_bio_X509_REQ(b, req))
+                return -EIO;
+        return bio_to_string(b, ret_csr_pem);
+}
+
+int tls_cert_validity(const char *cert_pem, int64_t *ret_not_before, int64_t *ret_not_after) {
+        _cleanup_(X509_freep) X509 *x = NULL;
+        struct tm nb, na;
+        int r = parse_cert(cert_pem, &x);
+
+        if (r < 0)
+                return r;
+        if (!ASN1_TIME_to_tm(X509_get0_notBefore(x), &nb) || !ASN1_TIME_to_tm(X509_get0_notAfter(x), &na))
+                return -EINVAL;
+        *ret_not_before = (int64_t) timegm(&nb);
+        *ret_not_after = (int64_t) timegm(&na);
+        return 0;
+}
+
+int tls_cert_check_key(const char *cert_pem, const char *key_pem) {
+        _cleanup_(X509_freep) X509 *x = NULL;
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
+        int r = parse_cert(cert_pem, &x);
+
+        if (r < 0)
+                return r;
+        r = parse_key(key_pem, &key);
+        if (r < 0)
+                return r;
+        if (X509_check_private_key(x, key) != 1) {
+                ERR_clear_error();
+                return -EKEYREJECTED;
+        }
         return 0;
 }

@@ -443,6 +443,12 @@ const char *container_log_path(const Container *c) {
         return c->cfg->log_path;
 }
 
+char *const *container_cgroup_dirs(const Container *c, int *ret_version) {
+        if (ret_version)
+                *ret_version = c->cfg->cgroup_version;
+        return c->cfg->cgroup_dirs;
+}
+
 /* Reaps the shim when this process spawned it and it has exited (no zombie is left behind). */
 static void reap_shim(Container *c) {
         if (!c->shim_is_child || c->shim_pidfd < 0)

@@ -208,6 +208,9 @@ int container_remove(Container *c, bool force, ErrorBuf *e);
 /* The entrypoint's pid, or -ESRCH. */
 int container_pid(Container *c, pid_t *ret);
 const char *container_log_path(const Container *c);
+/* The container's cgroup directories (absolute, one per hierarchy: v1 one per controller, v2 one; NULL-terminated,
+ * owned by c) and the cgroup version (1 or 2), for reading its usage (/stats/summary). */
+char *const *container_cgroup_dirs(const Container *c, int *ret_version);
 /* Makes the shim reopen the log path, for a caller that rotated (renamed) the file itself, as the kubelet's
  * container log manager does (CRI ReopenContainerLog). Asynchronous: the new file appears once the shim did it. */
 int container_reopen_log(Container *c);
@@ -252,3 +255,19 @@ int container_exec_async(Container *c, sd_event *event, const ExecSpec *spec, ex
 /* SIGKILLs the process (and its process group) and frees the job without calling done(); the process is reaped
  * on the loop once it is gone. NULL-safe; returns NULL. Not for use from or after done(). */
 ExecJob *exec_job_cancel(ExecJob *j);
+
+/* Interactive exec (kubectl exec): spec->argv with the given stdio, which the caller keeps (the process gets
+ * copies); stdin_fd < 0 means /dev/null. tty: stdin_fd is a terminal (the slave of exec_pty_open(), usually also
+ * stdout_fd and stderr_fd) that becomes the process's controlling terminal in a new session. spec's timeout and
+ * output fields are not used. On success the process is the caller's child (exit signal 0, see above): *ret_pidfd
+ * turns readable when it exited; exec_process_exit_code() reaps it, exec_process_abandon() kills and reaps it. */
+int container_exec_spawn(Container *c, const ExecSpec *spec, int stdin_fd, int stdout_fd, int stderr_fd, bool tty,
+                         pid_t *ret_pid, int *ret_pidfd, ErrorBuf *e);
+/* Reaps an exited process: its exit code (128+signal when killed); -EAGAIN while it runs. */
+int exec_process_exit_code(int pidfd, int *ret);
+/* SIGKILLs the process and its group and reaps it on event once it is gone; takes pidfd over. */
+void exec_process_abandon(sd_event *event, pid_t pid, int pidfd);
+/* A pseudo-terminal allocated on the host: the master (non-blocking) for the caller, the slave for the process. */
+int exec_pty_open(int *ret_master, int *ret_slave);
+/* TIOCSWINSZ on the master (the resize channel of kubectl exec -t). */
+int exec_pty_resize(int master, unsigned width, unsigned height);

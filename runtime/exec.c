@@ -19,8 +19,10 @@
  * container_exec() runs the same code on a private loop. */
 #include <fcntl.h>
 #include <sched.h>
+#include <termios.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -80,10 +82,11 @@ typedef struct ExecLaunch {
         const SeccompFilter *filter;
         int target_pidfd;
         char *const *argv, *const *env;
-        int out, err, errfd;
-        char *process_stack; /* top */
-        pid_t pid;           /* the process, set by the helper */
-        int error;           /* errno of the helper's failed step */
+        int in, out, err, errfd; /* in < 0: /dev/null */
+        bool tty;                /* interactive exec: a new session with in as its controlling terminal */
+        char *process_stack;     /* top */
+        pid_t pid;               /* the process, set by the helper */
+        int error;               /* errno of the helper's failed step */
         const char *step;
 } ExecLaunch;
 
@@ -95,11 +98,17 @@ static int exec_process(void *userdata) {
         (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != 0)
                 _exit(137);
-        /* Its own process group: a timeout or cancel kills what the command started too. */
-        (void) setpgid(0, 0);
-        int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(l->out, 1) < 0 || dup2(l->err, 2) < 0)
+        /* Its own process group: a timeout or cancel kills what the command started too. With a terminal, its own
+         * session (also a new group), so that the terminal can become its controlling one, as with `runc exec -t`. */
+        if (l->tty)
+                (void) setsid();
+        else
+                (void) setpgid(0, 0);
+        int in = l->in >= 0 ? l->in : open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (in < 0 || dup2(in, 0) < 0 || dup2(l->out, 1) < 0 || dup2(l->err, 2) < 0)
                 process_fail(l->errfd, "setting up stdio: %s", strerror(errno));
+        if (l->tty && ioctl(0, TIOCSCTTY, 0) < 0)
+                process_fail(l->errfd, "setting the controlling terminal: %s", strerror(errno));
         process_exec(l->cfg, l->filter, l->argv, l->env, l->errfd);
 }
 
@@ -158,7 +167,8 @@ static void reap(pid_t pid) {
 
 /* Starts the process with stdout/stderr on out/err. On success the process (*ret_pid) is our child and has called
  * execve(); every setup failure is an error here. */
-static int exec_launch(Container *c, const ExecSpec *spec, int out, int err, pid_t *ret_pid, ErrorBuf *e) {
+static int exec_launch_full(Container *c, const ExecSpec *spec, int in, int out, int err, bool tty, pid_t *ret_pid,
+                            ErrorBuf *e) {
         if (!spec->argv || !spec->argv[0])
                 return error_set(e, -EINVAL, "exec in %s: no command", c->id);
         int target = exec_target(c);
@@ -184,6 +194,8 @@ static int exec_launch(Container *c, const ExecSpec *spec, int out, int err, pid
                 .target_pidfd = target,
                 .argv = spec->argv,
                 .env = merged ?: c->cfg->env,
+                .in = in,
+                .tty = tty,
                 .out = out,
                 .err = err,
                 .errfd = errpipe[1],
@@ -226,6 +238,10 @@ static int exec_launch(Container *c, const ExecSpec *spec, int out, int err, pid
         }
         *ret_pid = l.pid;
         return 0;
+}
+
+static int exec_launch(Container *c, const ExecSpec *spec, int out, int err, pid_t *ret_pid, ErrorBuf *e) {
+        return exec_launch_full(c, spec, -EBADF, out, err, false, ret_pid, e);
 }
 
 struct ExecJob {
@@ -511,4 +527,88 @@ int container_exec(Container *c, const ExecSpec *spec, ExecResult *ret, ErrorBuf
         }
         *ret = s.res;
         return 0;
+}
+
+/* ---- interactive exec (kubectl exec/attach, agent/streaming.c) ---- */
+
+int container_exec_spawn(Container *c, const ExecSpec *spec, int stdin_fd, int stdout_fd, int stderr_fd, bool tty,
+                         pid_t *ret_pid, int *ret_pidfd, ErrorBuf *e) {
+        pid_t pid;
+        int r;
+
+        if (stdout_fd < 0 || stderr_fd < 0)
+                return error_set(e, -EINVAL, "exec in %s: no stdout or stderr", c->id);
+        r = exec_launch_full(c, spec, stdin_fd, stdout_fd, stderr_fd, tty, &pid, e);
+        if (r < 0)
+                return r;
+        int pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        if (pidfd < 0) {
+                r = -errno;
+                (void) kill(pid, SIGKILL);
+                reap(pid);
+                return error_set(e, r, "exec in %s: pidfd_open: %s", c->id, strerror(-r));
+        }
+        *ret_pid = pid;
+        *ret_pidfd = pidfd;
+        return 0;
+}
+
+int exec_process_exit_code(int pidfd, int *ret) {
+        siginfo_t si = {};
+        if (waitid(P_PIDFD, (id_t) pidfd, &si, WEXITED | WNOHANG | __WALL) < 0)
+                return -errno;
+        if (si.si_pid == 0)
+                return -EAGAIN;
+        *ret = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+        return 0;
+}
+
+void exec_process_abandon(sd_event *event, pid_t pid, int pidfd) {
+        if (pidfd < 0)
+                return;
+        (void) kill(-pid, SIGKILL);
+        (void) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+        siginfo_t si = {};
+        if (waitid(P_PIDFD, (id_t) pidfd, &si, WEXITED | WNOHANG | __WALL) < 0 || si.si_pid != 0) {
+                (void) safe_close(pidfd);
+                return;
+        }
+        /* Reaped on the loop once SIGKILL took it (see exec_job_cancel()). */
+        ExecOrphan *o = calloc(1, sizeof(*o));
+        if (!o) {
+                reap(pid);
+                (void) safe_close(pidfd);
+                return;
+        }
+        o->pidfd = pidfd;
+        sd_event_source *s = NULL;
+        if (sd_event_add_io(event, &s, o->pidfd, EPOLLIN, on_orphan_exit, o) < 0) {
+                orphan_destroy(o);
+                return;
+        }
+        (void) sd_event_source_set_destroy_callback(s, orphan_destroy);
+        (void) sd_event_source_set_floating(s, true);
+        sd_event_source_unref(s);
+}
+
+int exec_pty_open(int *ret_master, int *ret_slave) {
+        _cleanup_close_ int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+        char name[64];
+
+        if (master < 0)
+                return -errno;
+        if (grantpt(master) < 0 || unlockpt(master) < 0 || ptsname_r(master, name, sizeof(name)) != 0)
+                return -errno;
+        int slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (slave < 0)
+                return -errno;
+        *ret_master = TAKE_FD(master);
+        *ret_slave = slave;
+        return 0;
+}
+
+int exec_pty_resize(int master, unsigned width, unsigned height) {
+        struct winsize ws = {.ws_col = (unsigned short) MIN(width, 65535U),
+                             .ws_row = (unsigned short) MIN(height, 65535U)};
+        return ioctl(master, TIOCSWINSZ, &ws) < 0 ? -errno : 0;
 }

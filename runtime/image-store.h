@@ -106,6 +106,7 @@ int image_resolve_process(const ImageInfo *img, char **command, char **args, cha
  * message naming the reference and the problem when it is invalid. */
 int reference_normalize(const char *ref, char **ret, ErrorBuf *e);
 
-/* `nodeletctl images import PATH [--ref REF] | ls | inspect REF|ID | rm REF|ID...` (runtime/images-ctl.c); argv[0]
- * is "images". --root-dir DIR (default $NODELET_ROOT_DIR, else /var/lib/nodelet) is accepted anywhere in argv. */
+/* `nodeletctl images import PATH [--ref REF] | pull REF [...] | ls | inspect REF|ID | rm REF|ID...`
+ * (runtime/images-ctl.c); argv[0] is "images". --root-dir DIR (default $NODELET_ROOT_DIR, else /var/lib/nodelet)
+ * is accepted anywhere in argv. */
 int images_ctl_main(int argc, char *argv[]);

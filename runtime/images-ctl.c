@@ -3,11 +3,14 @@
 
 #include <getopt.h>
 #include <stdio.h>
+#include <time.h>
 
+#include "common/fileio.h"
 #include "common/json-util.h"
 #include "common/log.h"
 #include "runtime/image-store.h"
 #include "runtime/reference.h"
+#include "runtime/registry.h"
 
 #define DEFAULT_ROOT_DIR "/var/lib/nodelet"
 
@@ -17,6 +20,10 @@ static void usage(FILE *f) {
                    "  import PATH [--ref REF] [--quiet]\n"
                    "                           import an OCI layout directory, oci-archive or docker-archive tar;\n"
                    "                           --quiet prints only the image id, or only the error\n"
+                   "  pull REF [--platform OS/ARCH[/VARIANT]] [--creds USER:PASS] [--authfile FILE]\n"
+                   "       [--tls-verify=false] [--quiet]\n"
+                   "                           pull an image from its registry; --authfile is a docker\n"
+                   "                           config.json; --quiet prints only the image id, or only the error\n"
                    "  ls                       list images\n"
                    "  inspect REF|ID           print an image's id, references, config and layers as JSON\n"
                    "  rm REF|ID...             remove images (a reference removes that tag)\n");
@@ -66,6 +73,97 @@ static int cmd_import(ImageStore *s, int argc, char *argv[], const char *ref, bo
         }
         for (char **i = info->refs; !quiet && *i; i++)
                 printf("Imported %s\n", *i);
+        printf("%s\n", info->id);
+        return 0;
+}
+
+typedef struct PullCtl {
+        const char *platform, *creds, *authfile;
+        bool tls_verify_off;
+} PullCtl;
+
+typedef struct PullView {
+        bool tty;
+        uint64_t last_usec;
+} PullView;
+
+/* A progress line redrawn in place on a terminal (at most ten times a second), one line per layer otherwise (logs,
+ * CI): the podman/skopeo split. */
+static void pull_progress(const PullProgress *p, void *userdata) {
+        PullView *v = userdata;
+        char done[32], total[32];
+        if (!v->tty) {
+                if (streq(p->event, "skipped"))
+                        printf("Layer %s: already present\n", p->layer);
+                else if (streq(p->event, "layer"))
+                        printf("Layer %s: done (%u/%u)\n", p->layer, p->layers_done, p->layers_total);
+                fflush(stdout);
+                return;
+        }
+        struct timespec ts;
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t now = (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+        if (streq(p->event, "bytes") && now - v->last_usec < 100 * USEC_PER_MSEC)
+                return;
+        v->last_usec = now;
+        human_size(p->bytes_done, done, sizeof done);
+        human_size(p->bytes_total, total, sizeof total);
+        unsigned width = 30, fill = p->bytes_total ? (unsigned) (p->bytes_done * width / p->bytes_total) : width;
+        char bar[64];
+        for (unsigned i = 0; i < width; i++)
+                bar[i] = i < fill ? '=' : ' ';
+        bar[width] = 0;
+        printf("\r[%s] %s / %s  layers %u/%u (%u present)\033[K", bar, done, total, p->layers_done, p->layers_total,
+               p->layers_skipped);
+        fflush(stdout);
+}
+
+static int cmd_pull(ImageStore *s, int argc, char *argv[], const PullCtl *c, bool quiet) {
+        if (argc != 2) {
+                usage(stderr);
+                return EXIT_USAGE;
+        }
+        _cleanup_free_ char *user = NULL, *authfile = NULL;
+        PullView view = {.tty = isatty(STDOUT_FILENO)};
+        PullOptions o = {
+                .ref = argv[1],
+                .platform = c->platform,
+                .tls_verify_off = c->tls_verify_off,
+                .progress = quiet ? NULL : pull_progress,
+                .progress_userdata = &view,
+        };
+        if (c->creds) {
+                const char *colon = strchr(c->creds, ':');
+                if (!colon) {
+                        fprintf(stderr, "nodeletctl images pull: --creds expects USER:PASS\n");
+                        return EXIT_USAGE;
+                }
+                user = strndup(c->creds, (size_t) (colon - c->creds));
+                if (!user)
+                        return log_error_errno(-ENOMEM, "Out of memory");
+                o.username = user;
+                o.password = colon + 1;
+        }
+        if (c->authfile) {
+                int r = read_full_file(c->authfile, 1024 * 1024, &authfile, NULL);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to read --authfile %s: %m", c->authfile);
+                o.auth_json = authfile;
+        }
+        _cleanup_(image_info_freep) ImageInfo *info = NULL;
+        ErrorBuf e = {};
+        int r = image_pull(s, &o, &info, &e);
+        if (view.tty && !quiet)
+                printf("\n");
+        if (r < 0) {
+                if (quiet)
+                        fprintf(stderr, "%s\n", error_message(&e, r));
+                else
+                        log_error("Failed to pull image: %s", error_message(&e, r));
+                return r;
+        }
+        if (!quiet)
+                printf("Pulled %s (%s)\n", info->refs[0] ?: argv[1], info->manifest_digest);
         printf("%s\n", info->id);
         return 0;
 }
@@ -161,11 +259,16 @@ int images_ctl_main(int argc, char *argv[]) {
                 {"state-dir", required_argument, NULL, 'S'}, /* every verb takes it; images live in root-dir */
                 {"ref", required_argument, NULL, 'r'},
                 {"quiet", no_argument, NULL, 'q'},
+                {"platform", required_argument, NULL, 'P'},
+                {"creds", required_argument, NULL, 'C'},
+                {"authfile", required_argument, NULL, 'A'},
+                {"tls-verify", optional_argument, NULL, 'T'},
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
         const char *root_dir = getenv("NODELET_ROOT_DIR") ?: DEFAULT_ROOT_DIR, *ref = NULL;
-        bool quiet = false;
+        bool quiet = false, pull_opts = false;
+        PullCtl pc = {};
         int c;
         optind = 0;
         while ((c = getopt_long(argc, argv, "hq", options, NULL)) >= 0)
@@ -181,6 +284,27 @@ int images_ctl_main(int argc, char *argv[]) {
                 case 'q':
                         quiet = true;
                         break;
+                case 'P':
+                        pc.platform = optarg;
+                        pull_opts = true;
+                        break;
+                case 'C':
+                        pc.creds = optarg;
+                        pull_opts = true;
+                        break;
+                case 'A':
+                        pc.authfile = optarg;
+                        pull_opts = true;
+                        break;
+                case 'T':
+                        /* podman's and skopeo's spelling: --tls-verify=false */
+                        if (optarg && !streq(optarg, "true") && !streq(optarg, "false")) {
+                                fprintf(stderr, "nodeletctl images: --tls-verify expects true or false\n");
+                                return 2;
+                        }
+                        pc.tls_verify_off = optarg && streq(optarg, "false");
+                        pull_opts = true;
+                        break;
                 case 'h':
                         usage(stdout);
                         return 0;
@@ -195,14 +319,19 @@ int images_ctl_main(int argc, char *argv[]) {
                 return 2;
         }
         const char *cmd = args[1];
-        if (!streq(cmd, "import") && !streq(cmd, "ls") && !streq(cmd, "list") && !streq(cmd, "rm") &&
-            !streq(cmd, "inspect")) {
+        if (!streq(cmd, "import") && !streq(cmd, "pull") && !streq(cmd, "ls") && !streq(cmd, "list") &&
+            !streq(cmd, "rm") && !streq(cmd, "inspect")) {
                 fprintf(stderr, "nodeletctl images: unknown command '%s'\n", cmd);
                 usage(stderr);
                 return 2;
         }
-        if ((ref || quiet) && !streq(cmd, "import")) {
-                fprintf(stderr, "nodeletctl images: --ref and --quiet are only valid with import\n");
+        if ((ref && !streq(cmd, "import")) || (quiet && !streq(cmd, "import") && !streq(cmd, "pull"))) {
+                fprintf(stderr, "nodeletctl images: --ref is only valid with import, --quiet with import and pull\n");
+                return 2;
+        }
+        if (pull_opts && !streq(cmd, "pull")) {
+                fprintf(stderr, "nodeletctl images: --platform, --creds, --authfile and --tls-verify are only valid "
+                                "with pull\n");
                 return 2;
         }
         _cleanup_(image_store_freep) ImageStore *s = NULL;
@@ -211,6 +340,8 @@ int images_ctl_main(int argc, char *argv[]) {
         int r;
         if (streq(cmd, "import"))
                 r = cmd_import(s, n - 1, args + 1, ref, quiet);
+        else if (streq(cmd, "pull"))
+                r = cmd_pull(s, n - 1, args + 1, &pc, quiet);
         else if (streq(cmd, "rm"))
                 r = cmd_rm(s, n - 1, args + 1);
         else if (streq(cmd, "inspect"))

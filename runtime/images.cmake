@@ -7,5 +7,7 @@ add_library(nodelet-images STATIC
   ${CMAKE_CURRENT_LIST_DIR}/images-ctl.c
   ${CMAKE_CURRENT_LIST_DIR}/layer.c
   ${CMAKE_CURRENT_LIST_DIR}/layer-media.c
-  ${CMAKE_CURRENT_LIST_DIR}/reference.c)
-target_link_libraries(nodelet-images PUBLIC nodelet-common PkgConfig::LIBARCHIVE PkgConfig::OPENSSL)
+  ${CMAKE_CURRENT_LIST_DIR}/reference.c
+  ${CMAKE_CURRENT_LIST_DIR}/registry.c
+  ${CMAKE_CURRENT_LIST_DIR}/registry-auth.c)
+target_link_libraries(nodelet-images PUBLIC nodelet-common PkgConfig::LIBARCHIVE PkgConfig::OPENSSL PkgConfig::LIBCURL)

@@ -9,13 +9,17 @@ PKGS=(
   # libraries
   libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev libjansson-dev
   libcurl4-openssl-dev libseccomp-dev check libsubunit-dev libsystemd-dev libyaml-dev
-  libarchive-dev libmicrohttpd-dev libssl-dev libcap-dev
+  libarchive-dev libmicrohttpd-dev libgnutls28-dev libssl-dev libcap-dev
+  zlib1g-dev
   # test peers and tools
   nftables iproute2 busybox-static python3 python3-grpcio curl runc containernetworking-plugins zstd
   conntrack procps util-linux kmod jq hyperfine
   # the fake kube-apiserver and the API client tests make their CA with the openssl CLI; the install test runs
   # systemd-analyze verify on the unit (skipped, not passed, without it otherwise)
   openssl systemd binutils
+  # registry pulls (tests/runtime/registry, bench/runtime/bench-pull.py): a real registry, skopeo to fill it,
+  # htpasswd for its basic auth, umoci as the benchmark's unpack anchor, GNU time for its peak RSS
+  docker-registry skopeo apache2-utils umoci time
 )
 
 missing=()

@@ -764,7 +764,9 @@ START_TEST(test_kubeadm_config) {
         ck_assert_uint_eq(c->image_minimum_gc_age_usec, 120 * USEC_PER_SEC);
 
         /* Ignored fields: one warning each, with the line; empty ones ({} or "") say nothing. */
-        ck_assert(warnings_contain(c, "config.yaml:41: rotateCertificates: not implemented by nodelet, ignored"));
+        /* rotateCertificates is a real setting now (TLS bootstrap, agent/bootstrap.h): taken, no warning. */
+        ck_assert(!warnings_contain(c, "rotateCertificates"));
+        ck_assert(c->rotate_certificates);
         ck_assert(warnings_contain(c, "config.yaml:49: cpuManagerPolicy: not implemented by nodelet, ignored"));
         /* kubeAPIQPS is a real setting now: no warning, its value taken. */
         ck_assert(!warnings_contain(c, "kubeAPIQPS"));
@@ -974,6 +976,43 @@ START_TEST(test_dump_round_trip) {
 }
 END_TEST
 
+START_TEST(test_cert_rotation_settings) {
+        /* Both off by default, like the kubelet's v1beta1 defaults and flags. */
+        _cleanup_(nodelet_config_freep) NodeletConfig *d = load_ok(NULL, NULL);
+        ck_assert(!d->rotate_certificates);
+        ck_assert(!d->server_tls_bootstrap);
+
+        /* From the file, without warnings, and dumped back under their KubeletConfiguration names. */
+        _cleanup_(nodelet_config_freep) NodeletConfig *c =
+                load_ok(HEADER "rotateCertificates: true\nserverTLSBootstrap: true\n", NULL);
+        ck_assert(c->rotate_certificates);
+        ck_assert(c->server_tls_bootstrap);
+        ck_assert(!warnings_contain(c, "rotateCertificates"));
+        ck_assert(!warnings_contain(c, "serverTLSBootstrap"));
+        _cleanup_json_ json_t *dump = NULL;
+        ck_assert_int_eq(nodelet_config_dump(c, &dump), 0);
+        ck_assert(json_is_true(json_object_get(dump, "rotateCertificates")));
+        ck_assert(json_is_true(json_object_get(dump, "serverTLSBootstrap")));
+
+        /* The flags override the file. */
+        static const char *const flags[] = {"--rotate-certificates=false", "--rotate-server-certificates=false", NULL};
+        _cleanup_(nodelet_config_freep) NodeletConfig *f =
+                load_ok(HEADER "rotateCertificates: true\nserverTLSBootstrap: true\n", flags);
+        ck_assert(!f->rotate_certificates);
+        ck_assert(!f->server_tls_bootstrap);
+        static const char *const on[] = {"--rotate-certificates", "--rotate-server-certificates", NULL};
+        _cleanup_(nodelet_config_freep) NodeletConfig *o = load_ok(NULL, on);
+        ck_assert(o->rotate_certificates);
+        ck_assert(o->server_tls_bootstrap);
+
+        /* A wrong type is refused with the field named. */
+        NodeletConfig *bad = NULL;
+        ErrorBuf e = {};
+        ck_assert_int_eq(load(HEADER "serverTLSBootstrap: sometimes\n", NULL, &bad, &e), -EINVAL);
+        ck_assert_msg(strstr(e.msg, "serverTLSBootstrap"), "%s", e.msg);
+}
+END_TEST
+
 START_TEST(test_enums) {
         ck_assert_str_eq(cgroup_driver_kind_to_string(CGROUP_DRIVER_SYSTEMD), "systemd");
         ck_assert_int_eq(cgroup_driver_kind_from_string("cgroupfs"), CGROUP_DRIVER_CGROUPFS);
@@ -982,6 +1021,141 @@ START_TEST(test_enums) {
         ck_assert_str_eq(authorization_mode_to_string(AUTHORIZATION_MODE_ALWAYS_ALLOW), "AlwaysAllow");
         ck_assert_int_eq(authorization_mode_from_string("Webhook"), AUTHORIZATION_MODE_WEBHOOK);
         ck_assert_int_eq(authorization_mode_from_string(NULL), _AUTHORIZATION_MODE_INVALID);
+}
+END_TEST
+
+/* The kube-proxy flags (cluster mode's Services): kube-proxy's names, flag-only, validated. */
+START_TEST(test_proxy_flags) {
+        NodeletConfig *c = load_ok(NULL, NULL);
+        ck_assert(!c->disable_proxy);
+        ck_assert_str_eq(c->proxy_mode, "nftables");
+        ck_assert_str_eq(c->proxy_kubeconfig, "");
+        ck_assert_ptr_nonnull(c->cluster_cidrs);
+        ck_assert_ptr_null(c->cluster_cidrs[0]);
+        ck_assert_ptr_null(c->service_cluster_ip_ranges[0]);
+        ck_assert_ptr_null(c->nodeport_addresses[0]);
+        ck_assert(!c->masquerade_all);
+        ck_assert_uint_eq(c->proxy_min_sync_period_usec, USEC_PER_SEC);
+        c = nodelet_config_free(c);
+
+        const char *const flags[] = {"--disable-proxy",
+                                     "--proxy-mode=nftables",
+                                     "--proxy-kubeconfig=/etc/nodelet/proxy.conf",
+                                     "--cluster-cidr=10.244.0.0/16,fd00:10::/56",
+                                     "--service-cluster-ip-range",
+                                     "10.96.0.0/12",
+                                     "--nodeport-addresses=192.168.0.0/16,10.0.0.0/8",
+                                     "--masquerade-all",
+                                     "--proxy-min-sync-period=250ms",
+                                     NULL};
+        c = load_ok(NULL, flags);
+        ck_assert(c->disable_proxy);
+        ck_assert_str_eq(c->proxy_kubeconfig, "/etc/nodelet/proxy.conf");
+        ck_assert_str_eq(c->cluster_cidrs[0], "10.244.0.0/16");
+        ck_assert_str_eq(c->cluster_cidrs[1], "fd00:10::/56");
+        ck_assert_ptr_null(c->cluster_cidrs[2]);
+        ck_assert_str_eq(c->service_cluster_ip_ranges[0], "10.96.0.0/12");
+        ck_assert_str_eq(c->nodeport_addresses[1], "10.0.0.0/8");
+        ck_assert(c->masquerade_all);
+        ck_assert_uint_eq(c->proxy_min_sync_period_usec, 250 * USEC_PER_MSEC);
+        /* Not KubeletConfiguration fields: the dump has none of them. */
+        _cleanup_json_ json_t *dump = NULL;
+        ck_assert_int_eq(nodelet_config_dump(c, &dump), 0);
+        ck_assert_ptr_null(json_object_get(dump, "clusterCIDR"));
+        ck_assert_ptr_null(json_object_get(dump, "masqueradeAll"));
+        c = nodelet_config_free(c);
+
+        const char *const primary[] = {"--nodeport-addresses=primary", "--proxy-min-sync-period=0", NULL};
+        c = load_ok(NULL, primary);
+        ck_assert_str_eq(c->nodeport_addresses[0], "primary");
+        ck_assert_uint_eq(c->proxy_min_sync_period_usec, 0);
+        c = nodelet_config_free(c);
+
+        static const struct {
+                const char *flags[3];
+                const char *yaml;
+                const char *message;
+        } bad[] = {
+                {{"--proxy-mode=iptables"}, NULL, "--proxy-mode: only \"nftables\" is supported, got \"iptables\""},
+                {{"--proxy-mode=ipvs"}, NULL, "--proxy-mode: only \"nftables\" is supported, got \"ipvs\""},
+                {{"--cluster-cidr=10.244.0.0/16,10.245.0.0/16"},
+                 NULL,
+                 "--cluster-cidr: at most one IPv4 and one IPv6 CIDR"},
+                {{"--cluster-cidr=10.244.0.0"},
+                 NULL,
+                 "--cluster-cidr: expected a CIDR (address/prefix length), got \"10.244.0.0\""},
+                {{"--service-cluster-ip-range=fd00::/108,fd01::/108"},
+                 NULL,
+                 "--service-cluster-ip-range: at most one IPv4 and one IPv6 CIDR"},
+                {{"--nodeport-addresses=eth0"},
+                 NULL,
+                 "--nodeport-addresses: expected a CIDR or \"primary\", got \"eth0\""},
+                {{"--nodeport-addresses=primary,10.0.0.0/8"},
+                 NULL,
+                 "--nodeport-addresses: \"primary\" cannot be combined with CIDRs"},
+                {{"--proxy-min-sync-period=-1s"}, NULL, "--proxy-min-sync-period: must not be negative, got \"-1s\""},
+                {{"--masquerade-all=maybe"}, NULL, "--masquerade-all: expected true or false, got \"maybe\""},
+                /* flag-only: the file does not take them */
+                {{NULL}, HEADER "clusterCIDR: 10.244.0.0/16\n", "@/config.yaml:3: clusterCIDR: unknown field"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                _cleanup_free_ char *expected = NULL;
+                ErrorBuf e = {};
+                int r = load(bad[i].yaml, bad[i].flags, &c, &e);
+                ck_assert_msg(r == -EINVAL, "case %zu: %d", i, r);
+                ck_assert_int_ge(asprintf(&expected, "%s%s", bad[i].message[0] == '@' ? tmpdir : "",
+                                          bad[i].message + (bad[i].message[0] == '@')),
+                                 0);
+                ck_assert_str_eq(e.msg, expected);
+        }
+
+        /* --help lists them. */
+        _cleanup_free_ char *help = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&help, &size);
+        ck_assert_ptr_nonnull(f);
+        nodelet_config_usage(f);
+        fclose(f);
+        for (const char *const *flag =
+                     (const char *const[]){"--disable-proxy", "--proxy-mode string", "--proxy-kubeconfig string",
+                                           "--cluster-cidr strings", "--service-cluster-ip-range strings",
+                                           "--nodeport-addresses strings", "--masquerade-all",
+                                           "--proxy-min-sync-period duration", NULL};
+             *flag; flag++)
+                ck_assert_msg(strstr(help, *flag), "--help lacks %s", *flag);
+}
+END_TEST
+
+/* eventRecordQPS/eventBurst (--event-qps/--event-burst): real settings for the events' own API client; QPS 0 means
+ * no limit and is kept, a 0 burst is the default (the kubelet's v1beta1 defaulting). */
+START_TEST(test_event_rate_settings) {
+        _cleanup_(nodelet_config_freep) NodeletConfig *d = load_ok(NULL, NULL);
+        ck_assert_int_eq(d->event_record_qps, 50);
+        ck_assert_int_eq(d->event_burst, 100);
+        ck_assert(!warnings_contain(d, "eventRecordQPS"));
+
+        _cleanup_(nodelet_config_freep) NodeletConfig *f = load_ok(HEADER "eventRecordQPS: 0\neventBurst: 0\n", NULL);
+        ck_assert_int_eq(f->event_record_qps, 0);
+        ck_assert_int_eq(f->event_burst, 100);
+        ck_assert(!warnings_contain(f, "eventRecordQPS"));
+        ck_assert(!warnings_contain(f, "eventBurst"));
+
+        const char *const flags[] = {"--event-qps=5", "--event-burst=7", NULL};
+        _cleanup_(nodelet_config_freep) NodeletConfig *g =
+                load_ok(HEADER "eventRecordQPS: 20\neventBurst: 30\n", flags);
+        ck_assert_int_eq(g->event_record_qps, 5);
+        ck_assert_int_eq(g->event_burst, 7);
+
+        NodeletConfig *bad = NULL;
+        ErrorBuf e = {};
+        ck_assert_int_eq(load(HEADER "eventRecordQPS: -1\n", NULL, &bad, &e), -EINVAL);
+        ck_assert_msg(strstr(e.msg, "eventRecordQPS"), "%s", e.msg);
+        ck_assert_ptr_null(bad);
+
+        _cleanup_json_ json_t *dump = NULL;
+        ck_assert_int_eq(nodelet_config_dump(g, &dump), 0);
+        ck_assert_int_eq(json_integer_value(json_object_get(dump, "eventRecordQPS")), 5);
+        ck_assert_int_eq(json_integer_value(json_object_get(dump, "eventBurst")), 7);
 }
 END_TEST
 
@@ -1005,6 +1179,9 @@ int main(void) {
         tcase_add_test(tc, test_help);
         tcase_add_test(tc, test_dump_round_trip);
         tcase_add_test(tc, test_enums);
+        tcase_add_test(tc, test_cert_rotation_settings);
+        tcase_add_test(tc, test_proxy_flags);
+        tcase_add_test(tc, test_event_rate_settings);
         suite_add_tcase(s, tc);
         return test_run_suite(s);
 }

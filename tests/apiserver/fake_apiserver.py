@@ -35,11 +35,12 @@ ConfigMap, Secret, ServiceAccount (+token), Namespace, Event (core/v1 and events
 CertificateSigningRequest (+approval, +status); create/get/list/watch/update/patch/delete with resourceVersion,
 label and field selectors, limit/continue, bookmarks, 410 for compacted history, merge / strategic merge / JSON
 patch, status subresources, preconditions, graceful pod deletion, finalizers, field validation warnings; the Node
-authorizer and NodeRestriction admission as the captures show them; Table output for kubectl get.
+authorizer and NodeRestriction admission as the captures show them; Table output for kubectl get; TokenReview
+and SubjectAccessReview (answered by this fake's own authenticator and authorizer; fake.reviews lists the SARs).
 
 TODO (not implemented yet; the stubs answer 501 NotImplemented):
-  - pods/log, pods/exec, pods/attach, pods/portforward, nodes/proxy: proxying (with upgrades) to the kubelet API
-  - TokenReview and SubjectAccessReview (authentication.k8s.io, authorization.k8s.io)
+  - nodes/proxy (pods/log, exec, attach and portforward are proxied to the kubelet API, upgrades included, as
+    kube-apiserver-kubelet-client; fake.kubelet_host overrides the node's InternalIP)
   - server-side apply (application/apply-patch+yaml), protobuf bodies, deletecollection, dry runs
   - controllers: no scheduler, no endpointslice controller, no garbage collector (propagationPolicy is ignored)
 Known differences: an expired or foreign client certificate fails the TLS handshake (the real server answers
@@ -1053,6 +1054,7 @@ class FakeAPIServer:
         self.last_event_rv = {}  # store -> rv of its last event
         self.watch_epoch = 0  # bumped by close_watches()
         self.tokens = {}  # bearer token -> User
+        self.reviews = []  # SubjectAccessReviews answered: user, groups, allowed, attributes
         self.grants = []  # (subject, group, resources, verbs) added by tests
         self._log = []
         self._stopping = False
@@ -2082,6 +2084,54 @@ class FakeAPIServer:
                                               "does not match the UID in record. The object might have been deleted "
                                               "and then recreated" % ref["uid"])
 
+    # ---- TokenReview and SubjectAccessReview (what a kubelet's webhook authn/authz asks) ----
+
+    def _token_review(self, doc):
+        """authentication.k8s.io/v1 TokenReview: the tokens this fake accepts itself (static, bootstrap,
+        TokenRequest-issued) authenticate; others get the real server's answer for an invalid token."""
+        spec = doc.get("spec") or {}
+        token = spec.get("token") or ""
+        with self.lock:
+            u = (self.tokens.get(token) or self._bootstrap_user(token)) if token else None
+        out = {"kind": "TokenReview", "apiVersion": "authentication.k8s.io/v1",
+               "metadata": {"creationTimestamp": None}, "spec": spec}
+        if u is None:
+            out["status"] = {"user": {}, "error": "[invalid bearer token, token lookup failed]"}
+            return out
+        user = {"username": u.name, "groups": u.groups + ["system:authenticated"]}
+        if u.uid:
+            user["uid"] = u.uid
+        out["status"] = {"authenticated": True, "user": user,
+                         "audiences": spec.get("audiences") or ["https://kubernetes.default.svc.cluster.local"]}
+        return out
+
+    def _access_review(self, doc):
+        """authorization.k8s.io/v1 SubjectAccessReview, answered by this fake's authorizer (system:masters, the
+        grants of grant(), the Node authorizer's rules, the kube-proxy and bootstrapper roles)."""
+        spec = doc.get("spec") or {}
+        user = User(spec.get("user") or "", spec.get("groups") or [], spec.get("uid") or "")
+        ra, nra = spec.get("resourceAttributes"), spec.get("nonResourceAttributes")
+        if ra:
+            err = self.authorize(user, ra.get("verb") or "", ra.get("resource") or "", ra.get("group") or "",
+                                 ra.get("subresource") or None, ra.get("namespace") or None, ra.get("name") or None,
+                                 "")
+        elif nra:
+            err = self.authorize(user, nra.get("verb") or "", None, None, None, None, None, nra.get("path") or "")
+        else:
+            raise ApiError(422, "Invalid", "SubjectAccessReview.authorization.k8s.io \"\" is invalid: "
+                           "spec.resourceAttributes: Invalid value: \"null\": exactly one of "
+                           "nonResourceAttributes or resourceAttributes must be specified", {})
+        status = {"allowed": err is None}
+        if err is None:
+            status["reason"] = "allowed by the fake apiserver's rules"
+        elif user.name and err.message:
+            status["reason"] = err.message
+        with self.lock:
+            self.reviews.append({"user": user.name, "groups": list(user.groups), "allowed": err is None,
+                                 "attributes": ra or nra})
+        return {"kind": "SubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
+                "metadata": {"creationTimestamp": None}, "spec": spec, "status": status}
+
     # ---- subresources with their own logic ----
 
     def _token_request(self, ns, name, body, user):
@@ -2341,6 +2391,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                                          res_name != "namespaces") or \
                 (not r.namespaced and ns is not None):
             raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
+        if r.name in ("tokenreviews", "subjectaccessreviews") and method == "POST" and not sub:
+            doc = json.loads(body or b"{}")
+            review = fake._token_review(doc) if r.name == "tokenreviews" else fake._access_review(doc)
+            return self._send(201, review)
+        if res_name == "pods" and sub in ("log", "exec", "attach", "portforward") and name:
+            return self._proxy_to_kubelet(ns, name, sub, method, entry)
         if sub in ("log", "exec", "attach", "portforward", "proxy") or r.name in ("tokenreviews",
                                                                                    "subjectaccessreviews"):
             raise err_not_implemented("%s%s" % (r.name, "/" + sub if sub else ""))
@@ -2397,6 +2453,121 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self._send(200, out)
         raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource",
                        {})
+
+    # ---- pods/log, exec, attach, portforward: proxied to the node's kubelet API ----
+
+    def _proxy_to_kubelet(self, ns, name, sub, method, entry):
+        """Like the real server: the kubelet URL from the pod's node (InternalIP or fake.kubelet_host, and
+        daemonEndpoints.kubeletEndpoint.Port), kubectl's stdin/stdout/stderr/tty turned into the kubelet's
+        input/output/error/tty, the request sent as the user kube-apiserver-kubelet-client with a client certificate
+        of the fake's CA, then bytes piped both ways: the kubelet's answer (101 and the upgraded stream, a log
+        stream, or an error) reaches the client unchanged."""
+        import select
+        import socket
+        fake = self.fake
+        pod = fake.objects.get("pods", {}).get((ns, name))
+        if pod is None:
+            raise err_not_found("pods", "", name)
+        node_name = deep_get(pod, ["spec", "nodeName"])
+        if not node_name:
+            raise err_bad_request("pod %s does not have a host assigned" % name)
+        node = fake.objects.get("nodes", {}).get(("", node_name)) or {}
+        port = deep_get(node, ["status", "daemonEndpoints", "kubeletEndpoint", "Port"]) or 10250
+        host = getattr(fake, "kubelet_host", None)
+        if not host:
+            ips = [a["address"] for a in deep_get(node, ["status", "addresses"], []) if a.get("type") == "InternalIP"]
+            host = ips[0] if ips else "127.0.0.1"
+        q = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query, keep_blank_values=True)
+        containers = [c["name"] for c in deep_get(pod, ["spec", "containers"], [])]
+        out = []
+        if sub != "portforward":
+            container = (q.get("container") or [""])[-1]
+            if not container:
+                if len(containers) != 1:
+                    raise err_bad_request("a container name must be specified for pod %s, choose one of: [%s]" %
+                                          (name, " ".join(containers)))
+                container = containers[0]
+            kpath = "/%s/%s/%s/%s" % ({"log": "containerLogs"}.get(sub, sub), ns, name, container)
+        else:
+            kpath = "/portForward/%s/%s" % (ns, name)
+        if sub in ("exec", "attach"):
+            for k_in, k_out in (("stdin", "input"), ("stdout", "output"), ("stderr", "error"), ("tty", "tty")):
+                if (q.get(k_in) or ["false"])[-1] in ("true", "1"):
+                    out.append((k_out, "1"))
+            for c in q.get("command", []):
+                out.append(("command", c))
+        elif sub == "portforward":
+            for p in q.get("ports", []):
+                out.extend(("port", x) for x in p.split(","))
+        else:
+            out.extend((k, v[-1]) for k, v in q.items() if k != "container")
+        if not fake.__dict__.get("_kubelet_client"):
+            fake._kubelet_client = fake.issue_client_cert("kube-apiserver-kubelet-client", ["system:masters"],
+                                                          name="kubelet-client")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE  # the kubelet's self-signed serving certificate, as without
+        ctx.load_cert_chain(*fake._kubelet_client)  # --kubelet-certificate-authority
+        try:
+            raw = socket.create_connection((host, port), timeout=10)
+            backend = ctx.wrap_socket(raw)
+        except OSError as e:
+            # The real server's words (captures 13-pod-log-kubelet-down, 13-exec-websocket-kubelet-down): a Status
+            # 500 without reason or details.
+            why = "dial tcp %s:%d: connect: %s" % (host, port, "connection refused" if isinstance(
+                e, ConnectionRefusedError) else (e.strerror or str(e)).lower())
+            if sub == "log":
+                raise ApiError(500, "", 'Get "https://%s:%d%s%s": %s' % (
+                    host, port, kpath, ("?" + urllib.parse.urlencode(out)) if out else "", why))
+            raise ApiError(500, "", "error dialing backend: " + why)
+        upgrade = "upgrade" in self.headers.get("Connection", "").lower()
+        head = ["%s %s%s HTTP/1.1" % (method, kpath, ("?" + urllib.parse.urlencode(out)) if out else ""),
+                "Host: %s:%d" % (host, port)]
+        for k, v in self.headers.items():
+            if k.lower() in ("host", "authorization", "content-length", "transfer-encoding", "accept-encoding") or \
+                    (not upgrade and k.lower() == "connection"):
+                continue
+            head.append("%s: %s" % (k, v))
+        if not upgrade:
+            head.append("Connection: close")
+        backend.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
+        entry["proxied"] = "https://%s:%d%s" % (host, port, kpath)
+        self.close_connection = True
+        client = self.connection
+        socks = {client: backend, backend: client}
+        for s in socks:
+            s.settimeout(30)
+        first = True
+        try:
+            while True:
+                ready = [s for s in socks if isinstance(s, ssl.SSLSocket) and s.pending()]
+                if not ready:
+                    ready, _, _ = select.select(list(socks), [], [], 600)
+                    if not ready:
+                        break
+                done = False
+                for s in ready:
+                    try:
+                        data = s.recv(65536)
+                    except (socket.timeout, ssl.SSLWantReadError):
+                        continue
+                    except (OSError, ssl.SSLError):
+                        data = b""
+                    if not data:
+                        done = True
+                        break
+                    if s is backend and first:
+                        first = False
+                        m = re.match(rb"HTTP/1\.[01] (\d+)", data)
+                        self._status = int(m.group(1)) if m else 502
+                    socks[s].sendall(data)
+                if done:
+                    break
+        finally:
+            try:
+                backend.close()
+            except OSError:
+                pass
 
     @staticmethod
     def _warn(warnings):

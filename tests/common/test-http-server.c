@@ -571,6 +571,53 @@ START_TEST(test_tls) {
 }
 END_TEST
 
+/* A renewed serving certificate (serverTLSBootstrap, agent/bootstrap.h) replaces the old one for new connections
+ * while the server runs. */
+static CURLcode fetch_verified(Fetch *f, const char *ca_pem) {
+        CURL *c = fetch_make(f, "https", "/healthz");
+        struct curl_blob blob = {.data = (void *) ca_pem, .len = strlen(ca_pem), .flags = CURL_BLOB_COPY};
+        ck_assert_int_eq(curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &blob), CURLE_OK);
+        /* A new handshake each time: a pooled connection would still carry the certificate it was set up with. */
+        ck_assert_int_eq(curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L), CURLE_OK);
+        fetch_start(f, c);
+        run_until(&f->done);
+        CURLcode result = f->result;
+        fetch_clear(f);
+        return result;
+}
+
+START_TEST(test_tls_set_certificate) {
+        _cleanup_free_ char *cert1 = NULL, *key1 = NULL, *cert2 = NULL, *key2 = NULL;
+        char *ips[] = {(char *) "127.0.0.1", NULL};
+        ErrorBuf err = {};
+        Fetch f = {};
+
+        ck_assert_int_eq(tls_self_signed_generate("one.example", ips, &cert1, &key1), 0);
+        ck_assert_int_eq(tls_self_signed_generate("two.example", ips, &cert2, &key2), 0);
+        HttpServerConfig cfg = {.bind_address = "127.0.0.1", .tls_cert_pem = cert1, .tls_key_pem = key1};
+        server_start(&cfg);
+        add_routes();
+        ck_assert_int_eq(fetch_verified(&f, cert1), CURLE_OK);
+        ck_assert_int_ne(fetch_verified(&f, cert2), CURLE_OK);
+
+        ck_assert_int_eq(http_server_set_certificate(server, cert2, key2, &err), 0);
+        ck_assert_int_eq(fetch_verified(&f, cert2), CURLE_OK);
+        ck_assert_int_ne(fetch_verified(&f, cert1), CURLE_OK);
+
+        /* Bad PEM is refused and the current certificate stays. */
+        ck_assert_int_eq(http_server_set_certificate(server, cert1, "garbage", &err), -EINVAL);
+        ck_assert_ptr_nonnull(strstr(err.msg, "private key"));
+        ck_assert_int_eq(fetch_verified(&f, cert2), CURLE_OK);
+
+        /* A plain HTTP server has no certificate to replace. */
+        HttpServer *plain = NULL;
+        HttpServerConfig pc = {.bind_address = "127.0.0.1"};
+        ck_assert_int_eq(http_server_new(event, &pc, &plain, &err), 0);
+        ck_assert_int_eq(http_server_set_certificate(plain, cert1, key1, NULL), -EINVAL);
+        http_server_free(plain);
+}
+END_TEST
+
 /* ---- connections ---- */
 
 START_TEST(test_many_connections) {
@@ -729,6 +776,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_stream_client_leaves_while_sending);
         tcase_add_test(tc, test_stream_backpressure);
         tcase_add_test(tc, test_tls);
+        tcase_add_test(tc, test_tls_set_certificate);
         tcase_add_test(tc, test_many_connections);
         tcase_add_test(tc, test_connection_limit_and_timeout);
         tcase_add_test(tc, test_bind_errors);
