@@ -59,6 +59,8 @@ struct ApiRequest {
         size_t max_line;
         uint64_t timeout_usec;
         api_line_fn_t on_line;
+        api_data_fn_t on_data; /* raw stream: the 2xx body as it arrives, nothing buffered */
+        size_t raw_size;       /* bytes handed to on_data (bounded by max_response_size) */
         api_response_fn_t done;
         void *userdata;
 
@@ -451,7 +453,13 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata) {
                 return 0;
         if (r->status == 0)
                 (void) curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &r->status);
-        if (r->stream && r->status >= 200 && r->status < 300) {
+        if (r->on_data && r->status >= 200 && r->status < 300) {
+                r->raw_size += n;
+                k = r->raw_size > r->client->options.max_response_size ? -EFBIG
+                                                                       : r->on_data(r->client, data, n, r->userdata);
+                if (k >= 0 && r->cancelled)
+                        k = -ECANCELED;
+        } else if (r->stream && r->status >= 200 && r->status < 300) {
                 k = buf_append(r, data, n, SIZE_MAX / 2);
                 if (k >= 0)
                         k = stream_lines(r);
@@ -730,6 +738,32 @@ int api_client_request(ApiClient *c, ApiVerb verb, const char *path, const json_
                 }
                 r->body_size = strlen(r->body);
         }
+        k = request_admit(r);
+        if (k < 0) {
+                request_free(r);
+                return k;
+        }
+        if (ret)
+                *ret = r;
+        return 0;
+}
+
+int api_client_stream_raw(ApiClient *c, const char *path, uint64_t timeout_usec, api_data_fn_t on_data,
+                          api_response_fn_t done, void *userdata, ApiRequest **ret) {
+        ApiRequest *r = NULL;
+        int k;
+
+        if (!on_data)
+                return -EINVAL;
+        k = client_request_new(c, API_VERB_GET, path, &r);
+        if (k < 0)
+                return k;
+        r->stream = true;
+        if (timeout_usec > 0)
+                r->timeout_usec = timeout_usec;
+        r->on_data = on_data;
+        r->done = done;
+        r->userdata = userdata;
         k = request_admit(r);
         if (k < 0) {
                 request_free(r);

@@ -110,6 +110,15 @@ int api_client_request(ApiClient *c, ApiVerb verb, const char *path, const json_
  * error. Never retried by the client: the caller (the informer) decides. timeout_usec: 0 = none. */
 int api_client_stream(ApiClient *c, const char *path, size_t max_line, uint64_t timeout_usec, api_line_fn_t on_line,
                       api_response_fn_t done, void *userdata, ApiRequest **ret);
+/* The body of a 2xx response as it arrives, in curl's chunks, for a parser that reads incrementally (informers read
+ * list pages through common/json-stream, so a page is never one buffer or one tree). Return < 0 to end the transfer
+ * (its done callback then gets that error). */
+typedef int (*api_data_fn_t)(ApiClient *c, const char *data, size_t size, void *userdata);
+/* A GET whose 2xx body goes to on_data (bounded by max_response_size: -EFBIG beyond); an error response is buffered
+ * and decoded as usual. done gets error 0 when the body ended normally: whether it was complete is the parser's
+ * to say. Not retried by the client (the caller decides). timeout_usec: 0 = the client's per-request timeout. */
+int api_client_stream_raw(ApiClient *c, const char *path, uint64_t timeout_usec, api_data_fn_t on_data,
+                          api_response_fn_t done, void *userdata, ApiRequest **ret);
 /* Cancels a request that has not completed: its callback is not called. Safe from the request's own on_line. */
 void api_request_cancel(ApiRequest *r);
 

@@ -6,6 +6,7 @@
 #include <sys/random.h>
 
 #include "common/event-util.h"
+#include "common/json-stream.h"
 #include "common/json-util.h"
 #include "common/log.h"
 
@@ -64,6 +65,13 @@ struct Informer {
 
         IndexEntry **buckets;
         size_t n_buckets, n_entries;
+
+        /* The list page being read: parsed item by item as it arrives (common/json-stream), never one tree. */
+        JxStream *page;
+        json_t *page_rest; /* the page without its items (metadata.resourceVersion, continue), once complete */
+        size_t page_items;
+        int page_error; /* what stopped the page (-ENOMEM, -EBADMSG) */
+        ErrorBuf page_errbuf;
 
         InformerStats stats;
 };
@@ -332,6 +340,48 @@ static void backoff(Informer *inf, NextStep step) {
 
 static void on_list_page(ApiClient *c, const ApiResponse *resp, void *userdata);
 
+/* An item of the page, complete: items of a list carry no kind/apiVersion on the wire (the list does: "PodList",
+ * "v1"); give them theirs, as client-go's decoder does, so a listed object looks like a watched one. */
+static int on_page_item(json_t *item, const json_t *head, size_t index, void *userdata, ErrorBuf *e) {
+        Informer *inf = userdata;
+        const char *list_kind = json_string_value(json_object_get(head, "kind"));
+        json_t *api_version = json_object_get(head, "apiVersion");
+        int r;
+
+        if (json_is_object(item)) {
+                if (list_kind && endswith(list_kind, "List") && strlen(list_kind) > 4 &&
+                    !json_object_get(item, "kind") &&
+                    json_object_set_new(item, "kind", json_stringn(list_kind, strlen(list_kind) - 4)) < 0)
+                        return -ENOMEM;
+                if (json_is_string(api_version) && !json_object_get(item, "apiVersion") &&
+                    json_object_set(item, "apiVersion", api_version) < 0)
+                        return -ENOMEM;
+        }
+        r = handle_object(inf, item, true);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                report(inf, r, "list: items[%zu] has no metadata.name, skipped", index);
+        inf->page_items++;
+        return 0;
+}
+
+static int on_page_rest(json_t *value, size_t n_items, void *userdata, ErrorBuf *e) {
+        Informer *inf = userdata;
+        if (inf->page_rest)
+                return error_set(e, -EBADMSG, "more than one JSON value");
+        inf->page_rest = json_incref(value);
+        return 0;
+}
+
+static int on_list_data(ApiClient *c, const char *data, size_t size, void *userdata) {
+        Informer *inf = userdata;
+        int r = jx_stream_feed(inf->page, data, size, &inf->page_errbuf);
+        if (r < 0)
+                inf->page_error = r;
+        return r;
+}
+
 static int append_param(char **url, const char *name, const char *value) {
         char *n = NULL;
         if (asprintf(&n, "%s%c%s=%s", *url, strchr(*url, '?') ? '&' : '?', name, value) < 0)
@@ -358,7 +408,22 @@ static int list_request(Informer *inf) {
                 if (r < 0 || (r = append_param(&url, "continue", esc)) < 0)
                         return r;
         }
-        return api_client_get(inf->client, url, on_list_page, inf, &inf->request);
+        json_decref(inf->page_rest);
+        inf->page_rest = NULL;
+        inf->page_items = 0;
+        inf->page_error = 0;
+        inf->page_errbuf = (ErrorBuf){};
+        inf->page = jx_stream_free(inf->page);
+        JxStreamConfig jc = {.source = "list page",
+                             .split_member = "items",
+                             .max_value_size = inf->max_line,
+                             .on_item = on_page_item,
+                             .on_value = on_page_rest,
+                             .userdata = inf};
+        r = jx_stream_new(&jc, &inf->page);
+        if (r < 0)
+                return r;
+        return api_client_stream_raw(inf->client, url, 0, on_list_data, on_list_page, inf, &inf->request);
 }
 
 static void list_begin(Informer *inf) {
@@ -394,12 +459,22 @@ static void list_finish(Informer *inf) {
 
 static void on_list_page(ApiClient *c, const ApiResponse *resp, void *userdata) {
         Informer *inf = userdata;
-        json_t *items, *item, *meta;
+        json_t *items, *meta;
         const char *rv, *cont;
-        size_t i;
         int r;
 
         inf->request = NULL;
+        if (resp->error < 0 && inf->page_error < 0) {
+                /* The parser (or a callback) stopped the transfer: say why. */
+                r = inf->page_error;
+                if (r == -ENOMEM)
+                        report(inf, r, "list: out of memory");
+                else
+                        report(inf, -EBADMSG, "list: the response is not a list: %s",
+                               error_message(&inf->page_errbuf, r));
+                backoff(inf, STEP_LIST);
+                return;
+        }
         if (resp->error < 0) {
                 if (resp->status == 410 && inf->continue_token) {
                         /* The continue token outlived etcd's compaction: the list starts over (the index keeps
@@ -413,43 +488,21 @@ static void on_list_page(ApiClient *c, const ApiResponse *resp, void *userdata) 
                 backoff(inf, STEP_LIST);
                 return;
         }
-        inf->stats.pages++;
-        meta = json_object_get(resp->body, "metadata");
-        items = json_object_get(resp->body, "items");
-        rv = json_string_value(json_object_get(meta, "resourceVersion"));
-        if (!json_is_object(resp->body) || isempty(rv) || !(json_is_array(items) || json_is_null(items) || !items)) {
-                report(inf, -EBADMSG, "list: the response is not a list (no metadata.resourceVersion or items)");
+        r = jx_stream_finish(inf->page, &inf->page_errbuf);
+        if (r < 0) {
+                report(inf, -EBADMSG, "list: the response ended early: %s", error_message(&inf->page_errbuf, r));
                 backoff(inf, STEP_LIST);
                 return;
         }
-        /* Items of a list carry no kind/apiVersion on the wire (the list does: "PodList", "v1"); give them theirs,
-         * as client-go's decoder does, so that a listed object looks like a watched one to its consumer. */
-        const char *list_kind = json_string_value(json_object_get(resp->body, "kind"));
-        json_t *list_api_version = json_object_get(resp->body, "apiVersion");
-        _cleanup_json_ json_t *item_kind = NULL;
-        if (list_kind && endswith(list_kind, "List") && strlen(list_kind) > 4) {
-                item_kind = json_stringn(list_kind, strlen(list_kind) - 4);
-                if (!item_kind) {
-                        report(inf, -ENOMEM, "list: out of memory");
-                        backoff(inf, STEP_LIST);
-                        return;
-                }
-        }
-        json_array_foreach (items, i, item) {
-                if (json_is_object(item)) {
-                        if (item_kind && !json_object_get(item, "kind"))
-                                (void) json_object_set(item, "kind", item_kind);
-                        if (json_is_string(list_api_version) && !json_object_get(item, "apiVersion"))
-                                (void) json_object_set(item, "apiVersion", list_api_version);
-                }
-                r = handle_object(inf, item, true);
-                if (r == -ENOMEM) {
-                        report(inf, r, "list: out of memory");
-                        backoff(inf, STEP_LIST);
-                        return;
-                }
-                if (r < 0)
-                        report(inf, r, "list: items[%zu] has no metadata.name, skipped", i);
+        inf->stats.pages++;
+        meta = json_object_get(inf->page_rest, "metadata");
+        items = json_object_get(inf->page_rest, "items");
+        rv = json_string_value(json_object_get(meta, "resourceVersion"));
+        if (!json_is_object(inf->page_rest) || isempty(rv) ||
+            !(json_is_array(items) || json_is_null(items) || !items)) {
+                report(inf, -EBADMSG, "list: the response is not a list (no metadata.resourceVersion or items)");
+                backoff(inf, STEP_LIST);
+                return;
         }
         /* Every page carries the list's resourceVersion (that of its first page): the watch starts there. */
         if (set_str(&inf->rv, rv) < 0) {
@@ -646,6 +699,8 @@ Informer *informer_free(Informer *inf) {
         free(inf->label_selector);
         free(inf->rv);
         free(inf->continue_token);
+        jx_stream_free(inf->page);
+        json_decref(inf->page_rest);
         free(inf);
         return NULL;
 }

@@ -6,8 +6,10 @@
  * arrive), so nothing here ever holds a whole list:
  *
  * - LIST in pages (limit=500 + continue, no resourceVersion: a consistent read that honours the limit, unlike the
- *   watch cache's resourceVersion=0). Each page is parsed, its items handed out one by one, and the page freed
- *   before the next one is asked for. A continue token that expired (410) restarts the list.
+ *   watch cache's resourceVersion=0). A page is read as it arrives through common/json-stream: each item is
+ *   parsed on its own and handed out as soon as it is complete (with its list's kind/apiVersion, which the wire
+ *   leaves out), so neither the page's bytes nor its tree are ever held whole; the next page is asked for once
+ *   the page ended. A continue token that expired (410) restarts the list.
  * - WATCH from the list's resourceVersion with allowWatchBookmarks=true and timeoutSeconds random in 300..600 (so
  *   a fleet of nodes does not re-watch in step). The stream is parsed line by line as it arrives, one JSON event
  *   per line, a line bounded by max_line. BOOKMARKs only advance the resourceVersion.
