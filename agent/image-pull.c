@@ -3,7 +3,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <sys/epoll.h>
 #include <sys/pidfd.h>
@@ -14,6 +13,7 @@
 #include "common/fileio.h"
 #include "common/json-util.h"
 #include "common/log.h"
+#include "common/spawn.h"
 
 #ifndef NODELET_BINDIR
 #define NODELET_BINDIR "/usr/local/bin"
@@ -272,17 +272,11 @@ static int write_auth_file(ImagePullQueue *q, PullEntry *p, char **ret_path) {
         return 0;
 }
 
-extern char **environ;
-
 /* Starts `nodeletctl images --root-dir R pull -q [--authfile F] REF` for p. On failure what was made is undone by
  * pull_child_stop(). */
 static int pull_child_start(ImagePullQueue *q, PullEntry *p) {
-        _cleanup_close_ int out_w = -EBADF, err_w = -EBADF;
         _cleanup_free_ char *auth_path = NULL;
-        posix_spawn_file_actions_t fa;
-        posix_spawnattr_t attr;
-        sigset_t mask;
-        int fds[2], r;
+        int r;
 
         p->running = true;
         q->running++;
@@ -291,31 +285,6 @@ static int pull_child_start(ImagePullQueue *q, PullEntry *p) {
                 if (r < 0)
                         return r;
         }
-        if (pipe2(fds, O_CLOEXEC) < 0)
-                return -errno;
-        p->out.fd = fds[0], out_w = fds[1];
-        if (pipe2(fds, O_CLOEXEC) < 0)
-                return -errno;
-        p->err.fd = fds[0], err_w = fds[1];
-        /* Our ends only: the child's stdout and stderr stay blocking. */
-        if (fcntl(p->out.fd, F_SETFL, O_NONBLOCK) < 0 || fcntl(p->err.fd, F_SETFL, O_NONBLOCK) < 0)
-                return -errno;
-
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_adddup2(&fa, out_w, STDOUT_FILENO);
-        posix_spawn_file_actions_adddup2(&fa, err_w, STDERR_FILENO);
-        /* The daemon blocks signals for sd-event: the child starts with none blocked and default dispositions, in a
-         * process group of its own (a ^C meant for a daemon in a terminal reaches only the daemon, which kills it). */
-        posix_spawnattr_init(&attr);
-        sigemptyset(&mask);
-        posix_spawnattr_setsigmask(&attr, &mask);
-        sigfillset(&mask);
-        sigdelset(&mask, SIGKILL);
-        sigdelset(&mask, SIGSTOP);
-        posix_spawnattr_setsigdefault(&attr, &mask);
-        posix_spawnattr_setpgroup(&attr, 0);
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
         char *argv[11];
         size_t n = 0;
         argv[n++] = q->ctl_path;
@@ -332,22 +301,9 @@ static int pull_child_start(ImagePullQueue *q, PullEntry *p) {
         argv[n++] = (char *) "--";
         argv[n++] = p->ref;
         argv[n] = NULL;
-        r = -posix_spawn(&p->pid, q->ctl_path, &fa, &attr, argv, environ);
-        posix_spawn_file_actions_destroy(&fa);
-        posix_spawnattr_destroy(&attr);
+        r = spawn_piped(q->ctl_path, argv, &p->pid, &p->pidfd, &p->out.fd, &p->err.fd);
         if (r < 0)
                 return r;
-        out_w = safe_close(out_w);
-        err_w = safe_close(err_w);
-        /* Our child, reaped by nobody else: the pid cannot be reused before pidfd_open(). */
-        p->pidfd = pidfd_open(p->pid, 0);
-        if (p->pidfd < 0) {
-                r = -errno;
-                (void) kill(p->pid, SIGKILL);
-                while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
-                        ;
-                return r;
-        }
         p->started_usec = now_usec(q);
         if ((r = sd_event_add_io(q->event, &p->exit_source, p->pidfd, EPOLLIN, on_child_exit, p)) < 0 ||
             (r = sd_event_add_io(q->event, &p->out.source, p->out.fd, EPOLLIN, on_child_output, &p->out)) < 0 ||

@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <sys/epoll.h>
 #include <sys/pidfd.h>
@@ -16,6 +15,7 @@
 #include "common/fileio.h"
 #include "common/json-util.h"
 #include "common/log.h"
+#include "common/spawn.h"
 
 #ifndef NODELET_BINDIR
 #define NODELET_BINDIR "/usr/local/bin"
@@ -331,62 +331,18 @@ static int on_child_exit(sd_event_source *s, int fd, uint32_t revents, void *use
         return 0;
 }
 
-extern char **environ;
-
 /* Starts `nodeletctl images --root-dir R import --quiet PATH` for *jp, which p->child takes on success. */
 static int preload_child_start(Preload *p, PreloadJob **jp) {
         _cleanup_(preload_child_freep) PreloadChild *c = calloc(1, sizeof *c);
-        _cleanup_close_ int out_w = -EBADF, err_w = -EBADF;
-        posix_spawn_file_actions_t fa;
-        posix_spawnattr_t attr;
-        sigset_t mask;
-        int fds[2], r;
+        int r;
 
         RET_NULL_ENOMEM(c);
         c->pidfd = c->out.fd = c->err.fd = -EBADF;
-        if (pipe2(fds, O_CLOEXEC) < 0)
-                return -errno;
-        c->out.fd = fds[0], out_w = fds[1];
-        if (pipe2(fds, O_CLOEXEC) < 0)
-                return -errno;
-        c->err.fd = fds[0], err_w = fds[1];
-        /* Our ends only: the child's stdout and stderr stay blocking. */
-        if (fcntl(c->out.fd, F_SETFL, O_NONBLOCK) < 0 || fcntl(c->err.fd, F_SETFL, O_NONBLOCK) < 0)
-                return -errno;
-
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_adddup2(&fa, out_w, STDOUT_FILENO);
-        posix_spawn_file_actions_adddup2(&fa, err_w, STDERR_FILENO);
-        /* The daemon blocks signals for sd-event: the child starts with none blocked and default dispositions. Its
-         * own process group, so that a ^C meant for a daemon in a terminal reaches the daemon, which kills it. */
-        posix_spawnattr_init(&attr);
-        sigemptyset(&mask);
-        posix_spawnattr_setsigmask(&attr, &mask);
-        sigfillset(&mask);
-        sigdelset(&mask, SIGKILL);
-        sigdelset(&mask, SIGSTOP);
-        posix_spawnattr_setsigdefault(&attr, &mask);
-        posix_spawnattr_setpgroup(&attr, 0);
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
         char *argv[] = {p->ctl_path,       (char *) "images",  (char *) "--root-dir", p->root_dir,
                         (char *) "import", (char *) "--quiet", (*jp)->path,           NULL};
-        r = -posix_spawn(&c->pid, p->ctl_path, &fa, &attr, argv, environ);
-        posix_spawn_file_actions_destroy(&fa);
-        posix_spawnattr_destroy(&attr);
+        r = spawn_piped(p->ctl_path, argv, &c->pid, &c->pidfd, &c->out.fd, &c->err.fd);
         if (r < 0)
                 return r;
-        out_w = safe_close(out_w);
-        err_w = safe_close(err_w);
-        /* Our child, reaped by nobody else: the pid cannot be reused before pidfd_open(). */
-        c->pidfd = pidfd_open(c->pid, 0);
-        if (c->pidfd < 0) {
-                r = -errno;
-                (void) kill(c->pid, SIGKILL);
-                while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
-                        ;
-                return r;
-        }
         /* From here on, freeing c kills and reaps the child. */
         if ((r = sd_event_add_io(p->event, &c->exit_source, c->pidfd, EPOLLIN, on_child_exit, p)) < 0 ||
             (r = sd_event_add_io(p->event, &c->out.source, c->out.fd, EPOLLIN, on_child_output, &c->out)) < 0 ||

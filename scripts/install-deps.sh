@@ -21,6 +21,9 @@ PKGS=(
   # htpasswd for its basic auth, umoci as the benchmark's unpack anchor, GNU time for its peak RSS
   docker-registry skopeo apache2-utils umoci time
 )
+# kubectl: the cluster tests drive the fake API server with the machine's kubectl (exec, port-forward, wait, events);
+# on a machine without one, Debian's kubernetes-client (its SPDY exec/port-forward path is served too)
+command -v kubectl >/dev/null 2>&1 || PKGS+=(kubernetes-client)
 
 missing=()
 for p in "${PKGS[@]}"; do
