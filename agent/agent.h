@@ -265,6 +265,7 @@ struct Manager {
         bool api_pending;         /* cluster mode, credentials still to come (TLS bootstrap, agent/bootstrap.h) */
         void *preload;
         struct ImagePullQueue *pulls; /* registry pulls, `nodeletctl images pull` children (agent/image-pull.h) */
+        struct ImageGc *image_gc;     /* image garbage collection, the cached image list (agent/image-gc.h) */
         bool preload_done;
         bool source_synced;
         PodWorker *workers;

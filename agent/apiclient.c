@@ -81,6 +81,7 @@ struct ApiRequest {
         int abort_error; /* why our write callback ended the transfer */
 
         bool cancelled, in_done;
+        bool end_requested; /* api_client_end_streams(): end it from its timer */
 };
 
 struct ApiClient {
@@ -350,6 +351,11 @@ static int request_admit(ApiRequest *r);
 
 static int on_request_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         ApiRequest *r = userdata;
+        if (r->end_requested) {
+                request_reset_attempt(r);
+                request_complete(r, -ECONNABORTED, NULL, "the client ended the stream (new credentials)", NULL);
+                return 0;
+        }
         int k = request_admit(r);
         if (k < 0)
                 request_complete(r, k, NULL, error_message(&r->start_error, k), NULL);
@@ -922,6 +928,20 @@ int api_client_set_kubeconfig(ApiClient *c, Kubeconfig *kc) {
         c->retired_kc[c->n_retired_kc++] = c->kc;
         c->kc = kc;
         return 0;
+}
+
+void api_client_end_streams(ApiClient *c) {
+        if (!c)
+                return;
+        /* Only marked and timed here: the caller may be inside a curl callback (a CSR watch line), where no easy
+         * handle may be removed. Streams waiting for their (next) start are left alone: they start with the
+         * credentials current then. */
+        for (ApiRequest *r = c->requests; r; r = r->next)
+                if (r->stream && r->curl && !r->cancelled && !r->end_requested) {
+                        r->end_requested = true;
+                        if (request_arm_timer(r, 0) < 0)
+                                r->end_requested = false;
+                }
 }
 
 sd_event *api_client_event(const ApiClient *c) {

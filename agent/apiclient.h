@@ -95,6 +95,11 @@ const Kubeconfig *api_client_kubeconfig(const ApiClient *c);
  * content, so a new request never reuses a connection set up with the old certificate. The server and TLS settings
  * must stay those of the old kubeconfig (-EINVAL otherwise, kc not taken). */
 int api_client_set_kubeconfig(ApiClient *c, Kubeconfig *kc);
+/* Ends every stream (api_client_stream(): watches) on the wire soon, from the loop: its done callback gets
+ * -ECONNABORTED. After api_client_set_kubeconfig(), so that the server sees the new identity at once, like client-go
+ * closing its connections when the client certificate rotates; callers re-watch at once on -ECONNABORTED.
+ * Safe from inside any callback. */
+void api_client_end_streams(ApiClient *c);
 sd_event *api_client_event(const ApiClient *c);
 size_t api_client_n_pending(const ApiClient *c);
 

@@ -13,6 +13,7 @@
 #include "common/fileio.h"
 #include "common/json-util.h"
 #include "common/log.h"
+#include "common/strv.h"
 #include "common/tls-util.h"
 
 /* client-go's certificate manager backoff: 2 s, factor 2, 7 steps (128 s). */
@@ -338,20 +339,6 @@ static uint64_t mono_now(CertManager *cm) {
         return t;
 }
 
-static size_t strv_length(char *const *l) {
-        size_t n = 0;
-        while (l && l[n])
-                n++;
-        return n;
-}
-
-static bool strv_contains(char *const *l, const char *s) {
-        for (; l && *l; l++)
-                if (streq(*l, s))
-                        return true;
-        return false;
-}
-
 static double cm_random(CertManager *cm) {
         /* xorshift64: jitter only, no secrecy needed */
         cm->rng ^= cm->rng << 13;
@@ -626,6 +613,10 @@ static void on_watch_done(ApiClient *c, const ApiResponse *resp, void *userdata)
         if (resp->error == -ENOENT)
                 return fail(cm, resp->error, "CertificateSigningRequest %s was deleted before it was issued",
                             strna(cm->csr_name));
+        /* Ended by the client for new credentials (api_client_end_streams() at a client certificate rotation):
+         * re-read the object and watch again with them, no backoff. */
+        if (resp->error == -ECONNABORTED)
+                return get_csr(cm);
         /* A watch that fails, or keeps ending at once, goes through the backoff (a new CSR, the same key for a
          * bootstrap): never a tight loop of GET + watch. */
         bool quick = mono_now(cm) - cm->watch_started_usec < USEC_PER_SEC;
@@ -974,19 +965,6 @@ unsigned cert_manager_n_requests(const CertManager *cm) {
         return cm ? cm->n_requests : 0;
 }
 
-static int strv_copy(char **l, char ***ret) {
-        size_t n = l ? strv_length(l) : 0;
-        char **c = calloc(n + 1, sizeof(char *));
-        RET_NULL_ENOMEM(c);
-        for (size_t i = 0; i < n; i++)
-                if (!(c[i] = strdup(l[i]))) {
-                        strv_free(c);
-                        return -ENOMEM;
-                }
-        *ret = c;
-        return 0;
-}
-
 int cert_manager_new(sd_event *e, CurlGlue *glue, WorkPool *pool, const CertManagerConfig *cfg,
                      const CertManagerCallbacks *cb, void *userdata, CertManager **ret) {
         _cleanup_(cert_manager_freep) CertManager *cm = NULL;
@@ -1009,7 +987,7 @@ int cert_manager_new(sd_event *e, CurlGlue *glue, WorkPool *pool, const CertMana
         if (strdup_opt(cfg->cert_dir, &cm->cert_dir) < 0 || strdup_opt(cfg->node_name, &cm->node_name) < 0 ||
             strdup_opt(cfg->kubeconfig, &cm->kubeconfig) < 0 ||
             strdup_opt(cfg->bootstrap_kubeconfig, &cm->bootstrap_kubeconfig) < 0 ||
-            strv_copy(cfg->hostnames, &cm->hostnames) < 0 || strv_copy(cfg->ips, &cm->ips) < 0)
+            !(cm->hostnames = strv_copy(cfg->hostnames)) || !(cm->ips = strv_copy(cfg->ips)))
                 return -ENOMEM;
         if (getrandom(&cm->rng, sizeof cm->rng, GRND_NONBLOCK) != sizeof cm->rng || cm->rng == 0)
                 cm->rng = 0x2545f4914f6cdd1dULL ^ (uint64_t) getpid();

@@ -8,8 +8,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+#include "agent/quantity.h"
 #include "common/json-util.h"
+#include "common/strv.h"
 #include "common/yaml.h"
+#include "nodelet-paths.h"
 
 /* ---- enums ---- */
 
@@ -151,73 +154,14 @@ const char *config_format_duration(uint64_t usec, char *buf, size_t size) {
 }
 
 int config_parse_quantity(const char *s, bool milli, int64_t *ret) {
-        static const struct {
-                const char *suffix;
-                unsigned shift; /* binary: 2^shift */
-                int exp10;      /* decimal: 10^exp10 */
-        } suffixes[] = {
-                {"Ki", 10, 0}, {"Mi", 20, 0}, {"Gi", 30, 0}, {"Ti", 40, 0}, {"Pi", 50, 0}, {"Ei", 60, 0},
-                {"n", 0, -9},  {"u", 0, -6},  {"m", 0, -3},  {"", 0, 0},    {"k", 0, 3},   {"M", 0, 6},
-                {"G", 0, 9},   {"T", 0, 12},  {"P", 0, 15},  {"E", 0, 18},
-        };
-        const char *p = s;
-        unsigned __int128 mant = 0;
-        unsigned shift = 0;
-        int exp10 = 0, ndigits = 0;
-
-        if (!s)
+        int64_t v;
+        int r = quantity_parse(s, milli, &v);
+        if (r < 0)
+                return r;
+        /* Reservations, thresholds and limits: a negative amount is a typo, not a credit. */
+        if (v < 0)
                 return -EINVAL;
-        if (*p == '+')
-                p++;
-        for (; isdigit((unsigned char) *p); p++) {
-                if (++ndigits > 30)
-                        return -ERANGE;
-                mant = mant * 10 + (unsigned) (*p - '0');
-        }
-        if (*p == '.')
-                for (p++; isdigit((unsigned char) *p); p++) {
-                        if (++ndigits > 30)
-                                return -ERANGE;
-                        mant = mant * 10 + (unsigned) (*p - '0');
-                        exp10--;
-                }
-        if (ndigits == 0)
-                return -EINVAL;
-        if ((*p == 'e' || *p == 'E') && (isdigit((unsigned char) p[1]) || p[1] == '-' || p[1] == '+')) {
-                char *end;
-                errno = 0;
-                long e = strtol(p + 1, &end, 10);
-                if (errno != 0 || *end || e < -40 || e > 40)
-                        return -EINVAL;
-                exp10 += (int) e;
-        } else {
-                size_t i;
-                for (i = 0; i < ELEMENTSOF(suffixes); i++)
-                        if (streq(p, suffixes[i].suffix))
-                                break;
-                if (i >= ELEMENTSOF(suffixes))
-                        return -EINVAL;
-                shift = suffixes[i].shift;
-                exp10 += suffixes[i].exp10;
-        }
-        if (milli)
-                exp10 += 3;
-        const unsigned __int128 limit = (unsigned __int128) INT64_MAX;
-        if (mant > 0 && shift > 0) {
-                if (mant > limit * 1000000000000000000ULL >> shift) /* generous bound, checked exactly below */
-                        return -ERANGE;
-                mant <<= shift;
-        }
-        for (; exp10 > 0; exp10--) {
-                if (mant > limit) /* already too large, and only growing */
-                        return -ERANGE;
-                mant *= 10;
-        }
-        for (; exp10 < 0; exp10++) /* round up, like resource.Quantity's Value() and MilliValue() */
-                mant = mant / 10 + (mant % 10 != 0);
-        if (mant > limit)
-                return -ERANGE;
-        *ret = (int64_t) mant;
+        *ret = v;
         return 0;
 }
 
@@ -351,33 +295,6 @@ static bool is_label_key(const char *s) {
         return prefix && is_dns1123_subdomain(prefix) && is_label_name(slash + 1, false);
 }
 
-static int strv_push(char ***l, const char *s) {
-        size_t n = 0;
-        while (*l && (*l)[n])
-                n++;
-        char **nl = realloc(*l, (n + 2) * sizeof(char *));
-        RET_NULL_ENOMEM(nl);
-        *l = nl;
-        nl[n] = strdup(s);
-        nl[n + 1] = NULL;
-        RET_NULL_ENOMEM(nl[n]);
-        return 0;
-}
-
-static bool strv_contains(char **l, const char *s) {
-        for (; l && *l; l++)
-                if (streq(*l, s))
-                        return true;
-        return false;
-}
-
-static int strv_new_empty(char ***l) {
-        strv_free(*l);
-        *l = calloc(1, sizeof(char *));
-        RET_NULL_ENOMEM(*l);
-        return 0;
-}
-
 static int set_string(char **field, const char *s) {
         char *n = strdup(s);
         RET_NULL_ENOMEM(n);
@@ -400,7 +317,7 @@ static int split_list(const char *s, char ***ret) {
                 _cleanup_free_ char *item = strndup(a, b - a);
                 RET_NULL_ENOMEM(item);
                 if (*item) {
-                        int r = strv_push(&l, item);
+                        int r = strv_extend(&l, item);
                         if (r < 0)
                                 return r;
                 }
@@ -612,6 +529,9 @@ static const Setting settings[] = {
          .help = "Comma-separated directories to search for CNI plugins; /usr/lib/cni is always appended"},
         {"cni-cache-dir", NULL, SETTING_STRING, F(cni_cache_dir), .arg = "string",
          .help = "Directory where CNI plugins cache results"},
+        {"registry-config-dir", NULL, SETTING_STRING, F(registry_config_dir), .arg = "string",
+         .help = "Registry mirrors and plain-HTTP hosts: <dir>/<registry>/hosts.toml, containerd's hosts directory "
+                 "layout"},
         {"hostname-override", NULL, SETTING_STRING, F(hostname), .arg = "string",
          .help = "The node's name instead of the host name", .default_text = "the host name, lowercased"},
         {"node-ip", NULL, SETTING_STRV, F(node_ips), .check = check_ip, .arg = "strings",
@@ -717,6 +637,8 @@ static const Setting settings[] = {
         {"minimum-image-ttl-duration", "imageMinimumGCAge", SETTING_DURATION, F(image_minimum_gc_age_usec), 1,
          DURATION_MAX, .arg = "duration", .help = "Minimum age of an unused image before it is collected",
          .zero_is_default = true},
+        /* The kubelet has no flag for it (KubeletConfiguration only, Kubernetes 1.29+). */
+        {NULL, "imageMaximumGCAge", SETTING_DURATION, F(image_maximum_gc_age_usec), 0, DURATION_MAX},
         {"container-log-max-size", "containerLogMaxSize", SETTING_SPECIAL, 0, .parse_flag = flag_log_max_size,
          .parse_json = json_log_max_size, .arg = "quantity", .help = "Size at which a container log is rotated",
          .default_text = "10Mi", .zero_is_default = true},
@@ -956,7 +878,7 @@ static int loader_warn(Loader *l, const char *fmt, ...) {
         va_end(ap);
         if (r < 0)
                 return -ENOMEM;
-        return strv_push(&l->config->warnings, msg);
+        return strv_extend(&l->config->warnings, msg);
 }
 
 static void *field_ptr(const Loader *l, const Setting *s) {
@@ -1026,7 +948,7 @@ static int apply_strv_item(Loader *l, const Setting *s, const char *item, const 
         const char *what = s->check ? s->check(item) : NULL;
         if (what)
                 return loader_fail(l, path, "%s, got \"%s\"", what, item);
-        return strv_push(field_ptr(l, s), item);
+        return strv_extend(field_ptr(l, s), item);
 }
 
 static int apply_flag(Loader *l, const Setting *s, const char *value) {
@@ -1061,7 +983,7 @@ static int apply_flag(Loader *l, const Setting *s, const char *value) {
                 _cleanup_strv_free_ char **items = NULL;
                 if ((r = split_list(value, &items)) < 0)
                         return r;
-                if (first && (r = strv_new_empty(field_ptr(l, s))) < 0)
+                if (first && (r = strv_set_empty(field_ptr(l, s))) < 0)
                         return r;
                 for (char **it = items; *it; it++)
                         if ((r = apply_strv_item(l, s, *it, NULL)) < 0)
@@ -1130,7 +1052,7 @@ static int apply_json(Loader *l, const Setting *s, json_t *v, const char *path) 
                 json_t *item;
                 if ((r = json_expect(l, v, JSON_ARRAY, "a list", path)) < 0)
                         return r;
-                if ((r = strv_new_empty(field_ptr(l, s))) < 0)
+                if ((r = strv_set_empty(field_ptr(l, s))) < 0)
                         return r;
                 json_array_foreach (v, k, item) {
                         char ipath[600];
@@ -1569,6 +1491,7 @@ static int config_new_defaults(NodeletConfig **ret) {
                 {&c->bootstrap_kubeconfig, ""},
                 {&c->cni_conf_dir, "/etc/cni/net.d"},
                 {&c->cni_cache_dir, "/var/lib/cni"},
+                {&c->registry_config_dir, "/etc/nodelet/certs.d"},
                 {&c->hostname, ""},
                 {&c->pod_cidr, ""},
                 {&c->cluster_domain, ""},
@@ -1588,12 +1511,12 @@ static int config_new_defaults(NodeletConfig **ret) {
                 RET_NULL_ENOMEM(*strings[i].field);
         }
         int r;
-        if ((r = strv_new_empty(&c->cni_bin_dirs)) < 0 || (r = strv_push(&c->cni_bin_dirs, "/opt/cni/bin")) < 0 ||
-            (r = strv_new_empty(&c->node_ips)) < 0 || (r = strv_new_empty(&c->cluster_dns)) < 0 ||
-            (r = strv_new_empty(&c->warnings)) < 0)
+        if ((r = strv_set_empty(&c->cni_bin_dirs)) < 0 || (r = strv_extend(&c->cni_bin_dirs, NODELET_CNI_BINDIR)) < 0 ||
+            (r = strv_set_empty(&c->node_ips)) < 0 || (r = strv_set_empty(&c->cluster_dns)) < 0 ||
+            (r = strv_set_empty(&c->warnings)) < 0)
                 return r;
-        if ((r = strv_new_empty(&c->cluster_cidrs)) < 0 || (r = strv_new_empty(&c->service_cluster_ip_ranges)) < 0 ||
-            (r = strv_new_empty(&c->nodeport_addresses)) < 0)
+        if ((r = strv_set_empty(&c->cluster_cidrs)) < 0 || (r = strv_set_empty(&c->service_cluster_ip_ranges)) < 0 ||
+            (r = strv_set_empty(&c->nodeport_addresses)) < 0)
                 return r;
         c->proxy_min_sync_period_usec = USEC_PER_SEC; /* kube-proxy's minSyncPeriod default */
         c->register_node = true;
@@ -1901,7 +1824,7 @@ static int finalize(Loader *l) {
         if (!is_dns1123_subdomain(c->hostname))
                 return setting_fail(l, setting_by_flag("hostname-override"),
                                     "\"%s\" is not a valid node name (RFC 1123 subdomain)", c->hostname);
-        if (!strv_contains(c->cni_bin_dirs, "/usr/lib/cni") && (r = strv_push(&c->cni_bin_dirs, "/usr/lib/cni")) < 0)
+        if (!strv_contains(c->cni_bin_dirs, "/usr/lib/cni") && (r = strv_extend(&c->cni_bin_dirs, "/usr/lib/cni")) < 0)
                 return r;
 
         /* --node-ip: at most one address per family. */
@@ -1945,6 +1868,14 @@ static int finalize(Loader *l) {
                 return setting_fail(l, setting_by_field("imageGCHighThresholdPercent"),
                                     "%d must be greater than imageGCLowThresholdPercent (%d)",
                                     c->image_gc_high_threshold_percent, c->image_gc_low_threshold_percent);
+        /* The kubelet's validation: a maximum age must leave room above the minimum one. */
+        if (c->image_maximum_gc_age_usec > 0 && c->image_maximum_gc_age_usec <= c->image_minimum_gc_age_usec) {
+                char max[32], min[32];
+                return setting_fail(l, setting_by_field("imageMaximumGCAge"),
+                                    "%s must be greater than imageMinimumGCAge (%s)",
+                                    config_format_duration(c->image_maximum_gc_age_usec, max, sizeof max),
+                                    config_format_duration(c->image_minimum_gc_age_usec, min, sizeof min));
+        }
         if (c->shutdown_grace_period_critical_pods_usec > c->shutdown_grace_period_usec)
                 return setting_fail(l, setting_by_field("shutdownGracePeriodCriticalPods"),
                                     "must not be longer than shutdownGracePeriod");
@@ -2031,6 +1962,7 @@ NodeletConfig *nodelet_config_free(NodeletConfig *c) {
                 &c->bootstrap_kubeconfig,
                 &c->cni_conf_dir,
                 &c->cni_cache_dir,
+                &c->registry_config_dir,
                 &c->hostname,
                 &c->pod_cidr,
                 &c->cluster_domain,

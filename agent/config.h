@@ -104,6 +104,7 @@ typedef struct NodeletConfig {
         char *cni_conf_dir;         /* --cni-conf-dir: /etc/cni/net.d */
         char **cni_bin_dirs;        /* --cni-bin-dir: /opt/cni/bin, always followed by /usr/lib/cni */
         char *cni_cache_dir;        /* --cni-cache-dir: /var/lib/cni */
+        char *registry_config_dir;  /* --registry-config-dir: /etc/nodelet/certs.d (hosts.toml per registry) */
 
         /* The node */
         char *hostname;            /* --hostname-override, else gethostname() lowercased */
@@ -162,6 +163,7 @@ typedef struct NodeletConfig {
         int32_t image_gc_high_threshold_percent; /* 85 */
         int32_t image_gc_low_threshold_percent;  /* 80 */
         uint64_t image_minimum_gc_age_usec;      /* 2m */
+        uint64_t image_maximum_gc_age_usec;      /* imageMaximumGCAge: 0 = off (agent/image-gc.h) */
 
         /* Container logs */
         char *container_log_max_size; /* as written: 10Mi */

@@ -1,6 +1,7 @@
 # The daemon core (docs/agent.md): manager, pod workers, probes, status, HTTP endpoints, and `nodelet` itself.
 add_library(nodelet-agent STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/api-pods.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/image-gc-manager.c
   ${CMAKE_CURRENT_SOURCE_DIR}/image-pull.c
   ${CMAKE_CURRENT_SOURCE_DIR}/manager.c
   ${CMAKE_CURRENT_SOURCE_DIR}/pod-events.c
@@ -11,7 +12,7 @@ add_library(nodelet-agent STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/status.c)
 target_link_libraries(nodelet-agent PUBLIC
   nodelet-agent-api nodelet-agent-bootstrap nodelet-agent-events nodelet-agent-services nodelet-agent-objects nodelet-agent-node nodelet-agent-pod nodelet-agent-volumes nodelet-agent-sources nodelet-agent-prober nodelet-agent-config
-  nodelet-agent-auth nodelet-agent-streaming nodelet-runtime nodelet-images nodelet-cni nodelet-common)
+  nodelet-agent-auth nodelet-agent-streaming nodelet-agent-image-gc nodelet-runtime nodelet-images nodelet-cni nodelet-common)
 
 add_executable(nodelet ${CMAKE_CURRENT_SOURCE_DIR}/nodelet.c)
 target_link_libraries(nodelet PRIVATE nodelet-agent)

@@ -745,6 +745,36 @@ int event_recorder_connect(sd_event *e, CurlGlue *glue, const char *kubeconfig_p
         return 0;
 }
 
+int event_recorder_set_kubeconfig(EventRecorder *r, CurlGlue *glue, Kubeconfig *kc, double qps, unsigned burst) {
+        _cleanup_(api_client_freep) ApiClient *api = NULL;
+        int k;
+
+        if (!r || !kc)
+                return -EINVAL;
+        if (r->api) {
+                /* A client borrowed from someone else follows its owner's credentials. */
+                if (!r->own_api)
+                        return -EINVAL;
+                /* Like the main client: PEM data, so no new request reuses a connection of the old certificate;
+                 * the request in flight finishes with the old one. */
+                return api_client_set_kubeconfig(r->api, kc);
+        }
+        /* Started before there were credentials (TLS bootstrap): only logged so far, written from now on. */
+        ApiClientOptions ao = {.qps = qps > 0 ? qps : -1, .burst = burst};
+        if (!r->defer) {
+                k = sd_event_add_defer(r->event, &r->defer, on_defer, r);
+                if (k < 0)
+                        return k;
+                (void) sd_event_source_set_enabled(r->defer, SD_EVENT_OFF);
+        }
+        k = api_client_new(r->event, glue, kc, &ao, &api);
+        if (k < 0)
+                return k;
+        r->api = TAKE_PTR(api);
+        r->own_api = true;
+        return 0;
+}
+
 EventRecorder *event_recorder_free(EventRecorder *r) {
         if (!r)
                 return NULL;

@@ -84,6 +84,12 @@ int event_recorder_new(sd_event *e, ApiClient *api, const char *host, const Even
  * client-side rate limit qps/burst (eventRecordQPS, eventBurst; qps 0 = no limit). */
 int event_recorder_connect(sd_event *e, CurlGlue *glue, const char *kubeconfig_path, double qps, unsigned burst,
                            const char *host, const EventRecorderOptions *o, EventRecorder **ret);
+/* Client certificate rotation (agent/bootstrap.h) for the recorder's own client: kc (certificate and key as PEM
+ * data, see api_client_set_kubeconfig()) is taken over on success and used by every write from now on. A recorder
+ * created without a client (standalone, or before a TLS bootstrap gave credentials) gets one on glue (borrowed) with
+ * qps/burst as in event_recorder_connect(), and writes events from then on. -EINVAL (kc not taken) for a recorder
+ * whose client is borrowed, or a server or TLS settings different from the current client's. */
+int event_recorder_set_kubeconfig(EventRecorder *r, CurlGlue *glue, Kubeconfig *kc, double qps, unsigned burst);
 /* Drops what is queued, cancels the request in flight. */
 EventRecorder *event_recorder_free(EventRecorder *r);
 DEFINE_TRIVIAL_CLEANUP_FUNC(EventRecorder *, event_recorder_free)

@@ -55,6 +55,8 @@ struct ImagePullQueue {
         sd_event *event;
         sd_event_source *start_source;
         char *ctl_path, *root_dir, *tmp_dir;
+        char *registry_config_dir; /* NULL: nodeletctl's default */
+        char **node_auth_files;
         unsigned max_parallel, running;
         PullEntry *pulls; /* queued and running, in request order */
 };
@@ -195,6 +197,26 @@ static const char *output_last_line(PullOutput *o) {
         return line + sizeof pattern - 1;
 }
 
+/* A pull that succeeded may still have something to say (a registry mirror that failed, a node credentials file
+ * that was skipped): the child's stderr lines, logged once each without their own log header. */
+static void log_child_warnings(PullEntry *p) {
+        char *line = p->err.buf;
+        while (line && *line) {
+                char *nl = strchr(line, '\n');
+                if (nl)
+                        *nl = 0;
+                const char *text = line;
+                if (strlen(line) > 22 && strchr("EWNID", line[0]) && line[5] == ' ' && line[21] == ' ')
+                        text = line + 22; /* "W1123 08:14:01.123456 " */
+                if (!isempty(text))
+                        log_warning("Image pull of %s: %s", p->ref, text);
+                if (!nl)
+                        break;
+                *nl = '\n';
+                line = nl + 1;
+        }
+}
+
 static bool is_image_id(const char *s) {
         const char *hex = startswith(s, "sha256:");
         if (!hex || strlen(hex) != 64)
@@ -227,6 +249,8 @@ static int on_child_exit(sd_event_source *s, int fd, uint32_t revents, void *use
         /* It has exited, so all it wrote is in the pipes. Bounded: nothing else should hold their write ends. */
         (void) output_read(&p->out, 64);
         (void) output_read(&p->err, 64);
+        if (si.si_code == CLD_EXITED && si.si_status == 0)
+                log_child_warnings(p);
         const char *id = output_last_line(&p->out), *err = output_last_line(&p->err);
         if (si.si_code == CLD_EXITED && si.si_status == 0) {
                 if (is_image_id(id)) {
@@ -272,7 +296,24 @@ static int write_auth_file(ImagePullQueue *q, PullEntry *p, char **ret_path) {
         return 0;
 }
 
-/* Starts `nodeletctl images --root-dir R pull -q [--authfile F] REF` for p. On failure what was made is undone by
+/* The node's registry settings for the child: the hosts directory, and the first node credentials file there is.
+ * argv has room for four more. */
+static size_t pull_child_registry_args(ImagePullQueue *q, char **argv, size_t n) {
+        if (q->registry_config_dir) {
+                argv[n++] = (char *) "--registry-config-dir";
+                argv[n++] = q->registry_config_dir;
+        }
+        for (char **f = q->node_auth_files; f && *f; f++)
+                if (access(*f, F_OK) == 0) {
+                        argv[n++] = (char *) "--node-authfile";
+                        argv[n++] = *f;
+                        break;
+                }
+        return n;
+}
+
+/* Starts `nodeletctl images --root-dir R pull -q [--authfile F] [--registry-config-dir D] [--node-authfile N] REF`
+ * for p. On failure what was made is undone by
  * pull_child_stop(). */
 static int pull_child_start(ImagePullQueue *q, PullEntry *p) {
         _cleanup_free_ char *auth_path = NULL;
@@ -285,7 +326,7 @@ static int pull_child_start(ImagePullQueue *q, PullEntry *p) {
                 if (r < 0)
                         return r;
         }
-        char *argv[11];
+        char *argv[15];
         size_t n = 0;
         argv[n++] = q->ctl_path;
         argv[n++] = (char *) "images";
@@ -297,6 +338,7 @@ static int pull_child_start(ImagePullQueue *q, PullEntry *p) {
                 argv[n++] = (char *) "--authfile";
                 argv[n++] = auth_path;
         }
+        n = pull_child_registry_args(q, argv, n);
         /* A reference never starts with a dash (it parsed), but the child need not rely on that. */
         argv[n++] = (char *) "--";
         argv[n++] = p->ref;
@@ -335,6 +377,32 @@ static int on_start(sd_event_source *s, void *userdata) {
         return 0;
 }
 
+/* Like the kubelet's keyring (credentialprovider.ReadDockerConfigJSONFile): its root directory, then the home. */
+static int queue_registry_setup(ImagePullQueue *q, const ImagePullQueueOptions *o) {
+        size_t n = 0;
+        if (o->registry_config_dir && !(q->registry_config_dir = strdup(o->registry_config_dir)))
+                return -ENOMEM;
+        if (o->node_auth_files) {
+                while (o->node_auth_files[n])
+                        n++;
+                q->node_auth_files = calloc(n + 1, sizeof(char *));
+                RET_NULL_ENOMEM(q->node_auth_files);
+                for (size_t i = 0; i < n; i++)
+                        if (!(q->node_auth_files[i] = strdup(o->node_auth_files[i])))
+                                return -ENOMEM;
+                return 0;
+        }
+        q->node_auth_files = calloc(3, sizeof(char *));
+        RET_NULL_ENOMEM(q->node_auth_files);
+        if (asprintf(&q->node_auth_files[0], "%s/config.json", q->root_dir) < 0) {
+                q->node_auth_files[0] = NULL;
+                return -ENOMEM;
+        }
+        q->node_auth_files[1] = strdup("/root/.docker/config.json");
+        RET_NULL_ENOMEM(q->node_auth_files[1]);
+        return 0;
+}
+
 int image_pull_queue_new(sd_event *e, const ImagePullQueueOptions *o, ImagePullQueue **ret) {
         _cleanup_(image_pull_queue_freep) ImagePullQueue *q = NULL;
         int r;
@@ -350,6 +418,9 @@ int image_pull_queue_new(sd_event *e, const ImagePullQueueOptions *o, ImagePullQ
         q->tmp_dir = strdup(o->tmp_dir ?: "/tmp");
         if (!q->ctl_path || !q->root_dir || !q->tmp_dir)
                 return -ENOMEM;
+        r = queue_registry_setup(q, o);
+        if (r < 0)
+                return r;
         r = sd_event_add_defer(e, &q->start_source, on_start, q);
         if (r < 0)
                 return r;
@@ -372,6 +443,8 @@ ImagePullQueue *image_pull_queue_free(ImagePullQueue *q) {
         free(q->ctl_path);
         free(q->root_dir);
         free(q->tmp_dir);
+        free(q->registry_config_dir);
+        strv_free(q->node_auth_files);
         free(q);
         return NULL;
 }

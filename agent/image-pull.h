@@ -36,6 +36,14 @@ typedef struct ImagePullQueueOptions {
         const char *root_dir;  /* nodeletctl's --root-dir: the store is <root_dir>/images; required */
         const char *tmp_dir;   /* where the private credential directories go; NULL: /tmp */
         unsigned max_parallel; /* pulls running at once: 1 = serializeImagePulls, 0 = no limit */
+        /* --registry-config-dir (containerd's hosts directory, runtime/registry.h) handed to every child; NULL:
+         * nodeletctl's default. */
+        const char *registry_config_dir;
+        /* Node-level credentials, the kubelet's keyring: the first of these files that exists is handed to the
+         * child as --node-authfile, used for registries the pod's imagePullSecrets have no entry for (looked up
+         * when each pull starts, so a new file needs no restart). NULL: <root_dir>/config.json, then
+         * /root/.docker/config.json. NULL-terminated; copied. */
+        char **node_auth_files;
 } ImagePullQueueOptions;
 
 typedef struct ImagePullResult {

@@ -631,6 +631,12 @@ static void on_watch_done(ApiClient *c, const ApiResponse *resp, void *userdata)
                         backoff(inf, STEP_LIST);
                 return;
         }
+        if (resp->error == -ECONNABORTED) {
+                /* api_client_end_streams(): the client's credentials changed (certificate rotation); watch again
+                 * at once with the new ones. */
+                watch_begin(inf);
+                return;
+        }
         if (resp->error == 0) {
                 if (inf->watch_events == 0 && now - inf->watch_start_usec < WATCH_MIN_CLEAN_USEC) {
                         report(inf, -EPROTO, "watch: the server ended the watch at once without an event");

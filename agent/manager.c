@@ -21,6 +21,7 @@
 #include "agent/api-objects.h"
 #include "agent/api-pods.h"
 #include "agent/apiclient.h"
+#include "agent/image-gc.h"
 #include "agent/image-pull.h"
 #include "agent/kubeconfig.h"
 #include "agent/node.h"
@@ -296,6 +297,7 @@ void manager_source_synced(Manager *m, const char *source) {
         log_info("All pod sources synced: %zu pods", m->n_workers);
         manager_update_node_ready(m);
         api_pods_sources_synced(m->api_pods);
+        manager_image_gc_maybe_start(m);
 }
 
 static void source_synced(void *userdata) {
@@ -415,6 +417,13 @@ static void detect_node_resources(Manager *m) {
 /* ---- preload ---- */
 
 static void preload_file_done(const char *path, PreloadResult result, const char *detail, void *userdata) {
+        Manager *m = userdata;
+        /* Preloaded images are pinned (never garbage collected), like k3s pins its air-gap images: a node that
+         * preloads may have no registry to get them back from. */
+        if (result != PRELOAD_FAILED && detail && image_gc_pin(m->image_gc, detail) < 0)
+                log_warning("Cannot pin the preloaded image %s: %s", detail, strerror(ENOMEM));
+        if (result == PRELOAD_IMPORTED)
+                image_gc_images_changed(m->image_gc);
         if (result == PRELOAD_FAILED)
                 log_error("Preloading %s failed: %s", path, strna(detail));
         else if (result == PRELOAD_IMPORTED)
@@ -439,6 +448,7 @@ static void preload_done(unsigned imported, unsigned skipped, unsigned failed, v
                 }
                 pod_worker_schedule(w);
         }
+        manager_image_gc_maybe_start(m);
 }
 
 /* ---- lifecycle ---- */
@@ -523,10 +533,15 @@ int manager_new(sd_event *e, const ManagerConfig *cfg, Manager **ret) {
         ImagePullQueueOptions po = {.ctl_path = cfg->ctl_path,
                                     .root_dir = cfg->root_dir,
                                     .tmp_dir = cfg->state_dir,
-                                    .max_parallel = cfg->max_parallel_image_pulls};
+                                    .max_parallel = cfg->max_parallel_image_pulls,
+                                    .registry_config_dir =
+                                            cfg->nodelet_config ? cfg->nodelet_config->registry_config_dir : NULL};
         r = image_pull_queue_new(e, &po, &m->pulls);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up image pulls: %m");
+        r = manager_image_gc_new(m);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(m);
         return 0;
 }
@@ -598,7 +613,8 @@ int manager_connect_kubeconfig(Manager *m, Kubeconfig *kubeconfig, const char *o
                                       .node_ips = m->node_ips,
                                       .cpu_milli = m->node_cpu_milli,
                                       .memory_bytes = m->node_memory,
-                                      .images = m->images};
+                                      .images = m->images,
+                                      .image_cache = image_gc_images(m->image_gc)};
                 static const NodeControllerCallbacks cb = {.pod_cidrs = node_pod_cidrs,
                                                            .registered = node_registered,
                                                            .error = node_error,
@@ -709,6 +725,7 @@ Manager *manager_free(Manager *m) {
         }
         strv_free(m->adopted_sandboxes);
         m->pulls = image_pull_queue_free(m->pulls); /* after the workers, which cancelled their requests */
+        m->image_gc = image_gc_free(m->image_gc);   /* before the pool: a run in flight is detached */
         m->prober = prober_free(m->prober);
         m->events = event_recorder_free(m->events); /* before the glue its API client uses */
         m->api = api_client_free(m->api);

@@ -9,6 +9,7 @@
 #include <sys/utsname.h>
 #include <time.h>
 
+#include "agent/image-gc.h"
 #include "agent/informer.h"
 #include "common/event-util.h"
 #include "common/fileio.h"
@@ -45,6 +46,8 @@ struct NodeController {
         bool ready;
         char *not_ready_message;
         json_t *server_node; /* the newest Node seen (write responses, the informer) */
+        json_t *images;      /* status.images built from src.image_cache at images_generation */
+        uint64_t images_generation;
         char *uid;
         char **pod_cidrs; /* as last handed to the pod_cidrs callback */
         Informer *informer;
@@ -476,22 +479,12 @@ static bool strv_contains_json(const json_t *a, const char *s) {
         return false;
 }
 
-/* status.images: the largest images first (the kubelet sorts its image list by size), digests then tags. */
-static int build_images(NodeController *c, json_t **ret) {
+/* status.images from list, sorted largest first (the kubelet sorts its image list by size), digests then tags. */
+static int images_json(ImageInfo **list, size_t n, json_t **ret) {
         _cleanup_json_ json_t *images = json_array();
-        ImageInfo **list = NULL;
-        size_t n = 0;
-        int r;
+        int r = 0;
 
         RET_NULL_ENOMEM(images);
-        if (!c->src.images) {
-                *ret = TAKE_PTR(images);
-                return 0;
-        }
-        r = image_store_list(c->src.images, &list, &n);
-        if (r < 0)
-                return r;
-        qsort(list, n, sizeof *list, image_compare);
         for (size_t i = 0; i < n && json_array_size(images) < NODE_MAX_IMAGES; i++) {
                 json_t *names = json_array(), *entry;
                 if (!names) {
@@ -526,11 +519,43 @@ static int build_images(NodeController *c, json_t **ret) {
                         break;
                 }
         }
-        image_info_list_free(list, n);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(images);
         return 0;
+}
+
+static int build_images(NodeController *c, json_t **ret) {
+        ImageInfo **list = NULL;
+        size_t n = 0;
+        int r;
+
+        if (c->src.image_cache) {
+                /* The cached list: JSON only when it changed (every build would otherwise read the store). */
+                const ImageListCache *cache = c->src.image_cache;
+                if (!c->images || c->images_generation != cache->generation) {
+                        json_t *j = NULL;
+                        r = images_json(cache->images, cache->n, &j);
+                        if (r < 0)
+                                return r;
+                        json_decref(c->images);
+                        c->images = j;
+                        c->images_generation = cache->generation;
+                }
+                *ret = json_incref(c->images);
+                return 0;
+        }
+        if (!c->src.images) {
+                *ret = json_array();
+                return *ret ? 0 : -ENOMEM;
+        }
+        r = image_store_list(c->src.images, &list, &n);
+        if (r < 0)
+                return r;
+        qsort(list, n, sizeof *list, image_compare);
+        r = images_json(list, n, ret);
+        image_info_list_free(list, n);
+        return r;
 }
 
 static int build_node_info(NodeController *c, json_t **ret) {
@@ -1436,6 +1461,7 @@ NodeController *node_controller_free(NodeController *c) {
         sd_event_source_disable_unref(c->status_timer);
         sd_event_source_disable_unref(c->lease_timer);
         json_decref(c->server_node);
+        json_decref(c->images);
         json_decref(c->lease);
         strv_free(c->pod_cidrs);
         free(c->uid);

@@ -56,6 +56,9 @@ typedef struct NodeInfoSource {
         int64_t cpu_milli;     /* capacity cpu in millicores; 0 = the online CPUs */
         int64_t memory_bytes;  /* capacity memory; 0 = MemTotal of /proc/meminfo */
         ImageStore *images;    /* status.images (NODE_MAX_IMAGES largest); NULL = none */
+        /* When set, status.images comes from this list (agent/image-gc.h), rebuilt only when its generation moved,
+         * instead of listing images at every build; images is then not read. */
+        const struct ImageListCache *image_cache;
         /* Prefix of the host files read (/etc/machine-id, /etc/os-release, /proc/meminfo, /proc/loadavg,
          * /proc/sys/kernel/{pid_max,threads-max,random/boot_id}, /sys/class/dmi/id/product_uuid,
          * /sys/kernel/mm/hugepages): NULL or "" = the real ones; tests point it at a tree of their own. */

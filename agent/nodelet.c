@@ -19,6 +19,7 @@
 #include "common/http-server.h"
 #include "common/json-util.h"
 #include "common/log.h"
+#include "runtime/helper-path.h"
 
 #define NODELET_VERSION "0.1.0"
 #ifndef NODELET_LIBEXECDIR
@@ -77,43 +78,17 @@ static int on_status(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-/* A helper program: $ENV, else the first of rel (relative to this binary's directory: the install next to it, the
- * build tree) that is executable, else the installed path. */
-static void find_helper(const char *env, const char *const *rel, size_t n_rel, const char *installed, char *buf,
-                        size_t size) {
-        const char *path = getenv(env);
-        if (path) {
-                snprintf(buf, size, "%s", path);
-                return;
-        }
-        char exe[PATH_MAX - 64];
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-        if (n > 0) {
-                exe[n] = 0;
-                char *slash = strrchr(exe, '/');
-                if (slash) {
-                        *slash = 0;
-                        for (size_t i = 0; i < n_rel; i++) {
-                                snprintf(buf, size, "%s/%s", exe, rel[i]);
-                                if (access(buf, X_OK) == 0)
-                                        return;
-                        }
-                }
-        }
-        snprintf(buf, size, "%s", installed);
-}
-
 /* nodelet-shim: $NODELET_SHIM, next to this binary, the build tree's runtime/, then the installed libexec dir. */
 static void find_shim(char *buf, size_t size) {
         static const char *const rel[] = {"nodelet-shim", "../runtime/nodelet-shim", "../libexec/nodelet/nodelet-shim"};
-        find_helper("NODELET_SHIM", rel, ELEMENTSOF(rel), NODELET_LIBEXECDIR "/nodelet-shim", buf, size);
+        (void) runtime_find_helper("NODELET_SHIM", rel, ELEMENTSOF(rel), NODELET_LIBEXECDIR "/nodelet-shim", buf, size);
 }
 
 /* nodeletctl, which imports the preloaded image tars (agent/preload.h): $NODELET_CTL, next to this binary (installed,
  * or the build tree's agent/), ../agent/ in the build tree, then the installed bindir. */
 static void find_ctl(char *buf, size_t size) {
         static const char *const rel[] = {"nodeletctl", "../agent/nodeletctl"};
-        find_helper("NODELET_CTL", rel, ELEMENTSOF(rel), NODELET_BINDIR "/nodeletctl", buf, size);
+        (void) runtime_find_helper("NODELET_CTL", rel, ELEMENTSOF(rel), NODELET_BINDIR "/nodeletctl", buf, size);
 }
 
 /* Cluster mode: the kube-proxy part on the same loop and API connection pool. Only a bad --proxy-kubeconfig is
@@ -211,6 +186,24 @@ static void start_serving_cert(Daemon *d) {
                 log_error_errno(r, "Failed to request a serving certificate: %m");
 }
 
+/* The event recorder's own client follows the client certificate too (a copy: each client owns its Kubeconfig); one
+ * started before the first certificate (TLS bootstrap) starts writing events with it. */
+static void events_follow_cert(Daemon *d, const Kubeconfig *kc, const char *cert_pem, const char *key_pem) {
+        Kubeconfig *copy = NULL;
+        int r;
+
+        if (!d->m->events || !kc || !d->m->glue)
+                return;
+        r = kubeconfig_with_cert(kc, cert_pem, key_pem, &copy);
+        if (r >= 0)
+                r = event_recorder_set_kubeconfig(d->m->events, d->m->glue, copy, d->config->event_record_qps,
+                                                  (unsigned) d->config->event_burst);
+        if (r < 0) {
+                kubeconfig_free(copy);
+                log_warning_errno(r, "The event recorder cannot use the new client certificate: %m");
+        }
+}
+
 /* A client certificate is current: the first one connects the daemon to the API server (and starts what needs it
  * when the manager runs already); later ones (rotation) replace the API client's credentials in place. */
 static void on_client_cert(CertManager *cm, const char *cert_pem, const char *key_pem, const Kubeconfig *kc,
@@ -237,12 +230,17 @@ static void on_client_cert(CertManager *cm, const char *cert_pem, const char *ke
                         return;
                 }
                 log_info("The API client uses the new client certificate from now on");
+                /* Like the kubelet, which closes its connections at a rotation: open watches start again at once,
+                 * so the server sees the new identity everywhere, not only once they time out. */
+                api_client_end_streams(d->m->api);
+                events_follow_cert(d, kc, cert_pem, key_pem);
                 return;
         }
         r = copy ? manager_connect_kubeconfig(d->m, copy, c->kubeconfig) : manager_connect(d->m, c->kubeconfig);
         if (r < 0)
                 return;
         cert_manager_set_api(cm, d->m->api);
+        events_follow_cert(d, kc, cert_pem, key_pem);
         if (d->started) {
                 /* Credentials came after the start (TLS bootstrap): the API parts start now. */
                 r = manager_start_api(d->m);

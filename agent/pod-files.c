@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "common/fileio.h"
+#include "common/strv.h"
 
 /* Kubernetes' validation limits (pkg/apis/core/validation): resolv.conf search list and nameservers. */
 #define MAX_DNS_NAMESERVERS 3
@@ -21,45 +22,6 @@
 
 #define MANAGED_HOSTS_HEADER "# Kubernetes-managed hosts file.\n"
 #define MANAGED_HOSTS_HEADER_HOST_NETWORK "# Kubernetes-managed hosts file (host network).\n"
-
-static bool strv_isempty(char *const *l) {
-        return !l || !*l;
-}
-
-static size_t strv_length(char *const *l) {
-        size_t n = 0;
-        while (l && l[n])
-                n++;
-        return n;
-}
-
-/* Appends a copy of s; *l stays NULL-terminated. */
-static int strv_push(char ***l, const char *s) {
-        size_t n = strv_length(*l);
-        char *c = strdup(s);
-        RET_NULL_ENOMEM(c);
-        char **nl = realloc(*l, (n + 2) * sizeof(char *));
-        if (!nl) {
-                free(c);
-                return -ENOMEM;
-        }
-        nl[n] = c;
-        nl[n + 1] = NULL;
-        *l = nl;
-        return 0;
-}
-
-static bool strv_has(char *const *l, const char *s) {
-        for (; l && *l; l++)
-                if (streq(*l, s))
-                        return true;
-        return false;
-}
-
-/* Appends what is not there yet (the kubelet's omitDuplicates over an append). */
-static int strv_push_unique(char ***l, const char *s) {
-        return strv_has(*l, s) ? 0 : strv_push(l, s);
-}
 
 int pod_hostname_and_domain(const Pod *p, const char *cluster_domain, char **ret_hostname, char **ret_domain,
                             ErrorBuf *e) {
@@ -175,7 +137,7 @@ static int resolv_conf_parse(const char *text, DnsConf *c) {
                         continue;
                 if (streq(word, "nameserver")) {
                         char *ns = strtok_r(NULL, " \t\r\f\v", &fsave);
-                        if (ns && (r = strv_push(&c->servers, ns)) < 0)
+                        if (ns && (r = strv_extend(&c->servers, ns)) < 0)
                                 return r;
                 } else if (streq(word, "search")) {
                         strv_free(c->searches);
@@ -186,7 +148,7 @@ static int resolv_conf_parse(const char *text, DnsConf *c) {
                                 size_t l = strlen(s);
                                 if (l > 1 && s[l - 1] == '.')
                                         s[l - 1] = 0;
-                                if ((r = strv_push(&c->searches, s)) < 0)
+                                if ((r = strv_extend(&c->searches, s)) < 0)
                                         return r;
                         }
                 } else if (streq(word, "options")) {
@@ -202,7 +164,7 @@ static int resolv_conf_parse(const char *text, DnsConf *c) {
                                                 *x = n;
                                                 replaced = true;
                                         }
-                                if (!replaced && (r = strv_push(&c->options, o)) < 0)
+                                if (!replaced && (r = strv_extend(&c->options, o)) < 0)
                                         return r;
                         }
                 }
@@ -225,7 +187,7 @@ static int dns_options_merge(char ***options, char *const *add) {
                                 replaced = true;
                         }
                 if (!replaced) {
-                        int r = strv_push(options, *o);
+                        int r = strv_extend(options, *o);
                         if (r < 0)
                                 return r;
                 }
@@ -293,7 +255,7 @@ int pod_resolv_conf_content(const Pod *p, const PodDnsSettings *dns, char **ret,
                 strv_free(c.servers);
                 c.servers = NULL;
                 for (char *const *s = dns->cluster_dns; *s; s++)
-                        if ((r = strv_push(&c.servers, *s)) < 0)
+                        if ((r = strv_extend(&c.servers, *s)) < 0)
                                 return r;
                 if (!isempty(dns->cluster_domain)) {
                         _cleanup_strv_free_ char **searches = NULL;
@@ -301,40 +263,40 @@ int pod_resolv_conf_content(const Pod *p, const PodDnsSettings *dns, char **ret,
                         if (asprintf(&ns_svc, "%s.svc.%s", strempty(p->namespace_), dns->cluster_domain) < 0 ||
                             asprintf(&svc, "svc.%s", dns->cluster_domain) < 0)
                                 return -ENOMEM;
-                        if ((r = strv_push_unique(&searches, ns_svc)) < 0 ||
-                            (r = strv_push_unique(&searches, svc)) < 0 ||
-                            (r = strv_push_unique(&searches, dns->cluster_domain)) < 0)
+                        if ((r = strv_extend_unique(&searches, ns_svc)) < 0 ||
+                            (r = strv_extend_unique(&searches, svc)) < 0 ||
+                            (r = strv_extend_unique(&searches, dns->cluster_domain)) < 0)
                                 return r;
                         for (char **s = c.searches; s && *s; s++)
-                                if ((r = strv_push_unique(&searches, *s)) < 0)
+                                if ((r = strv_extend_unique(&searches, *s)) < 0)
                                         return r;
                         strv_free(c.searches);
                         c.searches = TAKE_PTR(searches);
                 }
                 strv_free(c.options);
                 c.options = NULL;
-                if ((r = strv_push(&c.options, "ndots:5")) < 0)
+                if ((r = strv_extend(&c.options, "ndots:5")) < 0)
                         return r;
         } else if (policy == DNS_POLICY_DEFAULT && dns && dns->host_resolv_conf && !*dns->host_resolv_conf) {
                 /* --resolv-conf="": the local resolver, and no search (the kubelet's documented behaviour; node IPs
                  * of both families would add ::1, nodelet does not know them here). */
-                if ((r = strv_push(&c.servers, "127.0.0.1")) < 0 || (r = strv_push(&c.searches, ".")) < 0)
+                if ((r = strv_extend(&c.servers, "127.0.0.1")) < 0 || (r = strv_extend(&c.searches, ".")) < 0)
                         return r;
         }
 
         if (p->has_dns_config) {
                 _cleanup_strv_free_ char **servers = NULL, **searches = NULL;
                 for (char **s = c.servers; s && *s; s++)
-                        if ((r = strv_push_unique(&servers, *s)) < 0)
+                        if ((r = strv_extend_unique(&servers, *s)) < 0)
                                 return r;
                 for (char **s = p->dns_config.nameservers; s && *s; s++)
-                        if ((r = strv_push_unique(&servers, *s)) < 0)
+                        if ((r = strv_extend_unique(&servers, *s)) < 0)
                                 return r;
                 for (char **s = c.searches; s && *s; s++)
-                        if ((r = strv_push_unique(&searches, *s)) < 0)
+                        if ((r = strv_extend_unique(&searches, *s)) < 0)
                                 return r;
                 for (char **s = p->dns_config.searches; s && *s; s++)
-                        if ((r = strv_push_unique(&searches, *s)) < 0)
+                        if ((r = strv_extend_unique(&searches, *s)) < 0)
                                 return r;
                 strv_free(c.servers);
                 c.servers = TAKE_PTR(servers);

@@ -24,14 +24,17 @@
 #include "agent/agent.h"
 #include "agent/api-objects.h"
 #include "agent/api-pods.h"
+#include "agent/image-gc.h"
 #include "agent/image-pull.h"
 #include "agent/pod-events.h"
 #include "agent/volumes.h"
 #include "common/fileio.h"
 #include "common/json-util.h"
 #include "common/log.h"
+#include "common/strv.h"
 #include "runtime/logs.h"
 #include "runtime/sandbox.h"
+#include "runtime/signals.h"
 
 #define BACKOFF_INITIAL_USEC (10 * USEC_PER_SEC)
 #define BACKOFF_RESET_NS (600 * NSEC_PER_SEC) /* 10 minutes of clean running reset the back-off */
@@ -464,21 +467,6 @@ typedef struct FilesJob {
         ErrorBuf e;
 } FilesJob;
 
-static char **strv_copy(char *const *l) {
-        size_t n = 0;
-        while (l && l[n])
-                n++;
-        char **c = calloc(n + 1, sizeof(char *));
-        if (!c)
-                return NULL;
-        for (size_t i = 0; i < n; i++)
-                if (!(c[i] = strdup(l[i]))) {
-                        strv_free(c);
-                        return NULL;
-                }
-        return c;
-}
-
 static int files_work(void *userdata) {
         FilesJob *j = userdata;
         return j->r = pod_files_write(j->pod, j->pod_dir, j->pod_ips, &j->dns, &j->e);
@@ -572,43 +560,8 @@ static void create_job_free(CreateJob *j) {
         free(j);
 }
 
-static int signal_from_name(const char *s) {
-        if (!s)
-                return 0;
-        static const struct {
-                const char *name;
-                int sig;
-        } t[] = {{"TERM", SIGTERM}, {"INT", SIGINT},   {"QUIT", SIGQUIT},   {"KILL", SIGKILL}, {"HUP", SIGHUP},
-                 {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"WINCH", SIGWINCH}, {"STOP", SIGSTOP}, {"PWR", SIGPWR}};
-        const char *n = startswith(s, "SIG") ?: s;
-        for (size_t i = 0; i < ELEMENTSOF(t); i++)
-                if (streq(n, t[i].name))
-                        return t[i].sig;
-        char *end;
-        long v = strtol(s, &end, 10);
-        return *end == 0 && v > 0 && v < NSIG ? (int) v : 0;
-}
-
-static int strv_push(char ***l, char *s) {
-        size_t n = 0;
-        while (*l && (*l)[n])
-                n++;
-        char **nl = realloc(*l, (n + 2) * sizeof(char *));
-        if (!nl) {
-                free(s);
-                return -ENOMEM;
-        }
-        nl[n] = s;
-        nl[n + 1] = NULL;
-        *l = nl;
-        return 0;
-}
-
 static int annotate(char ***l, const char *k, const char *v) {
-        char *s;
-        if (asprintf(&s, "%s=%s", k, v) < 0)
-                return -ENOMEM;
-        return strv_push(l, s);
+        return strv_extendf(l, "%s=%s", k, v);
 }
 
 /* The user the container runs as: runAsUser (container, then pod) or the image's USER; runAsNonRoot checked like
@@ -725,13 +678,13 @@ static int build_spec(CreateJob *j, ContainerSpec *s) {
         if (sc->cap_add) {
                 RET_NULL_ENOMEM(s->cap_add = calloc(1, sizeof(char *)));
                 for (char **i = sc->cap_add; *i; i++)
-                        if (strv_push(&s->cap_add, strdup(*i)) < 0)
+                        if (strv_extend(&s->cap_add, *i) < 0)
                                 return -ENOMEM;
         }
         if (sc->cap_drop) {
                 RET_NULL_ENOMEM(s->cap_drop = calloc(1, sizeof(char *)));
                 for (char **i = sc->cap_drop; *i; i++)
-                        if (strv_push(&s->cap_drop, strdup(*i)) < 0)
+                        if (strv_extend(&s->cap_drop, *i) < 0)
                                 return -ENOMEM;
         }
         s->privileged = sc->privileged == 1;
@@ -784,7 +737,8 @@ static int build_spec(CreateJob *j, ContainerSpec *s) {
         if (res->limits.memory > 0)
                 s->resources.memory_limit = res->limits.memory;
         RET_NULL_ENOMEM(s->cgroup_parent = strdup(j->cgroup_rel));
-        s->stop_signal = signal_from_name(j->img->stop_signal);
+        /* No or an unknown StopSignal: 0, which stops with SIGTERM (containerd's default). */
+        s->stop_signal = MAX(signal_from_string(j->img->stop_signal), 0);
         j->stop_signal = s->stop_signal ?: SIGTERM;
 
         char rs[16], sig[16];
@@ -992,6 +946,8 @@ static void on_pull_done(int r, const ImagePullResult *res, void *userdata) {
 
         cs->pull = NULL;
         cs->phase = cs->current ? CS_EXITED : CS_WAITING;
+        if (r >= 0) /* a use of the image, a new list for status.images, and a disk that may be full now */
+                image_gc_image_pulled(m->image_gc, res->image_id);
         if (w->state != W_RUNNING || cs->stopping) {
                 pod_worker_schedule(w);
                 return;

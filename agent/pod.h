@@ -400,12 +400,8 @@ const char *pod_full_name(const Pod *p, char *buf, size_t size);
 const PodContainer *pod_find_container(const Pod *p, const char *name);
 const Volume *pod_find_volume(const Pod *p, const char *name);
 
-/* Quantities (k8s.io/apimachinery resource.Quantity): "100m", "0.5", "2" → millicores; "64Mi", "1G", "1e3",
- * "128974848" → bytes (rounded up like Value()). -EINVAL on syntax errors or overflow. */
-int quantity_parse_milli(const char *s, int64_t *ret);
-int quantity_parse_bytes(const char *s, int64_t *ret);
-/* A quantity as the API decodes it from YAML/JSON: a string, or a number (`cpu: 1`, `memory: 1048576`). */
-int quantity_from_json(const json_t *v, bool milli, int64_t *ret);
+/* Quantities: quantity_parse_milli(), quantity_parse_bytes(), quantity_from_json(). */
+#include "agent/quantity.h"
 
 /* What the runtime sees of the container's environment: the env list resolved (value, fieldRef, resourceFieldRef;
  * configMap/secret refs through the lookup, NULL = unresolvable), with $(VAR) expansion against earlier entries as

@@ -18,6 +18,7 @@
 #include "agent/pod.h"
 #include "common/json-util.h"
 #include "common/log.h"
+#include "common/strv.h"
 #include "runtime/runtime-ctl.h"
 
 /* crictl abbreviates ids to 13 characters in tables; a prefix that long is what `logs`/`exec` then accept. */
@@ -270,15 +271,16 @@ int pods_ctl_pods(int argc, char *argv[]) {
                 {"output", required_argument, NULL, 'o'},
                 {"no-trunc", no_argument, NULL, OPT_NO_TRUNC},
                 {"help", no_argument, NULL, 'h'},
+                RUNTIME_CTL_COMMON_OPTIONS,
                 {},
         };
         RuntimeCtlOptions o;
-        runtime_ctl_options(&argc, argv, &o);
+        runtime_ctl_options_init(&o);
         const char *name_re = NULL, *ns_re = NULL, *output = "table";
         bool quiet = false, no_trunc = false;
         int c;
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "qn:o:h", opts, NULL)) >= 0)
+        optind = 0; /* a full reset: an earlier getopt (the global options) may have used "+" */
+        while ((c = getopt_long(argc, argv, "qn:o:hv", opts, NULL)) >= 0)
                 switch (c) {
                 case 'q':
                         quiet = true;
@@ -299,6 +301,8 @@ int pods_ctl_pods(int argc, char *argv[]) {
                         usage_pods(stdout);
                         return 0;
                 default:
+                        if (runtime_ctl_option(&o, c, optarg))
+                                break;
                         usage_pods(stderr);
                         return 2;
                 }
@@ -559,17 +563,18 @@ int pods_ctl_logs(int argc, char *argv[]) {
                 {"timestamps", no_argument, NULL, 't'},
                 {"namespace", required_argument, NULL, 'n'},
                 {"help", no_argument, NULL, 'h'},
+                RUNTIME_CTL_COMMON_OPTIONS,
                 {},
         };
         RuntimeCtlOptions o;
-        runtime_ctl_options(&argc, argv, &o);
+        runtime_ctl_options_init(&o);
         const char *cname = NULL, *ns = NULL;
         bool follow = false, previous = false, timestamps = false;
         unsigned tail = 0;
         int c;
-        optind = 1;
-        /* Options may follow POD, as with kubectl (`logs web -c httpd`). */
-        while ((c = getopt_long(argc, argv, "c:fptn:h", opts, NULL)) >= 0)
+        optind = 0; /* a full reset: an earlier getopt (the global options) may have used "+" */
+        /* Options may follow POD, as with kubectl (`logs web -c httpd`): there is no command line to protect. */
+        while ((c = getopt_long(argc, argv, "c:fptn:hv", opts, NULL)) >= 0)
                 switch (c) {
                 case 'c':
                         cname = optarg;
@@ -601,6 +606,8 @@ int pods_ctl_logs(int argc, char *argv[]) {
                         usage_logs(stdout);
                         return 0;
                 default:
+                        if (runtime_ctl_option(&o, c, optarg))
+                                break;
                         usage_logs(stderr);
                         return 2;
                 }
@@ -619,85 +626,80 @@ int pods_ctl_logs(int argc, char *argv[]) {
 /* ---- exec ---- */
 
 static void usage_exec(FILE *f) {
-        fprintf(f, "usage: nodeletctl exec [-e K=V]... [--timeout SECONDS] [-n NAMESPACE]\n"
-                   "                       (POD [-c CONTAINER] | CONTAINER-ID) [--] COMMAND [ARG...]\n\n"
+        fprintf(f, "usage: nodeletctl exec [-e K=V]... [--timeout SECONDS] [-n NAMESPACE] [--root-dir DIR]\n"
+                   "                       [--state-dir DIR] [-v] (POD [-c CONTAINER] | CONTAINER-ID) [--] COMMAND "
+                   "[ARG...]\n\n"
                    "Runs a command in a running container (its namespaces, cgroup, user, capabilities, seccomp)\n"
-                   "and exits with its exit code (126: it could not be started). Output is passed on once the\n"
-                   "command has exited; there is no TTY and no stdin.\n\n"
+                   "and exits with its exit code (126: it could not be started). Its output is passed on as it is\n"
+                   "written; there is no TTY and no stdin. Options go before COMMAND: from there on every word is\n"
+                   "the command's.\n\n"
                    "  -c, --container NAME   the container of the pod, when it has more than one\n"
                    "  -e, --env K=V          add to the container's environment\n"
                    "  --timeout SECONDS      kill the command after this long (exit 137)\n"
                    "  -n, --namespace NS     the pod's namespace\n");
 }
 
-static int strv_push(char ***l, const char *s) {
-        size_t n = 0;
-        while (*l && (*l)[n])
-                n++;
-        char **nl = realloc(*l, (n + 2) * sizeof(char *));
-        RET_NULL_ENOMEM(nl);
-        *l = nl;
-        nl[n] = strdup(s);
-        nl[n + 1] = NULL;
-        return nl[n] ? 0 : -ENOMEM;
-}
-
 int pods_ctl_exec(int argc, char *argv[]) {
+        enum { OPT_TIMEOUT = 256 };
+        static const struct option opts[] = {
+                {"env", required_argument, NULL, 'e'},
+                {"timeout", required_argument, NULL, OPT_TIMEOUT},
+                {"container", required_argument, NULL, 'c'},
+                {"namespace", required_argument, NULL, 'n'},
+                {"help", no_argument, NULL, 'h'},
+                RUNTIME_CTL_COMMON_OPTIONS,
+                {},
+        };
         RuntimeCtlOptions o;
-        runtime_ctl_options(&argc, argv, &o);
+        runtime_ctl_options_init(&o);
         _cleanup_strv_free_ char **env = NULL;
         const char *target = NULL, *cname = NULL, *ns = NULL;
         uint64_t timeout = 0;
-        int i = 1;
-        /* Options before and after the target; the command begins at "--" or at the first word after the target
-         * that is no option, so that both `exec POD -c NAME -- sh -c X` and `exec ID sh -c X` read right. */
-        for (; i < argc; i++) {
-                const char *a = argv[i];
-                if (streq(a, "--")) {
-                        i++;
-                        if (!target && i < argc)
-                                target = argv[i++];
-                        break;
-                }
-                if (a[0] != '-' || !a[1]) {
-                        if (target)
+        /* Options before and after the target, never in the command: getopt's "+" stops at the first operand, so
+         * two rounds read `exec -e K=V POD -c NAME -- sh -c X` and `exec ID sh -c X --root-dir Y` right. After a
+         * "--" the next word is the target (when none came yet) or the command. */
+        optind = 0; /* a full reset: an earlier getopt (the global options) may have used "+" */
+        for (int round = 0; round < 2 && optind < argc; round++) {
+                int c;
+                while ((c = getopt_long(argc, argv, "+e:c:n:hv", opts, NULL)) >= 0)
+                        switch (c) {
+                        case 'e':
+                                if (!strchr(optarg, '='))
+                                        return log_error("--env %s: expected NAME=VALUE", optarg), 2;
+                                if (strv_extend(&env, optarg) < 0)
+                                        return log_error_errno(-ENOMEM, "Out of memory"), 1;
                                 break;
-                        target = a;
-                        continue;
-                }
-                if (streq(a, "-h") || streq(a, "--help")) {
-                        usage_exec(stdout);
-                        return 0;
-                }
-                const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-                if (!v && (streq(a, "-e") || streq(a, "--env") || streq(a, "--timeout") || streq(a, "-c") ||
-                           streq(a, "--container") || streq(a, "-n") || streq(a, "--namespace"))) {
-                        log_error("%s: requires a value", a);
-                        return 2;
-                }
-                if (streq(a, "-e") || streq(a, "--env")) {
-                        if (!strchr(v, '='))
-                                return log_error("--env %s: expected NAME=VALUE", v), 2;
-                        if (strv_push(&env, v) < 0)
-                                return log_error_errno(-ENOMEM, "Out of memory"), 1;
-                } else if (streq(a, "--timeout")) {
-                        char *end;
-                        double s = strtod(v, &end);
-                        if (*end || s <= 0 || s > 86400 * 365)
-                                return log_error("--timeout %s: not a positive number of seconds", v), 2;
-                        timeout = (uint64_t) (s * USEC_PER_SEC);
-                } else if (streq(a, "-c") || streq(a, "--container"))
-                        cname = v;
-                else if (streq(a, "-n") || streq(a, "--namespace"))
-                        ns = v;
-                else {
-                        log_error("exec: unknown option %s", a);
-                        usage_exec(stderr);
-                        return 2;
-                }
-                i++;
+                        case OPT_TIMEOUT: {
+                                char *end;
+                                double sec = strtod(optarg, &end);
+                                if (*end || sec <= 0 || sec > 86400 * 365)
+                                        return log_error("--timeout %s: not a positive number of seconds", optarg), 2;
+                                timeout = (uint64_t) (sec * USEC_PER_SEC);
+                                break;
+                        }
+                        case 'c':
+                                cname = optarg;
+                                break;
+                        case 'n':
+                                ns = optarg;
+                                break;
+                        case 'h':
+                                usage_exec(stdout);
+                                return 0;
+                        default:
+                                if (runtime_ctl_option(&o, c, optarg))
+                                        break;
+                                usage_exec(stderr);
+                                return 2;
+                        }
+                bool dashdash = optind > 1 && streq(argv[optind - 1], "--");
+                if (target || optind >= argc)
+                        break;
+                target = argv[optind++];
+                if (dashdash)
+                        break;
         }
-        if (!target || i >= argc) {
+        if (!target || optind >= argc) {
                 usage_exec(stderr);
                 return 2;
         }
@@ -706,5 +708,5 @@ int pods_ctl_exec(int argc, char *argv[]) {
         Container *c = NULL;
         if (pod_table_load(&o, &t) < 0 || resolve(&t, target, ns, cname, false, &owned, &c) < 0)
                 return 1;
-        return runtime_ctl_exec_in(c, argv + i, env, timeout);
+        return runtime_ctl_exec_in(c, argv + optind, env, timeout);
 }

@@ -9,6 +9,7 @@
 #include "common/curl-glue.h"
 #include "common/event-util.h"
 #include "common/log.h"
+#include "common/time-util.h"
 
 #define MAX_BODY (10U * 1024) /* the kubelet's maxRespBodyLength */
 #define MAX_REDIRECTS 10
@@ -63,12 +64,6 @@ static const char *const probe_result_table[_PROBE_RESULT_MAX] = {
 
 const char *probe_result_to_string(ProbeResult r) {
         return r >= 0 && r < _PROBE_RESULT_MAX ? probe_result_table[r] : NULL;
-}
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
 }
 
 /* Go's time.Duration formatting for the usual probe timeouts: "1s", "1.5s", "500ms". */
@@ -323,7 +318,7 @@ static int on_sockopt(void *clientp, curl_socket_t fd, curlsocktype purpose) {
 }
 
 static long remaining_ms(ProbeJob *j) {
-        uint64_t now = now_usec();
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
         if (now >= j->deadline)
                 return 0;
         return (long) MAX((j->deadline - now + USEC_PER_MSEC - 1) / USEC_PER_MSEC, 1ULL);
@@ -719,7 +714,7 @@ static int job_new(Prober *p, ProbeKind kind, const char *scheme, const char *ho
                 .grpc_status = -1,
                 .timeout_usec = timeout_usec ?: DEFAULT_TIMEOUT_USEC,
         };
-        j->deadline = now_usec() + j->timeout_usec;
+        j->deadline = now_usec(CLOCK_MONOTONIC) + j->timeout_usec;
         v6 = strchr(host, ':');
         (void) snprintf(j->addr, sizeof j->addr, v6 ? "[%s]:%u" : "%s:%u", host, port);
         j->hostname = strdup(host);

@@ -8,7 +8,9 @@
 #include <inttypes.h>
 #include <stdio.h>
 
-#include "agent/pod.h"
+#include "agent/quantity.h"
+
+#include "common/macro.h"
 
 #define FRACTION_DIGITS 64
 
@@ -150,6 +152,15 @@ static int quantity_scaled(const char *s, int scale10, int64_t *ret) {
         if (value > INT64_MAX)
                 return -ERANGE;
         *ret = q.negative ? -(int64_t) value : (int64_t) value;
+        return 0;
+}
+
+int quantity_parse(const char *s, bool milli, int64_t *ret) {
+        int64_t v;
+        int r = quantity_scaled(s, milli ? 3 : 0, &v);
+        if (r < 0)
+                return r;
+        *ret = v;
         return 0;
 }
 

@@ -425,7 +425,9 @@ static int on_stdin_writable(sd_event_source *src, int fd, uint32_t revents, voi
 }
 
 static void session_stdin(Session *s, const uint8_t *data, size_t size) {
-        if (s->stdin_fd < 0 || size == 0)
+        /* Over SPDY kubectl writes stdin as soon as its stdin stream exists, before the other streams that the
+         * start waits for: kept until the process is there (input pauses at IN_HIGH as usual). */
+        if (size == 0 || (s->stdin_fd < 0 && (s->started || !s->want_stdin)))
                 return;
         uint8_t *p = realloc(s->stdin_buf, s->stdin_size + size);
         if (!p)
@@ -990,8 +992,8 @@ static int spdy_on_stream(SpdySession *sp, uint32_t id, char *const *headers, bo
         if (r < 0)
                 return r;
         s->channel_id[c] = id;
-        if (c == CH_STDIN || c == CH_RESIZE)
-                (void) spdy_session_send(sp, id, NULL, 0, true); /* we never write on those */
+        /* No FIN of ours on stdin and resize although we never write there: spdystream may then take the stream
+         * for closed while kubectl is still writing stdin, which is cut short (kubelet does not close them either). */
         /* Like the kubelet: start once every expected stream is there. */
         bool ready = s->channel_id[CH_ERROR] && (!s->want_stdin || s->channel_id[CH_STDIN]) &&
                      (!s->want_stdout || s->channel_id[CH_STDOUT]) &&

@@ -16,6 +16,7 @@
 
 #include "common/fileio.h"
 #include "common/log.h"
+#include "common/strv.h"
 
 /* Volume and container names become path components. The API validates them as DNS labels; refuse anything that
  * could leave the directory anyway. */
@@ -636,13 +637,6 @@ static int list_tree(int dir_fd, const char *prefix, char ***paths, size_t *n, u
         }
         closedir(d);
         return r;
-}
-
-static bool strv_contains(char *const *l, const char *s) {
-        for (; l && *l; l++)
-                if (streq(*l, s))
-                        return true;
-        return false;
 }
 
 /* Whether the payload differs from what the old timestamp dir holds: the same set of files with the same content

@@ -8,7 +8,7 @@
 #include <sys/random.h>
 
 #include "cni/delegate.h"
-#include "cni/ip.h"
+#include "common/in-addr.h"
 #include "cni/link.h"
 #include "cni/masq.h"
 #include "common/fileio.h"
@@ -58,8 +58,8 @@ static int config_parse(const CniArgs *a, BridgeConfig *c, CniError *e) {
 
 /* One address of the IPAM result. */
 typedef struct IpConf {
-        CniPrefix addr;
-        CniIp gateway;
+        InPrefix addr;
+        InAddr gateway;
         bool has_gateway;
 } IpConf;
 
@@ -73,11 +73,11 @@ static int parse_ips(const json_t *result, IpConf **ret, size_t *ret_n, CniError
         json_array_foreach (ips, i, v) {
                 const char *addr = json_string_value(json_object_get(v, "address"));
                 const char *gw = json_string_value(json_object_get(v, "gateway"));
-                if (cni_prefix_parse(addr, &l[i].addr) < 0)
+                if (in_prefix_parse(addr, IN_PARSE_UNMAP_V4, &l[i].addr) < 0)
                         return cni_error(e, CNI_ERR_DECODE, "IPAM result: invalid ips[%zu].address \"%s\"", i,
                                          strempty(addr));
                 if (gw) {
-                        if (cni_ip_parse(gw, &l[i].gateway) < 0)
+                        if (in_addr_parse(gw, IN_PARSE_UNMAP_V4, &l[i].gateway) < 0)
                                 return cni_error(e, CNI_ERR_DECODE, "IPAM result: invalid ips[%zu].gateway \"%s\"", i,
                                                  gw);
                         l[i].has_gateway = true;
@@ -173,14 +173,14 @@ static int setup_gateway(AddState *s, CniError *e) {
         for (size_t i = 0; s->c.is_gateway && i < s->n_ips; i++) {
                 if (!s->ips[i].has_gateway)
                         continue;
-                CniPrefix gw = {.ip = s->ips[i].gateway, .len = s->ips[i].addr.len};
+                InPrefix gw = {.addr = s->ips[i].gateway, .len = s->ips[i].addr.len};
                 int r = addr_add(s->host, rtnl_link_get_ifindex(s->br), &gw);
                 if (r < 0) {
-                        char b[CNI_PREFIX_STRLEN];
+                        char b[IN_PREFIX_STRLEN];
                         return cni_error(e, CNI_ERR_IO, "failed to add gateway address %s to %s: %s",
-                                         cni_prefix_format(&gw, b), s->c.bridge, strerror(-r));
+                                         in_prefix_format(&gw, b), s->c.bridge, strerror(-r));
                 }
-                enable_forwarding(gw.ip.family);
+                enable_forwarding(gw.addr.family);
         }
         return 0;
 }
@@ -242,7 +242,7 @@ static int setup_links(AddState *s, CniError *e) {
 
 static const IpConf *ip_of_family(const AddState *s, int family) {
         for (size_t i = 0; i < s->n_ips; i++)
-                if (s->ips[i].addr.ip.family == family)
+                if (s->ips[i].addr.addr.family == family)
                         return &s->ips[i];
         return NULL;
 }
@@ -250,7 +250,7 @@ static const IpConf *ip_of_family(const AddState *s, int family) {
 /* Addresses and routes inside the pod (the interface is up already). */
 static int setup_pod(AddState *s, json_t *routes, CniError *e) {
         int ifindex = s->peer_index;
-        char b[CNI_PREFIX_STRLEN];
+        char b[IN_PREFIX_STRLEN];
         size_t i;
         json_t *v;
         int r;
@@ -259,25 +259,25 @@ static int setup_pod(AddState *s, json_t *routes, CniError *e) {
                 r = addr_add(s->pod, ifindex, &s->ips[k].addr);
                 if (r < 0)
                         return cni_error(e, CNI_ERR_IO, "failed to add address %s to %s: %s",
-                                         cni_prefix_format(&s->ips[k].addr, b), s->a->ifname, strerror(-r));
+                                         in_prefix_format(&s->ips[k].addr, b), s->a->ifname, strerror(-r));
         }
 
         /* IPAM routes; a route without gw goes via the gateway of its family (plugins' ipam.ConfigureIface). */
         json_array_foreach (routes, i, v) {
                 const char *dst = json_string_value(json_object_get(v, "dst"));
                 const char *gw = json_string_value(json_object_get(v, "gw"));
-                CniPrefix d;
-                CniIp g;
-                const CniIp *gp = NULL;
-                if (cni_prefix_parse(dst, &d) < 0)
+                InPrefix d;
+                InAddr g;
+                const InAddr *gp = NULL;
+                if (in_prefix_parse(dst, IN_PARSE_UNMAP_V4, &d) < 0)
                         return cni_error(e, CNI_ERR_INVALID_CONFIG, "routes[%zu].dst: invalid CIDR \"%s\"", i,
                                          strempty(dst));
                 if (gw) {
-                        if (cni_ip_parse(gw, &g) < 0)
+                        if (in_addr_parse(gw, IN_PARSE_UNMAP_V4, &g) < 0)
                                 return cni_error(e, CNI_ERR_INVALID_CONFIG, "routes[%zu].gw: invalid IP \"%s\"", i, gw);
                         gp = &g;
                 } else {
-                        const IpConf *ic = ip_of_family(s, d.ip.family);
+                        const IpConf *ic = ip_of_family(s, d.addr.family);
                         if (ic && ic->has_gateway)
                                 gp = &ic->gateway;
                 }
@@ -293,9 +293,9 @@ static bool routes_have_default(const json_t *routes, int family) {
         size_t i;
         json_t *v;
         json_array_foreach (routes, i, v) {
-                CniPrefix d;
-                if (cni_prefix_parse(json_string_value(json_object_get(v, "dst")), &d) == 0 && d.ip.family == family &&
-                    d.len == 0)
+                InPrefix d;
+                if (in_prefix_parse(json_string_value(json_object_get(v, "dst")), IN_PARSE_UNMAP_V4, &d) == 0 &&
+                    d.addr.family == family && d.len == 0)
                         return true;
         }
         return false;
@@ -303,7 +303,7 @@ static bool routes_have_default(const json_t *routes, int family) {
 
 static json_t *build_result(AddState *s, json_t *routes) {
         _cleanup_json_ json_t *ifaces = json_array(), *ips = json_array();
-        char b[CNI_IP_STRLEN], p[CNI_PREFIX_STRLEN];
+        char b[IN_ADDR_STRLEN], p[IN_PREFIX_STRLEN];
 
         if (!ifaces || !ips)
                 return NULL;
@@ -312,9 +312,9 @@ static json_t *build_result(AddState *s, json_t *routes) {
         (void) json_array_append_new(ifaces, iface_json(s->veth_name, s->veth_mac, NULL));
         (void) json_array_append_new(ifaces, iface_json(s->a->ifname, s->peer_mac, s->a->netns));
         for (size_t i = 0; i < s->n_ips; i++) {
-                json_t *ip = json_pack("{s:s, s:i}", "address", cni_prefix_format(&s->ips[i].addr, p), "interface", 2);
+                json_t *ip = json_pack("{s:s, s:i}", "address", in_prefix_format(&s->ips[i].addr, p), "interface", 2);
                 if (ip && s->ips[i].has_gateway)
-                        (void) json_object_set_new(ip, "gateway", json_string(cni_ip_format(&s->ips[i].gateway, b)));
+                        (void) json_object_set_new(ip, "gateway", json_string(in_addr_format(&s->ips[i].gateway, b)));
                 (void) json_array_append_new(ips, ip);
         }
         json_t *result = json_pack("{s:s, s:O, s:O, s:O}", "cniVersion", s->a->cni_version, "interfaces", ifaces, "ips",
@@ -388,10 +388,10 @@ int cni_bridge_add(const CniArgs *a, json_t **ret_result, CniError *e) {
         }
         if (s.c.is_default_gateway)
                 for (size_t i = 0; i < s.n_ips; i++)
-                        if (s.ips[i].has_gateway && !routes_have_default(routes, s.ips[i].addr.ip.family))
+                        if (s.ips[i].has_gateway && !routes_have_default(routes, s.ips[i].addr.addr.family))
                                 (void) json_array_append_new(
                                         routes, json_pack("{s:s}", "dst",
-                                                          s.ips[i].addr.ip.family == AF_INET ? "0.0.0.0/0" : "::/0"));
+                                                          s.ips[i].addr.addr.family == AF_INET ? "0.0.0.0/0" : "::/0"));
 
         r = setup_gateway(&s, e);
         if (r >= 0)
@@ -536,18 +536,18 @@ int cni_bridge_check(const CniArgs *a, CniError *e) {
         if (rtnl_link_get_link(peer) != rtnl_link_get_ifindex(veth))
                 return cni_error(e, CNI_ERR_CHECK_MISMATCH, "interface %s is not the peer of %s", a->ifname, veth_name);
         json_array_foreach (json_object_get(prev, "ips"), i, v) {
-                CniPrefix p;
+                InPrefix p;
                 const char *addr = json_string_value(json_object_get(v, "address"));
-                if (cni_prefix_parse(addr, &p) < 0)
+                if (in_prefix_parse(addr, IN_PARSE_UNMAP_V4, &p) < 0)
                         return cni_error(e, CNI_ERR_DECODE, "prevResult: invalid address \"%s\"", strempty(addr));
                 if (addr_has(pod, rtnl_link_get_ifindex(peer), &p) <= 0)
                         return cni_error(e, CNI_ERR_CHECK_MISMATCH, "address %s missing on %s", addr, a->ifname);
         }
         /* Like the reference's CHECK: every route of the result is still there, through the pod interface. */
         json_array_foreach (json_object_get(prev, "routes"), i, v) {
-                CniPrefix d;
+                InPrefix d;
                 const char *dst = json_string_value(json_object_get(v, "dst"));
-                if (cni_prefix_parse(dst, &d) < 0)
+                if (in_prefix_parse(dst, IN_PARSE_UNMAP_V4, &d) < 0)
                         return cni_error(e, CNI_ERR_DECODE, "prevResult: invalid route \"%s\"", strempty(dst));
                 if (route_has(pod, rtnl_link_get_ifindex(peer), &d) <= 0)
                         return cni_error(e, CNI_ERR_CHECK_MISMATCH, "route to %s missing in %s", dst, a->netns);

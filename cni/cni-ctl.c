@@ -7,6 +7,7 @@
 #include "cni/runner.h"
 #include "common/json-util.h"
 #include "common/log.h"
+#include "common/strv.h"
 
 static void usage(FILE *f) {
         fprintf(f, "usage: nodeletctl cni add|check|del NETNS CONTAINERID [options]\n"
@@ -15,17 +16,6 @@ static void usage(FILE *f) {
                    "options: --ifname NAME  --conf-dir DIR  --bin-dir DIR  --cache-dir DIR  --timeout SECONDS\n"
                    "         --arg K=V  --port-mapping HOSTPORT:CONTAINERPORT[/PROTO]\n"
                    "         --root-dir DIR  --state-dir DIR (accepted like every verb's, unused)\n");
-}
-
-static int strv_push(char ***l, size_t *n, const char *s) {
-        char **m = reallocarray(*l, *n + 2, sizeof(char *));
-        if (!m)
-                return -ENOMEM;
-        *l = m;
-        if (!(m[*n] = strdup(s)))
-                return -ENOMEM;
-        m[++*n] = NULL;
-        return 0;
 }
 
 static int parse_port_mapping(const char *s, json_t *list) {
@@ -57,7 +47,6 @@ int cni_ctl_main(int argc, char *argv[]) {
         _cleanup_strv_free_ char **bin_dirs = NULL, **args = NULL;
         _cleanup_json_ json_t *ports = json_array();
         const char *ifname = "eth0", *conf_dir = NULL, *cache_dir = NULL;
-        size_t n_bin = 0, n_args = 0;
         uint64_t timeout = 0;
         int c;
 
@@ -76,11 +65,11 @@ int cni_ctl_main(int argc, char *argv[]) {
                         cache_dir = optarg;
                         break;
                 case 'b':
-                        if (strv_push(&bin_dirs, &n_bin, optarg) < 0)
+                        if (strv_extend(&bin_dirs, optarg) < 0)
                                 return log_error_errno(-ENOMEM, "Out of memory"), 1;
                         break;
                 case 'a':
-                        if (!strchr(optarg, '=') || strv_push(&args, &n_args, optarg) < 0)
+                        if (!strchr(optarg, '=') || strv_extend(&args, optarg) < 0)
                                 return log_error("--arg wants K=V, got \"%s\"", optarg), 2;
                         break;
                 case 'p':

@@ -49,20 +49,6 @@ static char **make_env(const char *cmd_assignment) {
         return env;
 }
 
-static int write_all(int fd, const char *p, size_t n) {
-        while (n > 0) {
-                ssize_t w = write(fd, p, n);
-                if (w < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += w;
-                n -= (size_t) w;
-        }
-        return 0;
-}
-
 const CniPlugin *cni_builtin_delegate(const char *type) {
         return streq_ptr(type, cni_ipam_plugin.name) ? &cni_ipam_plugin : NULL;
 }

@@ -8,7 +8,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
-#include "cni/ip.h"
+#include "common/in-addr.h"
 #include "common/fileio.h"
 #include "common/json-util.h"
 
@@ -16,8 +16,8 @@
 #define LAST_RESERVED_PREFIX "last_reserved_ip."
 
 typedef struct Range {
-        CniPrefix subnet; /* network address, host bits cleared */
-        CniIp start, end, gateway;
+        InPrefix subnet; /* network address, host bits cleared */
+        InAddr start, end, gateway;
 } Range;
 
 typedef struct RangeSet {
@@ -28,7 +28,7 @@ typedef struct RangeSet {
 typedef struct IpamConfig {
         RangeSet *sets;
         size_t n_sets;
-        CniIp *requested;
+        InAddr *requested;
         size_t n_requested;
         json_t *routes; /* borrowed from the configuration */
         const char *data_dir;
@@ -52,58 +52,58 @@ static int range_parse(const json_t *j, const char *path, Range *ret, CniError *
         const char *subnet = NULL, *start = NULL, *end = NULL, *gw = NULL;
         ErrorBuf eb = {};
         Range r = {};
-        char buf[CNI_PREFIX_STRLEN];
+        char buf[IN_PREFIX_STRLEN];
 
         if (jx_get_string(j, "subnet", path, true, &subnet, &eb) < 0 ||
             jx_get_string(j, "rangeStart", path, false, &start, &eb) < 0 ||
             jx_get_string(j, "rangeEnd", path, false, &end, &eb) < 0 ||
             jx_get_string(j, "gateway", path, false, &gw, &eb) < 0)
                 return cni_error(e, CNI_ERR_INVALID_CONFIG, "%s", eb.msg);
-        if (cni_prefix_parse(subnet, &r.subnet) < 0)
+        if (in_prefix_parse(subnet, IN_PARSE_UNMAP_V4, &r.subnet) < 0)
                 return cni_error(e, CNI_ERR_INVALID_CONFIG, "%s.subnet: invalid CIDR \"%s\"", path, subnet);
-        r.subnet.ip = cni_prefix_first(&r.subnet);
+        r.subnet.addr = in_prefix_first(&r.subnet);
         /* Like host-local: a /31 or /32 (/127, /128) leaves nothing to allocate. */
-        if (r.subnet.len + 2 > cni_ip_size(&r.subnet.ip) * 8)
+        if (r.subnet.len + 2 > in_addr_size(&r.subnet.addr) * 8)
                 return cni_error(e, CNI_ERR_INVALID_CONFIG, "%s.subnet: network %s too small to allocate from", path,
-                                 cni_prefix_format(&r.subnet, buf));
+                                 in_prefix_format(&r.subnet, buf));
 
         struct {
                 const char *field, *value;
-                CniIp *out;
+                InAddr *out;
         } ips[] = {{"gateway", gw, &r.gateway}, {"rangeStart", start, &r.start}, {"rangeEnd", end, &r.end}};
         for (size_t i = 0; i < ELEMENTSOF(ips); i++) {
                 if (!ips[i].value)
                         continue;
-                if (cni_ip_parse(ips[i].value, ips[i].out) < 0)
+                if (in_addr_parse(ips[i].value, IN_PARSE_UNMAP_V4, ips[i].out) < 0)
                         return cni_error(e, CNI_ERR_INVALID_CONFIG, "%s.%s: invalid IP address \"%s\"", path,
                                          ips[i].field, ips[i].value);
-                if (!cni_prefix_contains(&r.subnet, ips[i].out))
+                if (!in_prefix_contains(&r.subnet, ips[i].out))
                         return cni_error(e, CNI_ERR_INVALID_CONFIG, "%s.%s: %s is not in network %s", path,
-                                         ips[i].field, ips[i].value, cni_prefix_format(&r.subnet, buf));
+                                         ips[i].field, ips[i].value, in_prefix_format(&r.subnet, buf));
         }
         if (!gw) {
-                r.gateway = r.subnet.ip; /* claim .1 */
-                cni_ip_next(&r.gateway);
+                r.gateway = r.subnet.addr; /* claim .1 */
+                in_addr_next(&r.gateway);
         }
         if (!start) {
-                r.start = r.subnet.ip;
-                cni_ip_next(&r.start);
+                r.start = r.subnet.addr;
+                in_addr_next(&r.start);
         }
         if (!end) {
                 /* The last address; for IPv4 the one before the broadcast address. */
-                r.end = cni_prefix_last(&r.subnet);
+                r.end = in_prefix_last(&r.subnet);
                 if (r.end.family == AF_INET)
-                        cni_ip_prev(&r.end);
+                        in_addr_prev(&r.end);
         }
-        if (cni_ip_cmp(&r.start, &r.end) > 0)
+        if (in_addr_cmp(&r.start, &r.end) > 0)
                 return cni_error(e, CNI_ERR_INVALID_CONFIG, "%s: rangeStart %s is after rangeEnd %s", path, start ?: "",
                                  end ?: "");
         *ret = r;
         return 0;
 }
 
-static bool range_contains(const Range *r, const CniIp *ip) {
-        return r->start.family == ip->family && cni_ip_cmp(ip, &r->start) >= 0 && cni_ip_cmp(ip, &r->end) <= 0;
+static bool range_contains(const Range *r, const InAddr *ip) {
+        return r->start.family == ip->family && in_addr_cmp(ip, &r->start) >= 0 && in_addr_cmp(ip, &r->end) <= 0;
 }
 
 static bool range_overlaps(const Range *a, const Range *b) {
@@ -111,7 +111,7 @@ static bool range_overlaps(const Range *a, const Range *b) {
                range_contains(b, &a->end);
 }
 
-static const Range *rangeset_find(const RangeSet *s, const CniIp *ip) {
+static const Range *rangeset_find(const RangeSet *s, const InAddr *ip) {
         for (size_t i = 0; i < s->n; i++)
                 if (range_contains(&s->ranges[i], ip))
                         return &s->ranges[i];
@@ -167,15 +167,15 @@ static int add_rangesets(IpamConfig *c, const json_t *list, const char *path, Cn
 }
 
 static int add_requested(IpamConfig *c, const char *s, const char *what, CniError *e) {
-        CniIp ip;
-        CniPrefix p;
+        InAddr ip;
+        InPrefix p;
 
-        if (cni_ip_parse(s, &ip) < 0) {
-                if (cni_prefix_parse(s, &p) < 0)
+        if (in_addr_parse(s, IN_PARSE_UNMAP_V4, &ip) < 0) {
+                if (in_prefix_parse(s, IN_PARSE_UNMAP_V4, &p) < 0)
                         return cni_error(e, CNI_ERR_INVALID_CONFIG, "%s: cannot understand IP \"%s\"", what, s);
-                ip = p.ip;
+                ip = p.addr;
         }
-        CniIp *n = reallocarray(c->requested, c->n_requested + 1, sizeof(CniIp));
+        InAddr *n = reallocarray(c->requested, c->n_requested + 1, sizeof(InAddr));
         if (!n)
                 return cni_error(e, CNI_ERR_INTERNAL, "out of memory");
         c->requested = n;
@@ -326,17 +326,17 @@ static int store_open(const IpamConfig *c, bool create, Store *ret, CniError *e)
 
 /* A lease as read from disk. */
 typedef struct Lease {
-        CniIp ip;
-        char name[CNI_IP_STRLEN];
+        InAddr ip;
+        char name[IN_ADDR_STRLEN];
         bool legacy; /* written before host-local recorded the interface: container ID only */
         char id[256];
         char ifname[32];
 } Lease;
 
-static bool is_lease_name(const char *name, CniIp *ret) {
+static bool is_lease_name(const char *name, InAddr *ret) {
         if (name[0] == '.' || streq(name, "lock") || startswith(name, LAST_RESERVED_PREFIX))
                 return false;
-        return cni_ip_parse(name, ret) == 0;
+        return in_addr_parse(name, IN_PARSE_UNMAP_V4, ret) == 0;
 }
 
 static int lease_read(int dir_fd, const char *name, Lease *l) {
@@ -400,7 +400,7 @@ typedef struct MatchCtx {
         const IpamConfig *config;
         bool remove;
         unsigned found;
-        CniIp first;
+        InAddr first;
 } MatchCtx;
 
 static int match_cb(const Store *s, const Lease *l, void *userdata) {
@@ -415,11 +415,11 @@ static int match_cb(const Store *s, const Lease *l, void *userdata) {
 }
 
 /* O_EXCL create: the file is the reservation (host-local's Store.Reserve). 1 = reserved, 0 = taken. */
-static int store_reserve(const Store *s, const CniIp *ip, size_t set_index, const char *id, const char *ifname) {
-        char name[CNI_IP_STRLEN], content[512], last[64];
+static int store_reserve(const Store *s, const InAddr *ip, size_t set_index, const char *id, const char *ifname) {
+        char name[IN_ADDR_STRLEN], content[512], last[64];
         int n;
 
-        cni_ip_format(ip, name);
+        in_addr_format(ip, name);
         _cleanup_close_ int fd = openat(s->dir_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (fd < 0)
                 return errno == EEXIST ? 0 : -errno;
@@ -443,8 +443,8 @@ static int store_reserve(const Store *s, const CniIp *ip, size_t set_index, cons
         return 1;
 }
 
-static bool read_last_reserved(const Store *s, size_t set_index, CniIp *ret) {
-        char name[64], buf[CNI_IP_STRLEN + 1];
+static bool read_last_reserved(const Store *s, size_t set_index, InAddr *ret) {
+        char name[64], buf[IN_ADDR_STRLEN + 1];
         snprintf(name, sizeof name, LAST_RESERVED_PREFIX "%zu", set_index);
         _cleanup_close_ int fd = openat(s->dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0)
@@ -454,15 +454,15 @@ static bool read_last_reserved(const Store *s, size_t set_index, CniIp *ret) {
                 return false;
         buf[n] = 0;
         buf[strcspn(buf, " \r\n")] = 0;
-        return cni_ip_parse(buf, ret) == 0;
+        return in_addr_parse(buf, IN_PARSE_UNMAP_V4, ret) == 0;
 }
 
 /* host-local's RangeIter: start after the last reserved address (round robin, so a crash-looping pod does not get
  * the same address back until the range wrapped), skip the gateway, give up after one full turn. */
 static int allocate_from_set(const Store *s, const RangeSet *set, size_t set_index, const char *id, const char *ifname,
-                             CniIp *ret, const Range **ret_range) {
+                             InAddr *ret, const Range **ret_range) {
         size_t idx = 0;
-        CniIp cur, start, last;
+        InAddr cur, start, last;
         bool have_cur = false;
         int r;
 
@@ -478,7 +478,7 @@ static int allocate_from_set(const Store *s, const RangeSet *set, size_t set_ind
                 cur = set->ranges[0].start;
                 start = cur;
         } else
-                start = (CniIp){};
+                start = (InAddr){};
         bool have_start = !have_cur, first = !have_cur;
 
         for (;;) {
@@ -486,19 +486,19 @@ static int allocate_from_set(const Store *s, const RangeSet *set, size_t set_ind
                 if (first)
                         first = false;
                 else {
-                        if (cni_ip_equal(&cur, &rg->end)) {
+                        if (in_addr_equal(&cur, &rg->end)) {
                                 idx = (idx + 1) % set->n;
                                 rg = &set->ranges[idx];
                                 cur = rg->start;
                         } else
-                                cni_ip_next(&cur);
+                                in_addr_next(&cur);
                         if (!have_start) {
                                 start = cur;
                                 have_start = true;
-                        } else if (cni_ip_equal(&cur, &start))
+                        } else if (in_addr_equal(&cur, &start))
                                 return -ENOSPC;
                 }
-                if (cni_ip_equal(&cur, &rg->gateway))
+                if (in_addr_equal(&cur, &rg->gateway))
                         continue;
                 r = store_reserve(s, &cur, set_index, id, ifname);
                 if (r < 0)
@@ -511,11 +511,11 @@ static int allocate_from_set(const Store *s, const RangeSet *set, size_t set_ind
         }
 }
 
-static json_t *ip_config_json(const CniIp *ip, const Range *rg) {
-        char p[CNI_PREFIX_STRLEN], g[CNI_IP_STRLEN];
-        CniPrefix pfx = {.ip = *ip, .len = rg->subnet.len};
-        return json_pack("{s:s, s:s}", "address", cni_prefix_format(&pfx, p), "gateway",
-                         cni_ip_format(&rg->gateway, g));
+static json_t *ip_config_json(const InAddr *ip, const Range *rg) {
+        char p[IN_PREFIX_STRLEN], g[IN_ADDR_STRLEN];
+        InPrefix pfx = {.addr = *ip, .len = rg->subnet.len};
+        return json_pack("{s:s, s:s}", "address", in_prefix_format(&pfx, p), "gateway",
+                         in_addr_format(&rg->gateway, g));
 }
 
 /* resolvConf → result.dns, like host-local's parseResolvConf (nameserver, domain, search, options). */
@@ -585,10 +585,10 @@ int cni_ipam_add(const CniArgs *a, json_t **ret_result, CniError *e) {
         if (m.found > 0)
                 for (size_t i = 0; i < c.n_sets; i++)
                         if (rangeset_find(&c.sets[i], &m.first)) {
-                                char b[CNI_IP_STRLEN];
+                                char b[IN_ADDR_STRLEN];
                                 return cni_error(e, CNI_ERR_INVALID_CONFIG,
                                                  "%s has been allocated to %s, duplicate allocation is not allowed",
-                                                 cni_ip_format(&m.first, b), a->container_id);
+                                                 in_addr_format(&m.first, b), a->container_id);
                         }
 
         ips = json_array();
@@ -597,8 +597,8 @@ int cni_ipam_add(const CniArgs *a, json_t **ret_result, CniError *e) {
                 return cni_error(e, CNI_ERR_INTERNAL, "out of memory");
         for (size_t i = 0; i < c.n_sets; i++) {
                 const Range *rg = NULL;
-                CniIp ip;
-                char b[CNI_IP_STRLEN];
+                InAddr ip;
+                char b[IN_ADDR_STRLEN];
                 ssize_t req = -1;
 
                 for (size_t k = 0; k < c.n_requested; k++)
@@ -610,15 +610,15 @@ int cni_ipam_add(const CniArgs *a, json_t **ret_result, CniError *e) {
                         used_req[req] = true;
                         ip = c.requested[req];
                         rg = rangeset_find(&c.sets[i], &ip);
-                        if (cni_ip_equal(&ip, &rg->gateway))
+                        if (in_addr_equal(&ip, &rg->gateway))
                                 r = cni_error(e, CNI_ERR_INVALID_CONFIG, "requested ip %s is subnet's gateway",
-                                              cni_ip_format(&ip, b));
+                                              in_addr_format(&ip, b));
                         else {
                                 r = store_reserve(&s, &ip, i, a->container_id, a->ifname);
                                 if (r == 0)
                                         r = cni_error(e, CNI_ERR_INVALID_CONFIG,
                                                       "requested IP address %s is not available in range set %zu",
-                                                      cni_ip_format(&ip, b), i);
+                                                      in_addr_format(&ip, b), i);
                         }
                 } else {
                         r = allocate_from_set(&s, &c.sets[i], i, a->container_id, a->ifname, &ip, &rg);
@@ -640,10 +640,10 @@ int cni_ipam_add(const CniArgs *a, json_t **ret_result, CniError *e) {
         }
         for (size_t k = 0; k < c.n_requested; k++)
                 if (!used_req[k]) {
-                        char b[CNI_IP_STRLEN];
+                        char b[IN_ADDR_STRLEN];
                         release_all(&s, a->container_id, a->ifname);
                         return cni_error(e, CNI_ERR_INVALID_CONFIG, "failed to allocate all requested IPs: %s",
-                                         cni_ip_format(&c.requested[k], b));
+                                         in_addr_format(&c.requested[k], b));
                 }
 
         result = json_pack("{s:s, s:O}", "cniVersion", a->cni_version, "ips", ips);

@@ -220,8 +220,8 @@ int bridge_port_set_hairpin(struct nl_sock *sk, int ifindex, bool on) {
         return nl_to_errno(r);
 }
 
-static int make_addr(const CniIp *ip, unsigned len, struct nl_addr **ret) {
-        struct nl_addr *a = nl_addr_build(ip->family, ip->a, cni_ip_size(ip));
+static int make_addr(const InAddr *ip, unsigned len, struct nl_addr **ret) {
+        struct nl_addr *a = nl_addr_build(ip->family, ip->bytes, in_addr_size(ip));
         if (!a)
                 return -ENOMEM;
         nl_addr_set_prefixlen(a, (int) len);
@@ -229,40 +229,40 @@ static int make_addr(const CniIp *ip, unsigned len, struct nl_addr **ret) {
         return 0;
 }
 
-int addr_add(struct nl_sock *sk, int ifindex, const CniPrefix *p) {
+int addr_add(struct nl_sock *sk, int ifindex, const InPrefix *p) {
         _cleanup_(rtnl_addr_putp) struct rtnl_addr *addr = rtnl_addr_alloc();
         _cleanup_(nl_addr_putp) struct nl_addr *local = NULL;
         int r;
 
         if (!addr)
                 return -ENOMEM;
-        r = make_addr(&p->ip, p->len, &local);
+        r = make_addr(&p->addr, p->len, &local);
         if (r < 0)
                 return r;
         rtnl_addr_set_ifindex(addr, ifindex);
         r = nl_to_errno(rtnl_addr_set_local(addr, local));
         if (r < 0)
                 return r;
-        if (p->ip.family == AF_INET6)
+        if (p->addr.family == AF_INET6)
                 rtnl_addr_set_flags(addr, IFA_F_NODAD);
         r = nl_to_errno(rtnl_addr_add(sk, addr, 0));
         return r == -EEXIST ? 0 : r;
 }
 
-int route_add(struct nl_sock *sk, int ifindex, const CniPrefix *dst, const CniIp *gw) {
+int route_add(struct nl_sock *sk, int ifindex, const InPrefix *dst, const InAddr *gw) {
         _cleanup_(rtnl_route_putp) struct rtnl_route *route = rtnl_route_alloc();
         _cleanup_(nl_addr_putp) struct nl_addr *d = NULL, *g = NULL;
         struct rtnl_nexthop *nh;
-        int family = dst ? dst->ip.family : gw->family;
+        int family = dst ? dst->addr.family : gw->family;
         int r;
 
         if (!route)
                 return -ENOMEM;
         if (dst) {
-                CniIp net = cni_prefix_first(dst);
+                InAddr net = in_prefix_first(dst);
                 r = make_addr(&net, dst->len, &d);
         } else {
-                CniIp any = {.family = family};
+                InAddr any = {.family = family};
                 r = make_addr(&any, 0, &d);
         }
         if (r < 0)
@@ -279,7 +279,7 @@ int route_add(struct nl_sock *sk, int ifindex, const CniPrefix *dst, const CniIp
                 return -ENOMEM;
         rtnl_route_nh_set_ifindex(nh, ifindex);
         if (gw) {
-                r = make_addr(gw, cni_ip_size(gw) * 8, &g);
+                r = make_addr(gw, in_addr_size(gw) * 8, &g);
                 if (r < 0) {
                         rtnl_route_nh_free(nh);
                         return r;
@@ -291,7 +291,7 @@ int route_add(struct nl_sock *sk, int ifindex, const CniPrefix *dst, const CniIp
         return r == -EEXIST ? 0 : r;
 }
 
-int addr_has(struct nl_sock *sk, int ifindex, const CniPrefix *p) {
+int addr_has(struct nl_sock *sk, int ifindex, const InPrefix *p) {
         _cleanup_(nl_cache_freep) struct nl_cache *cache = NULL;
         int r = nl_to_errno(rtnl_addr_alloc_cache(sk, &cache));
         if (r < 0)
@@ -299,20 +299,20 @@ int addr_has(struct nl_sock *sk, int ifindex, const CniPrefix *p) {
         for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
                 struct rtnl_addr *a = (struct rtnl_addr *) o;
                 struct nl_addr *local = rtnl_addr_get_local(a);
-                if (rtnl_addr_get_ifindex(a) != ifindex || !local || nl_addr_get_family(local) != p->ip.family)
+                if (rtnl_addr_get_ifindex(a) != ifindex || !local || nl_addr_get_family(local) != p->addr.family)
                         continue;
                 if ((unsigned) nl_addr_get_prefixlen(local) == p->len &&
-                    nl_addr_get_len(local) == cni_ip_size(&p->ip) &&
-                    memcmp(nl_addr_get_binary_addr(local), p->ip.a, cni_ip_size(&p->ip)) == 0)
+                    nl_addr_get_len(local) == in_addr_size(&p->addr) &&
+                    memcmp(nl_addr_get_binary_addr(local), p->addr.bytes, in_addr_size(&p->addr)) == 0)
                         return 1;
         }
         return 0;
 }
 
-int route_has(struct nl_sock *sk, int ifindex, const CniPrefix *dst) {
+int route_has(struct nl_sock *sk, int ifindex, const InPrefix *dst) {
         _cleanup_(nl_cache_freep) struct nl_cache *cache = NULL;
-        CniIp net = cni_prefix_first(dst);
-        int r = nl_to_errno(rtnl_route_alloc_cache(sk, dst->ip.family, 0, &cache));
+        InAddr net = in_prefix_first(dst);
+        int r = nl_to_errno(rtnl_route_alloc_cache(sk, dst->addr.family, 0, &cache));
         if (r < 0)
                 return r;
         for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
@@ -321,8 +321,8 @@ int route_has(struct nl_sock *sk, int ifindex, const CniPrefix *dst) {
                 if (rtnl_route_get_table(rt) != RT_TABLE_MAIN || !d || (unsigned) nl_addr_get_prefixlen(d) != dst->len)
                         continue;
                 /* A default route has an empty destination address. */
-                if (dst->len > 0 && (nl_addr_get_len(d) != cni_ip_size(&net) ||
-                                     memcmp(nl_addr_get_binary_addr(d), net.a, cni_ip_size(&net)) != 0))
+                if (dst->len > 0 && (nl_addr_get_len(d) != in_addr_size(&net) ||
+                                     memcmp(nl_addr_get_binary_addr(d), net.bytes, in_addr_size(&net)) != 0))
                         continue;
                 for (int i = 0; i < rtnl_route_get_nnexthops(rt); i++)
                         if (rtnl_route_nh_get_ifindex(rtnl_route_nexthop_n(rt, i)) == ifindex)

@@ -9,7 +9,7 @@
 #include <netlink/route/link.h>
 #include <stdint.h>
 
-#include "cni/ip.h"
+#include "common/in-addr.h"
 #include "common/macro.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_sock *, nl_socket_free)
@@ -48,13 +48,13 @@ int link_delete(struct nl_sock *sk, const char *name);
 int link_delete_detached(int ns_fd, const char *name, int timeout_ms);
 int bridge_port_set_hairpin(struct nl_sock *sk, int ifindex, bool on);
 /* EEXIST is success. IPv6 addresses are added without DAD (the plugin owns the subnet; DAD would delay traffic). */
-int addr_add(struct nl_sock *sk, int ifindex, const CniPrefix *p);
+int addr_add(struct nl_sock *sk, int ifindex, const InPrefix *p);
 /* dst NULL = default route of gw's family; gw NULL = on-link. EEXIST is success. */
-int route_add(struct nl_sock *sk, int ifindex, const CniPrefix *dst, const CniIp *gw);
+int route_add(struct nl_sock *sk, int ifindex, const InPrefix *dst, const InAddr *gw);
 /* 1 when the interface has address p (exact prefix), 0 when not. */
-int addr_has(struct nl_sock *sk, int ifindex, const CniPrefix *p);
+int addr_has(struct nl_sock *sk, int ifindex, const InPrefix *p);
 
 /* 1 when the main table has a route to dst (exact prefix) through ifindex, 0 when not. */
-int route_has(struct nl_sock *sk, int ifindex, const CniPrefix *dst);
+int route_has(struct nl_sock *sk, int ifindex, const InPrefix *dst);
 
 const char *link_mac(struct rtnl_link *link, char buf[static 18]);

@@ -87,20 +87,20 @@ static void put_cmp(struct nftnl_rule *r, enum nft_cmp_ops op, const uint8_t *da
 }
 
 /* daddr outside prefix p: load daddr, mask, compare != network. */
-static void put_daddr_not_in(struct nftnl_rule *r, uint32_t daddr_off, const CniPrefix *p) {
-        uint32_t len = cni_ip_size(&p->ip);
-        CniPrefix m = {.ip = {.family = p->ip.family}, .len = p->len};
-        memset(m.ip.a, 0xff, sizeof m.ip.a);
-        CniIp mask = cni_prefix_first(&m), net = cni_prefix_first(p);
+static void put_daddr_not_in(struct nftnl_rule *r, uint32_t daddr_off, const InPrefix *p) {
+        uint32_t len = in_addr_size(&p->addr);
+        InPrefix m = {.addr = {.family = p->addr.family}, .len = p->len};
+        memset(m.addr.bytes, 0xff, sizeof m.addr.bytes);
+        InAddr mask = in_prefix_first(&m), net = in_prefix_first(p);
         put_payload(r, daddr_off, len);
-        put_bitwise(r, mask.a, len);
-        put_cmp(r, NFT_CMP_NEQ, net.a, len);
+        put_bitwise(r, mask.bytes, len);
+        put_cmp(r, NFT_CMP_NEQ, net.bytes, len);
 }
 
-static struct nftnl_rule *build_rule(int family, const char *comment, const CniPrefix *pod) {
+static struct nftnl_rule *build_rule(int family, const char *comment, const InPrefix *pod) {
         struct nftnl_rule *r = nftnl_rule_alloc();
         struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
-        bool v4 = pod->ip.family == AF_INET;
+        bool v4 = pod->addr.family == AF_INET;
         uint32_t saddr_off = v4 ? 12 : 8, daddr_off = v4 ? 16 : 24;
 
         if (!r || !ud) {
@@ -116,24 +116,24 @@ static struct nftnl_rule *build_rule(int family, const char *comment, const CniP
         nftnl_udata_buf_free(ud);
 
         /* ip saddr <pod> ip daddr != <subnet> ip daddr != 224.0.0.0/4 masquerade (ff00::/8 for IPv6) */
-        put_payload(r, saddr_off, cni_ip_size(&pod->ip));
-        put_cmp(r, NFT_CMP_EQ, pod->ip.a, cni_ip_size(&pod->ip));
+        put_payload(r, saddr_off, in_addr_size(&pod->addr));
+        put_cmp(r, NFT_CMP_EQ, pod->addr.bytes, in_addr_size(&pod->addr));
         put_daddr_not_in(r, daddr_off, pod);
-        CniPrefix mcast = {.ip = {.family = pod->ip.family}, .len = v4 ? 4 : 8};
-        mcast.ip.a[0] = v4 ? 224 : 0xff;
+        InPrefix mcast = {.addr = {.family = pod->addr.family}, .len = v4 ? 4 : 8};
+        mcast.addr.bytes[0] = v4 ? 224 : 0xff;
         put_daddr_not_in(r, daddr_off, &mcast);
         nftnl_rule_add_expr(r, nftnl_expr_alloc("masq"));
         return r;
 }
 
-int masq_add(const char *network, const char *container_id, const char *ifname, const CniPrefix *pod) {
+int masq_add(const char *network, const char *container_id, const char *ifname, const InPrefix *pod) {
         _cleanup_(mnl_socket_closep) struct mnl_socket *nl = NULL;
         _cleanup_(nftnl_table_freep) struct nftnl_table *t = nftnl_table_alloc();
         _cleanup_(nftnl_chain_freep) struct nftnl_chain *c = nftnl_chain_alloc();
         _cleanup_(nftnl_rule_freep) struct nftnl_rule *rule = NULL;
         _cleanup_free_ char *buf = malloc(BUF_SIZE);
         char comment[256];
-        int family = pod->ip.family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6;
+        int family = pod->addr.family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6;
         uint32_t seq = (uint32_t) time(NULL);
         struct nlmsghdr *nlh;
         int r;

@@ -9,13 +9,13 @@
 
 #include <jansson.h>
 
-#include "cni/ip.h"
+#include "common/in-addr.h"
 
 #define CNI_NFT_TABLE "nodelet-cni"
 
 /* pod: the pod's address with the subnet's prefix length. Masquerades pod → anything outside the subnet except
  * multicast. */
-int masq_add(const char *network, const char *container_id, const char *ifname, const CniPrefix *pod);
+int masq_add(const char *network, const char *container_id, const char *ifname, const InPrefix *pod);
 /* Removes the attachment's rules in both families; absent table or rule is success. */
 int masq_del(const char *network, const char *container_id, const char *ifname);
 /* Removes the network's rules whose attachment is not in valid (cni.dev/valid-attachments). */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "cni/runner.h"
+/* The runner: a plugin chain for one attachment, run on the caller's sd-event loop (cni/runner.h). */
+#include "cni/runner-internal.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/wait.h>
 #include <signal.h>
@@ -13,299 +13,11 @@
 #include <sys/wait.h>
 
 #include "cni/delegate.h"
-#include "cni/ip.h"
 #include "cni/ipam.h"
 #include "common/fileio.h"
 #include "common/json-util.h"
 
 extern char **environ;
-
-static void *memdup(const void *p, size_t n) {
-        void *q = malloc(n);
-        return q ? memcpy(q, p, n) : NULL;
-}
-
-struct CniNetwork {
-        json_t *list; /* {"cniVersion", "name", "plugins": [...], ...} */
-        char *bytes;  /* the file as read: libcni caches these bytes */
-        size_t size;
-        char *source;
-};
-
-CniNetwork *cni_network_free(CniNetwork *n) {
-        if (!n)
-                return NULL;
-        json_decref(n->list);
-        free(n->bytes);
-        free(n->source);
-        free(n);
-        return NULL;
-}
-
-const char *cni_network_name(const CniNetwork *n) {
-        return json_string_value(json_object_get(n->list, "name"));
-}
-
-const char *cni_network_version(const CniNetwork *n) {
-        return json_string_value(json_object_get(n->list, "cniVersion"));
-}
-
-const char *cni_network_source(const CniNetwork *n) {
-        return n->source;
-}
-
-size_t cni_network_n_plugins(const CniNetwork *n) {
-        return json_array_size(json_object_get(n->list, "plugins"));
-}
-
-const char *cni_network_plugin_type(const CniNetwork *n, size_t i) {
-        return json_string_value(json_object_get(json_array_get(json_object_get(n->list, "plugins"), i), "type"));
-}
-
-static int network_validate(json_t *list, const char *source, ErrorBuf *e) {
-        const char *name = NULL, *version = NULL;
-        json_t *plugins = NULL, *p;
-        size_t i;
-
-        if (jx_get_string(list, "name", source, true, &name, e) < 0 ||
-            jx_get_string(list, "cniVersion", source, true, &version, e) < 0 ||
-            jx_get_array(list, "plugins", source, true, &plugins, e) < 0)
-                return -EINVAL;
-        if (!cni_network_name_valid(name))
-                return error_set(e, -EINVAL, "%s.name: invalid network name \"%s\"", source, name);
-        if (json_array_size(plugins) == 0)
-                return error_set(e, -EINVAL, "%s.plugins: no plugins in network %s", source, name);
-        json_array_foreach (plugins, i, p) {
-                char path[512];
-                const char *type = NULL;
-                snprintf(path, sizeof path, "%.400s.plugins[%zu]", source, i);
-                if (jx_get_string(p, "type", path, true, &type, e) < 0)
-                        return -EINVAL;
-        }
-        return 0;
-}
-
-int cni_network_parse(const char *text, size_t size, const char *source, CniNetwork **ret, ErrorBuf *e) {
-        _cleanup_(cni_network_freep) CniNetwork *n = calloc(1, sizeof(CniNetwork));
-        _cleanup_json_ json_t *j = NULL;
-        int r;
-
-        if (!n)
-                return -ENOMEM;
-        r = jx_parse(text, size, source, &j, e);
-        if (r < 0)
-                return r;
-        if (!json_is_object(j))
-                return error_set(e, -EINVAL, "%s: expected a JSON object", source);
-        if (!json_object_get(j, "plugins")) {
-                /* A single-plugin .conf: the list gets its name and cniVersion (libcni ConfListFromConf). */
-                json_t *l = json_pack("{s:O?, s:O?, s:[O]}", "cniVersion", json_object_get(j, "cniVersion"), "name",
-                                      json_object_get(j, "name"), "plugins", j);
-                if (!l)
-                        return -ENOMEM;
-                json_decref(j);
-                j = l;
-        }
-        r = network_validate(j, source, e);
-        if (r < 0)
-                return r;
-        n->bytes = malloc(size + 1); /* text need not be NUL-terminated */
-        n->source = strdup(source);
-        if (!n->bytes || !n->source)
-                return -ENOMEM;
-        memcpy(n->bytes, text, size);
-        n->bytes[size] = 0;
-        n->size = size;
-        n->list = TAKE_PTR(j);
-        *ret = TAKE_PTR(n);
-        return 0;
-}
-
-/* Network configurations are small; libcni reads any size, this is far above real ones. */
-#define CNI_CONF_FILE_MAX (1024 * 1024)
-
-static int conf_file_filter(const struct dirent *de) {
-        return de->d_name[0] != '.' &&
-               (endswith(de->d_name, ".conf") || endswith(de->d_name, ".conflist") || endswith(de->d_name, ".json"));
-}
-
-static int conf_file_compare(const struct dirent **a, const struct dirent **b) {
-        return strcmp((*a)->d_name, (*b)->d_name); /* lexical, as the kubelet/containerd pick the network */
-}
-
-int cni_network_load(const char *conf_dir, CniNetwork **ret, ErrorBuf *e) {
-        struct dirent **list = NULL;
-        _cleanup_free_ char *path = NULL, *data = NULL;
-        size_t size = 0;
-        int n, r;
-
-        conf_dir = conf_dir ?: CNI_DEFAULT_CONF_DIR;
-        n = scandir(conf_dir, &list, conf_file_filter, conf_file_compare);
-        if (n < 0)
-                return errno == ENOENT ? error_set(e, -ENOENT, "%s: no network configuration", conf_dir)
-                                       : error_set(e, -errno, "%s: %s", conf_dir, strerror(errno));
-        /* The first entry that is not a directory (libcni's ConfFiles skips those) is the network. */
-        r = -ENOENT;
-        for (int i = 0; i < n && r == -ENOENT; i++) {
-                struct stat st;
-                path = mfree(path);
-                r = path_join(&path, conf_dir, list[i]->d_name);
-                if (r >= 0 && stat(path, &st) >= 0 && S_ISDIR(st.st_mode))
-                        r = -ENOENT;
-        }
-        for (int i = 0; i < n; i++)
-                free(list[i]);
-        free(list);
-        if (r == -ENOENT)
-                return error_set(e, -ENOENT, "%s: no network configuration", conf_dir);
-        if (r < 0)
-                return r;
-        /* Never blocks: a FIFO (or device) named like a configuration is refused, not opened for reading. */
-        r = read_regular_file(path, CNI_CONF_FILE_MAX, &data, &size);
-        if (r < 0)
-                return error_set(e, r, "%s: %s", path, r == -EBADFD ? "not a regular file" : strerror(-r));
-        return cni_network_parse(data, size, path, ret, e);
-}
-
-static char **default_bin_dirs(void) {
-        static char *dirs[] = {(char *) "/opt/cni/bin", (char *) "/usr/lib/cni", NULL};
-        return dirs;
-}
-
-static char *search_path(char *const *bin_dirs) {
-        size_t len = 1;
-        for (char *const *d = bin_dirs; *d; d++)
-                len += strlen(*d) + 1;
-        char *s = calloc(1, len), *p = s;
-        if (!s)
-                return NULL;
-        for (char *const *d = bin_dirs; *d; d++)
-                p = stpcpy(stpcpy(p, p == s ? "" : ":"), *d);
-        return s;
-}
-
-static bool plugin_available(char *const *bin_dirs, const char *type) {
-        _cleanup_free_ char *sp = search_path(bin_dirs), *path = NULL;
-        return sp && cni_find_plugin(type, sp, &path) == 0;
-}
-
-int cni_write_default_conflist(const char *conf_dir, char *const *pod_cidrs, char *const *bin_dirs, ErrorBuf *e) {
-        return cni_write_default_conflist_full(conf_dir, pod_cidrs, bin_dirs, NULL, e);
-}
-
-int cni_write_default_conflist_full(const char *conf_dir, char *const *pod_cidrs, char *const *bin_dirs,
-                                    const char *ipam_data_dir, ErrorBuf *e) {
-        _cleanup_(cni_network_freep) CniNetwork *existing = NULL;
-        _cleanup_json_ json_t *ranges = json_array(), *routes = json_array(), *plugins = NULL, *list = NULL;
-        _cleanup_free_ char *path = NULL, *text = NULL;
-        int r;
-
-        conf_dir = conf_dir ?: CNI_DEFAULT_CONF_DIR;
-        bin_dirs = bin_dirs ?: default_bin_dirs();
-        r = cni_network_load(conf_dir, &existing, NULL);
-        if (r >= 0 || r != -ENOENT)
-                return 1; /* the operator's configuration, valid or not, is theirs: never overwrite it */
-        if (!ranges || !routes)
-                return -ENOMEM;
-        for (char *const *c = pod_cidrs; c && *c; c++) {
-                CniPrefix p;
-                if (cni_prefix_parse(*c, &p) < 0)
-                        return error_set(e, -EINVAL, "invalid pod CIDR \"%s\"", *c);
-                p.ip = cni_prefix_first(&p);
-                char b[CNI_PREFIX_STRLEN];
-                (void) json_array_append_new(ranges, json_pack("[{s:s}]", "subnet", cni_prefix_format(&p, b)));
-                (void) json_array_append_new(routes,
-                                             json_pack("{s:s}", "dst", p.ip.family == AF_INET ? "0.0.0.0/0" : "::/0"));
-        }
-        if (json_array_size(ranges) == 0)
-                return error_set(e, -EINVAL, "no pod CIDR for the default CNI network");
-
-        plugins = json_pack("[{s:s, s:s, s:b, s:b, s:b, s:{s:s, s:O, s:O}}]", "type", "nodelet-bridge", "bridge",
-                            "nodelet0", "isGateway", 1, "ipMasq", 1, "hairpinMode", 1, "ipam", "type", "nodelet-ipam",
-                            "ranges", ranges, "routes", routes);
-        if (!plugins)
-                return -ENOMEM;
-        if (ipam_data_dir && json_object_set_new(json_object_get(json_array_get(plugins, 0), "ipam"), "dataDir",
-                                                 json_string(ipam_data_dir)) < 0)
-                return -ENOMEM;
-        /* hostPort needs portmap; kubernetes.io/ingress-bandwidth needs bandwidth: add them when installed. */
-        if (plugin_available(bin_dirs, "portmap"))
-                (void) json_array_append_new(plugins, json_pack("{s:s, s:{s:b}, s:b}", "type", "portmap",
-                                                                "capabilities", "portMappings", 1, "snat", 1));
-        if (plugin_available(bin_dirs, "bandwidth"))
-                (void) json_array_append_new(
-                        plugins, json_pack("{s:s, s:{s:b}}", "type", "bandwidth", "capabilities", "bandwidth", 1));
-        /* 1.0.0: the newest version the Debian/upstream reference plugins (v1.1) understand. */
-        list = json_pack("{s:s, s:s, s:O}", "cniVersion", "1.0.0", "name", "nodelet", "plugins", plugins);
-        text = list ? json_dumps(list, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-        if (!text)
-                return -ENOMEM;
-        r = mkdir_p(conf_dir, 0755);
-        if (r >= 0)
-                r = path_join(&path, conf_dir, "10-nodelet.conflist");
-        if (r >= 0)
-                r = write_file_atomic(path, text, strlen(text), 0644, true);
-        if (r < 0)
-                return error_set(e, r, "failed to write %s/10-nodelet.conflist: %s", conf_dir, strerror(-r));
-        return 0;
-}
-
-int cni_result_pod_ips(const json_t *result, char ***ret_ips) {
-        json_t *ifaces = json_object_get(result, "interfaces"), *ips = json_object_get(result, "ips"), *v;
-        size_t n = 0, i;
-        char **l = calloc(json_array_size(ips) + 1, sizeof(char *));
-
-        if (!l)
-                return -ENOMEM;
-        for (int family = AF_INET; family != -1; family = family == AF_INET ? AF_INET6 : -1)
-                json_array_foreach (ips, i, v) {
-                        json_t *idx = json_object_get(v, "interface");
-                        CniPrefix p;
-                        char b[CNI_IP_STRLEN];
-                        if (cni_prefix_parse(json_string_value(json_object_get(v, "address")), &p) < 0 ||
-                            p.ip.family != family)
-                                continue;
-                        if (json_is_integer(idx)) {
-                                json_t *iface = json_array_get(ifaces, (size_t) json_integer_value(idx));
-                                if (isempty(json_string_value(json_object_get(iface, "sandbox"))))
-                                        continue;
-                        }
-                        if (!(l[n] = strdup(cni_ip_format(&p.ip, b)))) {
-                                strv_free(l);
-                                return -ENOMEM;
-                        }
-                        n++;
-                }
-        *ret_ips = l;
-        return (int) n;
-}
-
-char *cni_cache_path(const char *cache_dir, const char *network, const char *container_id, const char *ifname) {
-        char *p = NULL;
-        if (asprintf(&p, "%s/results/%s-%s-%s", cache_dir ?: CNI_DEFAULT_CACHE_DIR, network, container_id, ifname) < 0)
-                return NULL;
-        return p;
-}
-
-static char *base64_encode(const char *data, size_t size) {
-        static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        char *out = malloc((size + 2) / 3 * 4 + 1), *o = out;
-        const unsigned char *d = (const unsigned char *) data;
-        if (!out)
-                return NULL;
-        for (size_t i = 0; i < size; i += 3) {
-                unsigned v = (unsigned) d[i] << 16 | (i + 1 < size ? (unsigned) d[i + 1] << 8 : 0) |
-                             (i + 2 < size ? d[i + 2] : 0);
-                *o++ = t[v >> 18 & 63];
-                *o++ = t[v >> 12 & 63];
-                *o++ = i + 1 < size ? t[v >> 6 & 63] : '=';
-                *o++ = i + 2 < size ? t[v & 63] : '=';
-        }
-        *o = 0;
-        return out;
-}
-
-/* ---- the runner ---- */
 
 typedef struct CniOp CniOp;
 
@@ -399,7 +111,7 @@ int cni_runner_new(sd_event *event, const CniRunnerOptions *o, CniRunner **ret) 
         if (!r)
                 return -ENOMEM;
         r->event = sd_event_ref(event);
-        char *const *dirs = o && o->bin_dirs ? o->bin_dirs : default_bin_dirs();
+        char *const *dirs = o && o->bin_dirs ? o->bin_dirs : cni_default_bin_dirs();
         size_t n = 0;
         while (dirs[n])
                 n++;
@@ -407,7 +119,7 @@ int cni_runner_new(sd_event *event, const CniRunnerOptions *o, CniRunner **ret) 
         for (size_t i = 0; r->bin_dirs && i < n; i++)
                 if (!(r->bin_dirs[i] = strdup(dirs[i])))
                         break;
-        r->search_path = r->bin_dirs ? search_path(r->bin_dirs) : NULL;
+        r->search_path = r->bin_dirs ? cni_search_path(r->bin_dirs) : NULL;
         r->cache_dir = strdup(o && o->cache_dir ? o->cache_dir : CNI_DEFAULT_CACHE_DIR);
         r->timeout_usec = o && o->timeout_usec ? o->timeout_usec : CNI_DEFAULT_TIMEOUT_USEC;
         if (!r->search_path || !r->cache_dir) {
@@ -501,109 +213,20 @@ static void op_finish(CniOp *op) {
         op_free(op);
 }
 
-static int cache_write(CniOp *op) {
-        _cleanup_free_ char *path =
-                cni_cache_path(op->runner->cache_dir, cni_network_name(op->net), op->container_id, op->ifname);
-        _cleanup_free_ char *config = base64_encode(op->net->bytes, op->net->size), *text = NULL, *dir = NULL;
-        _cleanup_json_ json_t *args = json_array(), *j = NULL;
-
-        if (!path || !config || !args)
-                return -ENOMEM;
-        for (const char *p = op->cni_args; !isempty(p);) {
-                const char *semi = strchrnul(p, ';'), *eq = memchr(p, '=', semi - p);
-                if (eq)
-                        (void) json_array_append_new(
-                                args, json_pack("[s%, s%]", p, (size_t) (eq - p), eq + 1, (size_t) (semi - eq - 1)));
-                p = *semi ? semi + 1 : NULL;
-        }
-        j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:O, s:O?, s:O}", "kind", "cniCacheV1", "containerId",
-                      op->container_id, "config", config, "ifName", op->ifname, "networkName",
-                      cni_network_name(op->net), "netns", op->netns, "cniArgs", args, "capabilityArgs",
-                      op->capability_args, "result", op->prev_result);
-        if (j && op->skipped) {
-                /* Our own key (libcni ignores unknown ones): DEL and CHECK skip the same plugins. */
-                json_t *sk = json_array();
-                for (size_t i = 0; i < 64; i++)
-                        if (op->skipped & (UINT64_C(1) << i))
-                                (void) json_array_append_new(sk, json_integer((json_int_t) i));
-                (void) json_object_set_new(j, "nodeletSkippedPlugins", sk);
-        }
-        text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-        if (!text || asprintf(&dir, "%s/results", op->runner->cache_dir) < 0)
-                return -ENOMEM;
-        int r = mkdir_p(dir, 0700);
-        if (r < 0)
-                return r;
-        return write_file_atomic(path, text, strlen(text), 0600, false);
-}
-
-static int cache_read(CniOp *op, json_t **ret) {
-        _cleanup_free_ char *path =
-                cni_cache_path(op->runner->cache_dir, cni_network_name(op->net), op->container_id, op->ifname);
-        _cleanup_json_ json_t *j = NULL;
-        if (!path)
-                return -ENOMEM;
-        int r = jx_load_file(path, &j, NULL);
-        if (r < 0)
-                return r;
-        json_t *res = json_object_get(j, "result"), *v;
-        if (!json_is_object(res))
-                return -ENOENT;
-        size_t i;
-        json_array_foreach (json_object_get(j, "nodeletSkippedPlugins"), i, v)
-                if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) < 64)
-                        op->skipped |= UINT64_C(1) << json_integer_value(v);
-        *ret = json_incref(res);
-        return 0;
-}
-
-static void cache_remove(CniOp *op) {
-        _cleanup_free_ char *path =
-                cni_cache_path(op->runner->cache_dir, cni_network_name(op->net), op->container_id, op->ifname);
-        if (path)
-                (void) unlink(path);
+/* The attachment's key and metadata in the result cache (cni/cache.c). */
+static CniAttachment op_attachment(const CniOp *op) {
+        return (CniAttachment){
+                .cache_dir = op->runner->cache_dir,
+                .net = op->net,
+                .container_id = op->container_id,
+                .ifname = op->ifname,
+                .netns = op->netns,
+                .cni_args = op->cni_args,
+                .capability_args = op->capability_args,
+        };
 }
 
 static void op_step(CniOp *op);
-
-static bool attachment_listed(const json_t *valid, const char *id, const char *ifname) {
-        size_t i;
-        json_t *v;
-        json_array_foreach (valid, i, v)
-                if (streq_ptr(json_string_value(json_object_get(v, "containerID")), id) &&
-                    streq_ptr(json_string_value(json_object_get(v, "ifname")), ifname))
-                        return true;
-        return false;
-}
-
-/* After a successful GC, cached results of this network's attachments that are not valid any more go too, as
- * libcni's GCNetworkList does: they would otherwise feed a stale prevResult to a later DEL. */
-static void cache_gc(CniOp *op) {
-        _cleanup_free_ char *dir = NULL;
-        const char *net = cni_network_name(op->net);
-        if (asprintf(&dir, "%s/results", op->runner->cache_dir) < 0)
-                return;
-        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
-        if (!d)
-                return;
-        TAKE_FD(dfd); /* owned by d now */
-        for (struct dirent *de; (de = readdir(d));) {
-                const char *rest = startswith(de->d_name, net);
-                if (!rest || rest[0] != '-')
-                        continue;
-                _cleanup_free_ char *path = NULL;
-                _cleanup_json_ json_t *j = NULL;
-                if (path_join(&path, dir, de->d_name) < 0 || jx_load_file(path, &j, NULL) < 0)
-                        continue;
-                if (!streq_ptr(json_string_value(json_object_get(j, "networkName")), net))
-                        continue;
-                if (!attachment_listed(op->valid_attachments, json_string_value(json_object_get(j, "containerId")),
-                                       json_string_value(json_object_get(j, "ifName"))))
-                        (void) unlink(path);
-        }
-        closedir(d);
-}
 
 /* A plugin (or the runner) failed while running op->running. */
 static void op_fail(CniOp *op, int r, const CniError *pe) {
@@ -833,8 +456,9 @@ static void op_step(CniOp *op) {
         int r;
 
         if (reverse ? op->step == 0 : op->step >= n) {
+                CniAttachment a = op_attachment(op);
                 if (op->cmd == CNI_CMD_ADD && op->result >= 0) {
-                        r = cache_write(op);
+                        r = cni_cache_write(&a, op->prev_result, op->skipped);
                         if (r < 0) {
                                 /* Without the cache DEL would lack prevResult: undo rather than half-succeed. */
                                 (void) cni_error(&e, CNI_ERR_IO, "failed to cache the result: %s", strerror(-r));
@@ -842,9 +466,9 @@ static void op_step(CniOp *op) {
                                 return;
                         }
                 } else if (op->cmd == CNI_CMD_DEL && op->result >= 0)
-                        cache_remove(op);
+                        cni_cache_remove(&a);
                 else if (op->cmd == CNI_CMD_GC && op->result >= 0)
-                        cache_gc(op);
+                        cni_cache_gc(op->runner->cache_dir, op->net, op->valid_attachments);
                 op_finish(op);
                 return;
         }
@@ -920,16 +544,12 @@ int cni_runner_start(CniRunner *r, CniCommand cmd, const CniNetwork *n, const Cn
         op->step = cmd == CNI_CMD_DEL ? cni_network_n_plugins(n) : 0; /* DEL runs the chain in reverse */
         op->done = done;
         op->userdata = userdata;
-        op->net = calloc(1, sizeof(CniNetwork));
-        if (!op->net || !(op->net->bytes = memdup(n->bytes, n->size + 1)) || !(op->net->source = strdup(n->source)) ||
-            (rt->container_id && !(op->container_id = strdup(rt->container_id))) ||
+        if (cni_network_copy(n, &op->net) < 0 || (rt->container_id && !(op->container_id = strdup(rt->container_id))) ||
             (rt->ifname && !(op->ifname = strdup(rt->ifname))) || (rt->netns && !(op->netns = strdup(rt->netns))) ||
             (rt->args && !(op->cni_args = join_args(rt->args)))) {
                 op_free(op);
                 return -ENOMEM;
         }
-        op->net->size = n->size;
-        op->net->list = json_incref(n->list); /* never modified: plugin_conf() works on copies */
         op->capability_args = json_incref(rt->capability_args);
         op->valid_attachments = json_incref(rt->valid_attachments);
 
@@ -940,7 +560,8 @@ int cni_runner_start(CniRunner *r, CniCommand cmd, const CniNetwork *n, const Cn
                 }
         }
         if (cmd == CNI_CMD_DEL || cmd == CNI_CMD_CHECK) {
-                k = cache_read(op, &op->prev_result);
+                CniAttachment a = op_attachment(op);
+                k = cni_cache_read(&a, &op->prev_result, &op->skipped);
                 if (k < 0 && cmd == CNI_CMD_CHECK) {
                         op_free(op);
                         return -ENOENT; /* CHECK needs the ADD result (libcni: "no cached result") */

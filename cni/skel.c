@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <sys/random.h>
 
-#include "cni/ip.h"
+#include "common/in-addr.h"
 #include "common/fileio.h"
 #include "common/json-util.h"
 
@@ -139,9 +139,9 @@ json_t *cni_result_convert(const json_t *result, const char *cni_version) {
                         (void) json_object_del(ip, "version");
                         continue;
                 }
-                CniPrefix p;
-                if (cni_prefix_parse(json_string_value(json_object_get(ip, "address")), &p) == 0)
-                        (void) json_object_set_new(ip, "version", json_string(p.ip.family == AF_INET ? "4" : "6"));
+                InPrefix p;
+                if (in_prefix_parse(json_string_value(json_object_get(ip, "address")), IN_PARSE_UNMAP_V4, &p) == 0)
+                        (void) json_object_set_new(ip, "version", json_string(p.addr.family == AF_INET ? "4" : "6"));
         }
         return out;
 }

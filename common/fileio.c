@@ -83,30 +83,38 @@ int read_one_line_file(const char *path, char **ret) {
         return 0;
 }
 
+int write_all(int fd, const void *p, size_t n) {
+        const char *c = p;
+        while (n > 0) {
+                ssize_t k = write(fd, c, n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                c += k;
+                n -= (size_t) k;
+        }
+        return 0;
+}
+
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode, bool sync) {
         _cleanup_free_ char *tmp = NULL;
         _cleanup_close_ int fd = -EBADF;
-        const char *p = data;
+        int r;
 
         if (asprintf(&tmp, "%s.tmp.%d", path, (int) getpid()) < 0)
                 return -ENOMEM;
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
         if (fd < 0)
                 return -errno;
-        while (size > 0) {
-                ssize_t n = write(fd, p, size);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        int r = -errno;
-                        (void) unlink(tmp);
-                        return r;
-                }
-                p += n;
-                size -= (size_t) n;
+        r = write_all(fd, data, size);
+        if (r < 0) {
+                (void) unlink(tmp);
+                return r;
         }
         if ((sync && fsync(fd) < 0) || rename(tmp, path) < 0) {
-                int r = -errno;
+                r = -errno;
                 (void) unlink(tmp);
                 return r;
         }

@@ -18,6 +18,8 @@ int read_full_fd(int fd, size_t max_size, char **ret_data, size_t *ret_size);
 int read_regular_file(const char *path, size_t max_size, char **ret_data, size_t *ret_size);
 /* Writes via a temporary file in the same directory, fsync optional, then rename(): readers see old or new. */
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode, bool sync);
+/* write() until all n bytes are written, retrying on EINTR and short writes (pipes, sockets). */
+int write_all(int fd, const void *p, size_t n);
 int write_string_file(const char *path, const char *s); /* plain open(O_WRONLY|O_TRUNC) write, for sysfs/cgroupfs */
 int read_one_line_file(const char *path, char **ret);
 int mkdir_p(const char *path, mode_t mode);

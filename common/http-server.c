@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 
 #include "common/event-util.h"
+#include "common/http-tls.h"
 #include "common/log.h"
 
 #define DEFAULT_MAX_CONNECTIONS 256U
@@ -48,7 +49,9 @@ struct HttpServer {
         struct TlsCert *cert;     /* what handshakes get now (http_server_set_certificate()) */
         struct TlsCert **retired; /* earlier ones: sessions set up with them may still refer to them */
         size_t n_retired;
-        http_filter_t filter; /* runs before routing */
+        gnutls_certificate_credentials_t tls_cred; /* with TLS: the handshakes' credentials (certificate callback) */
+        HttpTls *tls_front;                        /* with TLS: accepts the clients, MHD sees plaintext */
+        http_filter_t filter;                      /* runs before routing */
         void *filter_userdata;
         HttpRequest *parked; /* requests suspended by http_request_suspend() */
         Route *routes;
@@ -483,6 +486,7 @@ static int crt_dn_values(gnutls_x509_crt_t crt, const char *oid, char ***ret) {
 
 int http_request_peer_identity(const HttpRequest *r, char **ret_cn, char ***ret_orgs) {
         const union MHD_ConnectionInfo *ci;
+        gnutls_session_t session;
         const gnutls_datum_t *peers;
         gnutls_x509_crt_t crt = NULL;
         _cleanup_strv_free_ char **cns = NULL, **orgs = NULL;
@@ -494,13 +498,15 @@ int http_request_peer_identity(const HttpRequest *r, char **ret_cn, char ***ret_
 
         if (!r->server->client_ca)
                 return -ENOENT;
-        ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-        if (!ci || !ci->tls_session)
+        /* TLS is terminated by common/http-tls.c: MHD's connection is the plain end of its socketpair. */
+        ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        session = ci ? http_tls_session(r->server->tls_front, ci->connect_fd) : NULL;
+        if (!session)
                 return -ENOENT;
-        peers = gnutls_certificate_get_peers(ci->tls_session, &n);
+        peers = gnutls_certificate_get_peers(session, &n);
         if (!peers || n == 0)
                 return -ENOENT;
-        k = gnutls_certificate_verify_peers(ci->tls_session, &purpose, 1, &status);
+        k = gnutls_certificate_verify_peers(session, &purpose, 1, &status);
         if (k < 0 || status != 0) {
                 gnutls_datum_t why = {};
                 if (k >= 0 && gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &why, 0) ==
@@ -643,17 +649,9 @@ static void upgrade_unlink_free(HttpUpgrade *u) {
 static void on_mhd_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, const char *extra_in,
                            size_t extra_in_size, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh) {
         HttpUpgrade *u = cls;
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-        int one = 1;
-
         u->urh = urh;
         u->conn = conn;
         u->fd = sock;
-        /* libmicrohttpd 0.9.75 forwards an upgraded TLS connection through a buffer of a few bytes (its connection
-         * pool is used up by then): without TCP_NODELAY every one of those tiny records would wait for the
-         * client's delayed ACK. */
-        if (u->server->tls_cert && ci)
-                (void) setsockopt(ci->connect_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         u->on_upgrade(u, sock, extra_in, extra_in_size, u->userdata);
 }
 
@@ -889,9 +887,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
  * next MHD_run(); with nothing else pending that run might never come, so every closed connection asks for one. */
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe) {
-        /* Before the TLS handshake: on_cert_retrieve() finds the server through it. */
-        if (toe == MHD_CONNECTION_NOTIFY_STARTED)
-                *socket_context = cls;
         if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
                 upgrade_connection_closed(cls, conn);
                 server_wake(cls);
@@ -1043,15 +1038,12 @@ static int tls_cert_load(const char *cert_pem, const char *key_pem, TlsCert **re
         return 0;
 }
 
-/* GnuTLS asks for the server's certificate during each handshake. The session's pointer is MHD's connection, whose
- * socket context on_connection() set to the server. */
+/* GnuTLS asks for the server's certificate during each handshake. The session's pointer is the server
+ * (http_tls_new()'s userdata). */
 static int on_cert_retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn, int nreqs,
                             const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length, gnutls_pcert_st **pcert,
                             unsigned int *pcert_length, gnutls_privkey_t *pkey) {
-        struct MHD_Connection *conn = gnutls_session_get_ptr(session);
-        const union MHD_ConnectionInfo *info =
-                conn ? MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT) : NULL;
-        HttpServer *s = info ? info->socket_context : NULL;
+        HttpServer *s = gnutls_session_get_ptr(session);
 
         if (!s || !s->cert)
                 return -1;
@@ -1081,6 +1073,44 @@ int http_server_set_certificate(HttpServer *s, const char *cert_pem, const char 
         return 0;
 }
 
+static void on_tls_ready(int plain_fd, const struct sockaddr *peer, socklen_t peer_len, void *userdata) {
+        HttpServer *s = userdata;
+        struct sockaddr_in6 none = {.sin6_family = AF_INET6};
+
+        /* MHD closes the fd when it refuses the connection (at its limit). */
+        if (MHD_add_connection(s->daemon, plain_fd, peer ?: (const struct sockaddr *) &none,
+                               peer ? peer_len : sizeof none) != MHD_YES)
+                log_debug("libmicrohttpd refused a TLS client connection");
+        server_wake(s);
+}
+
+/* The handshakes' credentials: the certificate from a callback (it can then be replaced while the server runs, a
+ * rotated serving certificate: http_server_set_certificate()), and the client CAs that every client is asked for a
+ * certificate of (optional for the client) and that gnutls_certificate_verify_peers() checks it against. */
+static int server_start_tls(HttpServer *s, const HttpServerConfig *c, int listen_fd, ErrorBuf *err) {
+        int g;
+
+        if (gnutls_certificate_allocate_credentials(&s->tls_cred) < 0) {
+                s->tls_cred = NULL;
+                (void) safe_close(listen_fd);
+                return -ENOMEM;
+        }
+        gnutls_certificate_set_retrieve_function2(s->tls_cred, on_cert_retrieve);
+        if (s->client_ca) {
+                gnutls_datum_t ca = {(unsigned char *) s->client_ca, (unsigned) strlen(s->client_ca)};
+                g = gnutls_certificate_set_x509_trust_mem(s->tls_cred, &ca, GNUTLS_X509_FMT_PEM);
+                if (g <= 0) {
+                        (void) safe_close(listen_fd);
+                        return error_set(err, -EINVAL, "client CA: %s",
+                                         g < 0 ? gnutls_strerror(g) : "no certificate in the PEM data");
+                }
+        }
+        return http_tls_new(s->event, listen_fd, s->tls_cred, s->client_ca,
+                            c->max_connections ?: DEFAULT_MAX_CONNECTIONS,
+                            (uint64_t) (c->connection_timeout_sec ?: DEFAULT_CONNECTION_TIMEOUT_SEC) * USEC_PER_SEC,
+                            on_tls_ready, s, &s->tls_front);
+}
+
 int http_server_new(sd_event *e, const HttpServerConfig *c, HttpServer **ret, ErrorBuf *err) {
         _cleanup_(http_server_freep) HttpServer *s = NULL;
         _cleanup_close_ int fd = -EBADF;
@@ -1106,7 +1136,9 @@ int http_server_new(sd_event *e, const HttpServerConfig *c, HttpServer **ret, Er
                 s->tls_key = strdup(c->tls_key_pem);
                 if (!s->tls_cert || !s->tls_key)
                         return -ENOMEM;
-                flags |= MHD_USE_TLS;
+                /* TLS is terminated by common/http-tls.c (see there why), which accepts the clients and hands MHD
+                 * the plaintext: MHD itself listens on nothing. */
+                flags |= MHD_USE_NO_LISTEN_SOCKET;
                 if (c->client_ca_pem && !(s->client_ca = strdup(c->client_ca_pem)))
                         return -ENOMEM;
         }
@@ -1118,15 +1150,13 @@ int http_server_new(sd_event *e, const HttpServerConfig *c, HttpServer **ret, Er
         struct MHD_OptionItem opts[] = {
                 /* First, so that MHD's own complaints about later options go through it too. */
                 {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t) on_mhd_log, NULL},
-                {MHD_OPTION_LISTEN_SOCKET, fd, NULL},
                 {MHD_OPTION_CONNECTION_LIMIT, c->max_connections ?: DEFAULT_MAX_CONNECTIONS, NULL},
                 {MHD_OPTION_CONNECTION_TIMEOUT, c->connection_timeout_sec ?: DEFAULT_CONNECTION_TIMEOUT_SEC, NULL},
                 {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 32 * 1024, NULL},
                 {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t) on_completed, NULL},
                 {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t) on_connection, s},
-                /* Makes MHD ask every TLS client for a certificate (optional for the client) and gives the session
-                 * the CAs that gnutls_certificate_verify_peers() checks it against. */
-                {s->client_ca ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0, s->client_ca},
+                /* Last: without TLS MHD accepts the clients itself (with TLS, common/http-tls.c does). */
+                {tls ? MHD_OPTION_END : MHD_OPTION_LISTEN_SOCKET, fd, NULL},
                 {MHD_OPTION_END, 0, NULL},
         };
         if (tls) {
@@ -1134,15 +1164,15 @@ int http_server_new(sd_event *e, const HttpServerConfig *c, HttpServer **ret, Er
                 if (r < 0)
                         return r;
         }
-        /* The certificate comes from a callback rather than MHD_OPTION_HTTPS_MEM_*: it can then be replaced while
-         * the server runs (a rotated serving certificate, http_server_set_certificate()). */
-        s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, opts,
-                                     tls ? MHD_OPTION_HTTPS_CERT_CALLBACK : MHD_OPTION_END, on_cert_retrieve,
-                                     MHD_OPTION_END);
+        s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
         if (!s->daemon)
-                return error_set(err, -EIO, "starting the HTTP server on port %u failed%s", s->port,
-                                 tls ? " (bad TLS certificate or key?)" : "");
-        TAKE_FD(fd); /* MHD closes it when it stops */
+                return error_set(err, -EIO, "starting the HTTP server on port %u failed", s->port);
+        if (tls) {
+                r = server_start_tls(s, c, TAKE_FD(fd), err);
+                if (r < 0)
+                        return r;
+        } else
+                TAKE_FD(fd); /* MHD closes it when it stops */
 
         info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_EPOLL_FD);
         if (!info)
@@ -1194,6 +1224,9 @@ HttpServer *http_server_free(HttpServer *s) {
         }
         if (s->daemon)
                 MHD_stop_daemon(s->daemon);
+        s->tls_front = http_tls_free(s->tls_front);
+        if (s->tls_cred)
+                gnutls_certificate_free_credentials(s->tls_cred);
         while (s->streams) /* responses MHD never released (it should have) */
                 stream_unlink_free(s->streams);
         sd_event_source_disable_unref(s->io);

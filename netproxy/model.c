@@ -126,12 +126,16 @@ static int parse_meta(const json_t *obj, const char *kind, char **ret_ns, char *
                 return error_prefix(e, r, "%s %s", kind, name);
         if (isempty(name))
                 return error_set(e, -EINVAL, "%s: metadata.name: must not be empty", kind);
-        *ret_ns = strdup(ns);
-        *ret_name = strdup(name);
-        if (asprintf(ret_key, "%s/%s", ns, name) < 0)
-                *ret_key = NULL;
-        if (!*ret_ns || !*ret_name || !*ret_key)
-                return -ENOMEM;
+        /* "ns/name\0ns\0name\0": one allocation instead of three, for each of 20,000 objects. */
+        size_t ln = strlen(ns), lm = strlen(name);
+        char *buf = malloc(2 * (ln + lm) + 4);
+        RET_NULL_ENOMEM(buf);
+        memcpy(buf, ns, ln);
+        buf[ln] = '/';
+        memcpy(buf + ln + 1, name, lm + 1);
+        *ret_ns = memcpy(buf + ln + lm + 2, ns, ln + 1);
+        *ret_name = memcpy(buf + 2 * ln + lm + 3, name, lm + 1);
+        *ret_key = buf;
         return 0;
 }
 
@@ -292,6 +296,10 @@ static int parse_service_policies(const json_t *spec, Service *s, ErrorBuf *e) {
         return 0;
 }
 
+static void *drop_empty(void *p, size_t n) {
+        return n == 0 ? mfree(p) : p;
+}
+
 int service_parse(const json_t *obj, Service **ret, ErrorBuf *e) {
         _cleanup_(service_freep) Service *s = calloc(1, sizeof(Service));
         json_t *spec;
@@ -310,6 +318,11 @@ int service_parse(const json_t *obj, Service **ret, ErrorBuf *e) {
                 r = parse_service_addresses(obj, spec, s, e);
         if (r < 0)
                 return error_prefix(e, r, "Service %s", s->key);
+        /* Most Services have no external or load-balancer IPs: no allocation for them in a 10k-Service model. */
+        s->cluster_ips = drop_empty(s->cluster_ips, s->n_cluster_ips);
+        s->external_ips = drop_empty(s->external_ips, s->n_external_ips);
+        s->lb_ips = drop_empty(s->lb_ips, s->n_lb_ips);
+        s->source_ranges = drop_empty(s->source_ranges, s->n_source_ranges);
 
         *ret = TAKE_PTR(s);
         return 0;
@@ -325,9 +338,7 @@ Service *service_free(Service *s) {
         free(s->external_ips);
         free(s->lb_ips);
         free(s->source_ranges);
-        free(s->namespace);
-        free(s->name);
-        free(s->key);
+        free(s->key); /* and namespace and name */
         free(s);
         return NULL;
 }
@@ -468,22 +479,64 @@ int endpoint_slice_parse(const json_t *obj, EndpointSlice **ret, ErrorBuf *e) {
 EndpointSlice *endpoint_slice_free(EndpointSlice *s) {
         if (!s)
                 return NULL;
-        for (size_t i = 0; i < s->n_endpoints; i++)
+        for (size_t i = 0; s->endpoints && i < s->n_endpoints; i++)
                 free(s->endpoints[i].node_name);
         for (size_t i = 0; i < s->n_ports; i++)
                 free(s->ports[i].name);
         free(s->endpoints);
+        free(s->packed);
         free(s->ports);
-        free(s->namespace);
-        free(s->name);
-        free(s->key);
+        free(s->key); /* and namespace and name */
         free(s->service_name);
         free(s);
         return NULL;
 }
 
+int endpoint_slice_pack(EndpointSlice *s, const char *hostname) {
+        size_t l = ipaddr_len(s->family);
+        if (!s->endpoints)
+                return 0;
+        uint8_t *p = malloc(s->n_endpoints * (l + 1) ?: 1);
+        RET_NULL_ENOMEM(p);
+        for (size_t i = 0; i < s->n_endpoints; i++) {
+                Endpoint *ep = &s->endpoints[i];
+                bool local = hostname && ep->node_name && streq(ep->node_name, hostname);
+                bool remote = hostname && ep->node_name && !local;
+                memcpy(p + i * (l + 1), ep->addr.bytes, l);
+                p[i * (l + 1) + l] = (uint8_t) ((ep->ready ? EP_READY : 0) | (ep->serving ? EP_SERVING : 0) |
+                                                (ep->terminating ? EP_TERMINATING : 0) | (local ? EP_LOCAL : 0) |
+                                                (remote ? EP_REMOTE : 0));
+                free(ep->node_name);
+        }
+        s->endpoints = mfree(s->endpoints);
+        s->packed = p;
+        return 0;
+}
+
+void endpoint_slice_get(const EndpointSlice *s, size_t i, Endpoint *ret) {
+        if (s->endpoints) {
+                *ret = s->endpoints[i];
+                return;
+        }
+        size_t l = ipaddr_len(s->family);
+        const uint8_t *p = s->packed + i * (l + 1);
+        uint8_t f = p[l];
+        *ret = (Endpoint){.addr.family = s->family,
+                          .ready = f & EP_READY,
+                          .serving = f & EP_SERVING,
+                          .terminating = f & EP_TERMINATING,
+                          .local = f & EP_LOCAL,
+                          .remote = f & EP_REMOTE};
+        memcpy(ret->addr.bytes, p, l);
+}
+
 static bool ports_equal(const ServicePort *a, const ServicePort *b) {
         return streq(a->name, b->name) && a->proto == b->proto && a->port == b->port && a->node_port == b->node_port;
+}
+
+/* memcmp() with empty lists, which are NULL. */
+static bool mem_equal(const void *a, const void *b, size_t n) {
+        return n == 0 || memcmp(a, b, n) == 0;
 }
 
 bool service_equal(const Service *a, const Service *b) {
@@ -494,10 +547,10 @@ bool service_equal(const Service *a, const Service *b) {
             a->n_source_ranges != b->n_source_ranges || a->n_ports != b->n_ports)
                 return false;
         /* IPAddr and Cidr come from calloc()ed arrays and have no padding: memcmp is exact. */
-        if (memcmp(a->cluster_ips, b->cluster_ips, a->n_cluster_ips * sizeof(IPAddr)) != 0 ||
-            memcmp(a->external_ips, b->external_ips, a->n_external_ips * sizeof(IPAddr)) != 0 ||
-            memcmp(a->lb_ips, b->lb_ips, a->n_lb_ips * sizeof(IPAddr)) != 0 ||
-            memcmp(a->source_ranges, b->source_ranges, a->n_source_ranges * sizeof(Cidr)) != 0)
+        if (!mem_equal(a->cluster_ips, b->cluster_ips, a->n_cluster_ips * sizeof(IPAddr)) ||
+            !mem_equal(a->external_ips, b->external_ips, a->n_external_ips * sizeof(IPAddr)) ||
+            !mem_equal(a->lb_ips, b->lb_ips, a->n_lb_ips * sizeof(IPAddr)) ||
+            !mem_equal(a->source_ranges, b->source_ranges, a->n_source_ranges * sizeof(Cidr)))
                 return false;
         for (size_t i = 0; i < a->n_ports; i++)
                 if (!ports_equal(&a->ports[i], &b->ports[i]))
@@ -509,13 +562,19 @@ bool endpoint_slice_equal(const EndpointSlice *a, const EndpointSlice *b) {
         if (a->family != b->family || !streq(a->service_name, b->service_name) || a->n_endpoints != b->n_endpoints ||
             a->n_ports != b->n_ports)
                 return false;
-        for (size_t i = 0; i < a->n_endpoints; i++) {
-                const Endpoint *x = &a->endpoints[i], *y = &b->endpoints[i];
-                if (!ipaddr_equal(&x->addr, &y->addr) || x->ready != y->ready || x->serving != y->serving ||
-                    x->terminating != y->terminating || x->local != y->local || x->remote != y->remote ||
-                    !streq_ptr(x->node_name, y->node_name))
+        if (a->packed && b->packed) {
+                if (memcmp(a->packed, b->packed, a->n_endpoints * (ipaddr_len(a->family) + 1)) != 0)
                         return false;
-        }
+        } else
+                for (size_t i = 0; i < a->n_endpoints; i++) {
+                        Endpoint x, y;
+                        endpoint_slice_get(a, i, &x);
+                        endpoint_slice_get(b, i, &y);
+                        if (!ipaddr_equal(&x.addr, &y.addr) || x.ready != y.ready || x.serving != y.serving ||
+                            x.terminating != y.terminating || x.local != y.local || x.remote != y.remote ||
+                            !streq_ptr(x.node_name, y.node_name))
+                                return false;
+                }
         for (size_t i = 0; i < a->n_ports; i++)
                 if (!streq(a->ports[i].name, b->ports[i].name) || a->ports[i].proto != b->ports[i].proto ||
                     a->ports[i].port != b->ports[i].port)

@@ -66,7 +66,7 @@ typedef struct ServicePort {
 
 typedef struct Service {
         char *namespace, *name; /* "namespace/name" is key */
-        char *key;
+        char *key;              /* one allocation with namespace and name: key owns it */
         ServiceType type;
         IPAddr *cluster_ips; /* empty for headless ("None") services */
         size_t n_cluster_ips;
@@ -99,11 +99,21 @@ typedef struct SlicePort {
         uint16_t port; /* 0 = unknown port (the slice carries no number): skipped */
 } SlicePort;
 
+/* Endpoint conditions in a packed slice (endpoint_slice_pack()). */
+enum {
+        EP_READY = 1 << 0,
+        EP_SERVING = 1 << 1,
+        EP_TERMINATING = 1 << 2,
+        EP_LOCAL = 1 << 3,
+        EP_REMOTE = 1 << 4,
+};
+
 typedef struct EndpointSlice {
-        char *namespace, *name, *key;
-        char *service_name; /* label kubernetes.io/service-name */
-        int family;         /* addressType IPv4/IPv6; FQDN slices are rejected */
-        Endpoint *endpoints;
+        char *namespace, *name, *key; /* one allocation: key owns it */
+        char *service_name;           /* label kubernetes.io/service-name */
+        int family;                   /* addressType IPv4/IPv6; FQDN slices are rejected */
+        Endpoint *endpoints;          /* NULL once packed */
+        uint8_t *packed;              /* n_endpoints × (address, EP_* flags) once packed */
         size_t n_endpoints;
         SlicePort *ports;
         size_t n_ports;
@@ -114,10 +124,12 @@ int service_parse(const json_t *obj, Service **ret, ErrorBuf *e);
 Service *service_free(Service *s);
 int endpoint_slice_parse(const json_t *obj, EndpointSlice **ret, ErrorBuf *e);
 EndpointSlice *endpoint_slice_free(EndpointSlice *s);
-/* Equal objects program the same rules: an update that changes nothing else (resourceVersion, status of other
- * fields, managedFields) is a no-op. */
-bool service_equal(const Service *a, const Service *b);
-bool endpoint_slice_equal(const EndpointSlice *a, const EndpointSlice *b);
+/* Replaces endpoints[] by the packed form a proxy keeps of 10,000 slices: per endpoint ipaddr_len(family) address
+ * bytes and one byte of EP_* flags (40 bytes an endpoint become 5 for IPv4). nodeName is reduced to EP_LOCAL (equal
+ * to hostname) or EP_REMOTE (another node); neither when either is unset. A packed slice is not packed again. */
+int endpoint_slice_pack(EndpointSlice *s, const char *hostname);
+/* Endpoint i of a slice, packed or not; node_name is NULL for a packed slice. */
+void endpoint_slice_get(const EndpointSlice *s, size_t i, Endpoint *ret);
 /* Equal objects program the same rules: an update that changes nothing else (resourceVersion, status of other
  * fields, managedFields) is a no-op. */
 bool service_equal(const Service *a, const Service *b);

@@ -4,7 +4,15 @@
  * Every Service contributes elements (frontend verdicts, endpoint buckets, cluster IPs, hairpin pairs) and
  * references dynamic chains. Elements live in one reference-counted store; an element whose wanted state differs
  * from what was committed goes on a dirty list, and an incremental sync walks only that list. A change to one
- * Service therefore costs O(its elements), whatever the number of Services. */
+ * Service therefore costs O(its elements), whatever the number of Services.
+ *
+ * 10k Services are 120,000 elements, so the store is most of netproxy's memory and an element is kept small
+ * (docs/netproxy.md, "Memory"): elements of one (family, set) have one key and data length and live in that set's
+ * Pool, fixed-size slots in blocks, addressed by a 32-bit EntryRef; hash chains and the Services' element lists hold
+ * EntryRefs, and no element pays malloc's header and rounding. An element holds only its wanted data: the committed
+ * data equals it unless the element is on the dirty list, and the dirty list saved the committed data when the
+ * element was first changed (the only moment they can start to differ). A full sync needs no dirty list at all (it
+ * rewrites everything), so none is kept while one is pending: the 120,000 elements of the first sync cost no list. */
 
 #include <arpa/inet.h>
 #include <linux/netfilter.h>
@@ -17,20 +25,57 @@
 #include "netproxy/ruleset.h"
 #include "netproxy/smap.h"
 
+typedef uint32_t EntryRef; /* pool << POOL_SHIFT | slot */
+#define EREF_NULL UINT32_MAX
+#define POOL_SHIFT 26
+#define POOL_MAX_SLOTS (1U << POOL_SHIFT)
+#define POOL_BLOCK_SHIFT 10 /* 1024 slots a block: 32..100 KiB */
+#define POOL_BLOCK (1U << POOL_BLOCK_SHIFT)
+#define N_POOLS (2 * _SET_MAX)
+
+enum {
+        E_USED = 1 << 0,  /* the slot holds an element (else it is on its pool's free list) */
+        E_HAVE = 1 << 1,  /* committed */
+        E_DIRTY = 1 << 2, /* on the dirty list */
+};
+
 typedef struct Entry {
-        struct Entry *next;  /* hash chain */
-        struct Entry *dnext; /* dirty list */
+        EntryRef next; /* hash chain; the free list while unused */
         uint32_t refs;
-        uint8_t fam; /* 0 = ip, 1 = ip6 */
-        uint8_t set;
-        uint8_t klen, dlen;
-        bool have, dirty;
-        uint8_t bytes[]; /* key[klen] want[dlen] have[dlen] */
+        uint8_t flags;
+        uint8_t bytes[]; /* key[klen] want[dlen] */
 } Entry;
 
+typedef struct Pool {
+        uint8_t **blocks;
+        uint32_t n_blocks;
+        uint32_t used; /* slots [0, used) were handed out */
+        EntryRef free; /* first free slot */
+        uint16_t slot_size;
+        uint8_t klen, dlen;
+} Pool;
+
+/* An element on the dirty list, and where its committed data was saved (EREF_NULL: not committed, or no data). */
+typedef struct Dirty {
+        EntryRef ref;
+        uint32_t old;
+} Dirty;
+
 #define E_KEY(e) ((e)->bytes)
-#define E_WANT(e) ((e)->bytes + (e)->klen)
-#define E_HAVE(e) ((e)->bytes + (e)->klen + (e)->dlen)
+
+static unsigned eref_pool(EntryRef ref) {
+        return ref >> POOL_SHIFT;
+}
+
+typedef struct Vec {
+        void **v;
+        size_t n, cap;
+} Vec;
+
+typedef struct RefVec {
+        EntryRef *v;
+        size_t n, cap;
+} RefVec;
 
 typedef struct ChainEnt {
         char *key; /* "ip/lb-3": chains are per family, names are not */
@@ -46,10 +91,10 @@ typedef struct SvcState {
         Service *svc;
         EndpointSlice **slices;
         size_t n_slices;
-        Entry **elems;
-        size_t n_elems;
+        EntryRef *elems; /* exactly n_elems: 10k Services keep no spare capacity */
+        uint32_t n_elems;
+        uint32_t n_chains;
         ChainEnt **chains;
-        size_t n_chains;
         bool dirty;
         struct SvcState *dnext;
         int local_ready;
@@ -62,11 +107,17 @@ struct NetProxy {
         SMap services; /* key → SvcState */
         SMap slices;   /* key → EndpointSlice */
         SMap chains;   /* name → ChainEnt */
-        Entry **buckets;
+        Pool pools[N_POOLS];
+        EntryRef *buckets;
         size_t n_buckets, n_entries;
-        Entry *dirty;
+        Dirty *dirty; /* only while no full sync is pending */
+        size_t n_dirty, cap_dirty;
+        uint8_t *old_data; /* the committed data of dirty elements */
+        size_t n_old_data, cap_old_data;
         ChainEnt *dirty_chains;
         SvcState *dirty_svcs;
+        RefVec scratch_elems; /* svc_recompute()'s, freed after each recompute_dirty() */
+        Vec scratch_chains;
         unsigned synced;
         bool need_full, committed_once;
         uint32_t genid;
@@ -92,87 +143,211 @@ static int family_of(int fam) {
         return fam ? AF_INET6 : AF_INET;
 }
 
+static unsigned pool_id(int family, SetId set) {
+        return (unsigned) fam_of(family) * _SET_MAX + (unsigned) set;
+}
+
+static int pool_family(unsigned pid) {
+        return family_of(pid >= _SET_MAX);
+}
+
+static SetId pool_set(unsigned pid) {
+        return (SetId) (pid % _SET_MAX);
+}
+
 /* ---- element store ---- */
 
-static size_t entry_slot(const NetProxy *np, uint8_t fam, uint8_t set, const uint8_t *key, size_t klen) {
-        uint64_t h = hash_bytes(key, klen, ((uint64_t) fam << 8) | set);
+static void pools_init(NetProxy *np) {
+        for (unsigned pid = 0; pid < N_POOLS; pid++) {
+                Pool *p = &np->pools[pid];
+                p->klen = (uint8_t) set_key_len(pool_set(pid), pool_family(pid));
+                p->dlen = (uint8_t) set_data_len(pool_set(pid), pool_family(pid));
+                size_t size = offsetof(Entry, bytes) + p->klen + p->dlen;
+                p->slot_size = (uint16_t) ((size + _Alignof(Entry) - 1) / _Alignof(Entry) * _Alignof(Entry));
+                p->free = EREF_NULL;
+        }
+}
+
+static void pools_done(NetProxy *np) {
+        for (unsigned pid = 0; pid < N_POOLS; pid++) {
+                Pool *p = &np->pools[pid];
+                for (uint32_t i = 0; i < p->n_blocks; i++)
+                        free(p->blocks[i]);
+                free(p->blocks);
+                *p = (Pool){};
+        }
+}
+
+static Entry *pool_slot(const Pool *p, uint32_t slot) {
+        return (Entry *) (p->blocks[slot >> POOL_BLOCK_SHIFT] + (size_t) (slot & (POOL_BLOCK - 1)) * p->slot_size);
+}
+
+static Entry *eref_get(const NetProxy *np, EntryRef ref) {
+        return pool_slot(&np->pools[eref_pool(ref)], ref & (POOL_MAX_SLOTS - 1));
+}
+
+/* A zeroed slot of pool pid. */
+static int pool_alloc(NetProxy *np, unsigned pid, EntryRef *ret) {
+        Pool *p = &np->pools[pid];
+        EntryRef ref;
+        if (p->free != EREF_NULL) {
+                ref = p->free;
+                p->free = eref_get(np, ref)->next;
+        } else {
+                uint32_t slot = p->used;
+                if (slot >= POOL_MAX_SLOTS)
+                        return -E2BIG;
+                if ((slot >> POOL_BLOCK_SHIFT) == p->n_blocks) {
+                        uint8_t **b = reallocarray(p->blocks, p->n_blocks + 1, sizeof(uint8_t *));
+                        RET_NULL_ENOMEM(b);
+                        p->blocks = b;
+                        b[p->n_blocks] = malloc((size_t) POOL_BLOCK * p->slot_size);
+                        RET_NULL_ENOMEM(b[p->n_blocks]);
+                        p->n_blocks++;
+                }
+                p->used++;
+                ref = (EntryRef) pid << POOL_SHIFT | slot;
+        }
+        memset(eref_get(np, ref), 0, np->pools[pid].slot_size);
+        *ret = ref;
+        return 0;
+}
+
+static void pool_release(NetProxy *np, EntryRef ref) {
+        Pool *p = &np->pools[eref_pool(ref)];
+        Entry *e = eref_get(np, ref);
+        e->flags = 0;
+        e->next = p->free;
+        p->free = ref;
+}
+
+static size_t entry_bucket(const NetProxy *np, unsigned pid, const uint8_t *key) {
+        uint64_t h = hash_bytes(key, np->pools[pid].klen, pid);
         return (size_t) h & (np->n_buckets - 1);
 }
 
 static int store_grow(NetProxy *np) {
         size_t nb = np->n_buckets ? np->n_buckets * 2 : 1024;
-        Entry **b = calloc(nb, sizeof(Entry *));
+        EntryRef *b = malloc(nb * sizeof(EntryRef));
         RET_NULL_ENOMEM(b);
+        memset(b, 0xff, nb * sizeof(EntryRef)); /* EREF_NULL */
         size_t old = np->n_buckets;
-        Entry **ob = np->buckets;
+        EntryRef *ob = np->buckets;
         np->buckets = b;
         np->n_buckets = nb;
         for (size_t i = 0; i < old; i++)
-                for (Entry *e = ob[i], *next; e; e = next) {
+                for (EntryRef ref = ob[i], next; ref != EREF_NULL; ref = next) {
+                        Entry *e = eref_get(np, ref);
+                        size_t s = entry_bucket(np, eref_pool(ref), E_KEY(e));
                         next = e->next;
-                        size_t s = entry_slot(np, e->fam, e->set, E_KEY(e), e->klen);
                         e->next = b[s];
-                        b[s] = e;
+                        b[s] = ref;
                 }
         free(ob);
         return 0;
 }
 
-static void mark_dirty(NetProxy *np, Entry *e) {
-        if (e->dirty)
+static void dirty_reset(NetProxy *np) {
+        np->dirty = mfree(np->dirty);
+        np->n_dirty = np->cap_dirty = 0;
+        np->old_data = mfree(np->old_data);
+        np->n_old_data = np->cap_old_data = 0;
+}
+
+static int dirty_push(NetProxy *np, EntryRef ref, const Entry *e) {
+        const Pool *p = &np->pools[eref_pool(ref)];
+        Dirty d = {.ref = ref, .old = EREF_NULL};
+        if (np->n_dirty == np->cap_dirty) {
+                size_t nc = MAX(np->cap_dirty * 2, (size_t) 64);
+                Dirty *n = reallocarray(np->dirty, nc, sizeof(Dirty));
+                RET_NULL_ENOMEM(n);
+                np->dirty = n;
+                np->cap_dirty = nc;
+        }
+        if ((e->flags & E_HAVE) && p->dlen > 0) {
+                if (np->n_old_data + p->dlen > UINT32_MAX - 1)
+                        return -E2BIG;
+                if (np->n_old_data + p->dlen > np->cap_old_data) {
+                        size_t nc = MAX(np->cap_old_data * 2, (size_t) 1024);
+                        uint8_t *n = realloc(np->old_data, nc);
+                        RET_NULL_ENOMEM(n);
+                        np->old_data = n;
+                        np->cap_old_data = nc;
+                }
+                d.old = (uint32_t) np->n_old_data;
+                memcpy(np->old_data + np->n_old_data, e->bytes + p->klen, p->dlen);
+                np->n_old_data += p->dlen;
+        }
+        np->dirty[np->n_dirty++] = d;
+        return 0;
+}
+
+/* Called before the element's wanted data or references change, while its data still is the committed data. While
+ * a full sync is pending nothing is tracked; when tracking fails (out of memory) the next sync becomes a full one,
+ * which needs no list, so a change is never lost. */
+static void mark_dirty(NetProxy *np, EntryRef ref, Entry *e) {
+        if ((e->flags & E_DIRTY) || np->need_full)
                 return;
-        e->dirty = true;
-        e->dnext = np->dirty;
-        np->dirty = e;
-}
-
-/* Takes a reference on (set, key) wanting data; returns the entry. */
-static Entry *entry_acquire(NetProxy *np, int family, SetId set, const uint8_t *key, const uint8_t *data) {
-        uint8_t fam = (uint8_t) fam_of(family);
-        size_t klen = set_key_len(set, family), dlen = set_data_len(set, family);
-        if (np->n_entries >= np->n_buckets && store_grow(np) < 0)
-                return NULL;
-        size_t s = entry_slot(np, fam, (uint8_t) set, key, klen);
-        Entry *e;
-        for (e = np->buckets[s]; e; e = e->next)
-                if (e->fam == fam && e->set == set && memcmp(E_KEY(e), key, klen) == 0)
-                        break;
-        if (!e) {
-                e = calloc(1, sizeof(Entry) + klen + 2 * dlen);
-                if (!e)
-                        return NULL;
-                e->fam = fam;
-                e->set = (uint8_t) set;
-                e->klen = (uint8_t) klen;
-                e->dlen = (uint8_t) dlen;
-                memcpy(E_KEY(e), key, klen);
-                e->next = np->buckets[s];
-                np->buckets[s] = e;
-                np->n_entries++;
+        if (dirty_push(np, ref, e) < 0) {
+                np->need_full = true;
+                return;
         }
-        if (e->refs == 0 || (dlen > 0 && memcmp(E_WANT(e), data, dlen) != 0)) {
-                if (dlen > 0)
-                        memcpy(E_WANT(e), data, dlen);
-                mark_dirty(np, e);
-        }
-        e->refs++;
-        return e;
+        e->flags |= E_DIRTY;
 }
 
-static void entry_release(NetProxy *np, Entry *e) {
-        if (--e->refs == 0)
-                mark_dirty(np, e);
-}
-
-static void entry_unlink_free(NetProxy *np, Entry *e) {
-        size_t s = entry_slot(np, e->fam, e->set, E_KEY(e), e->klen);
-        for (Entry **i = &np->buckets[s]; *i; i = &(*i)->next)
-                if (*i == e) {
+static void entry_unlink_free(NetProxy *np, EntryRef ref) {
+        Entry *e = eref_get(np, ref);
+        size_t s = entry_bucket(np, eref_pool(ref), E_KEY(e));
+        for (EntryRef *i = &np->buckets[s]; *i != EREF_NULL; i = &eref_get(np, *i)->next)
+                if (*i == ref) {
                         *i = e->next;
                         break;
                 }
         np->n_entries--;
-        free(e);
+        pool_release(np, ref);
+}
+
+/* Takes a reference on (set, key) wanting data. */
+static int entry_acquire(NetProxy *np, int family, SetId set, const uint8_t *key, const uint8_t *data, EntryRef *ret) {
+        unsigned pid = pool_id(family, set);
+        const Pool *p = &np->pools[pid];
+        EntryRef ref;
+        Entry *e = NULL;
+        int r;
+        if (np->n_entries >= np->n_buckets && (r = store_grow(np)) < 0)
+                return r;
+        size_t s = entry_bucket(np, pid, key);
+        for (ref = np->buckets[s]; ref != EREF_NULL; ref = e->next) {
+                e = eref_get(np, ref);
+                if (eref_pool(ref) == pid && memcmp(E_KEY(e), key, p->klen) == 0)
+                        break;
+        }
+        if (ref == EREF_NULL) {
+                if ((r = pool_alloc(np, pid, &ref)) < 0)
+                        return r;
+                e = eref_get(np, ref);
+                e->flags = E_USED;
+                memcpy(E_KEY(e), key, p->klen);
+                e->next = np->buckets[s];
+                np->buckets[s] = ref;
+                np->n_entries++;
+        }
+        uint8_t *want = e->bytes + p->klen;
+        if (e->refs == 0 || (p->dlen > 0 && memcmp(want, data, p->dlen) != 0)) {
+                mark_dirty(np, ref, e);
+                if (p->dlen > 0)
+                        memcpy(want, data, p->dlen);
+        }
+        e->refs++;
+        *ret = ref;
+        return 0;
+}
+
+static void entry_release(NetProxy *np, EntryRef ref) {
+        Entry *e = eref_get(np, ref);
+        if (e->refs == 1)
+                mark_dirty(np, ref, e);
+        e->refs--;
 }
 
 /* ---- dynamic chains ---- */
@@ -279,11 +454,6 @@ typedef struct Cand {
         bool ready, serving, terminating, local;
 } Cand;
 
-typedef struct Vec {
-        void **v;
-        size_t n, cap;
-} Vec;
-
 static int vec_push(Vec *v, void *p) {
         if (v->n == v->cap) {
                 size_t nc = v->cap ? v->cap * 2 : 16;
@@ -293,6 +463,30 @@ static int vec_push(Vec *v, void *p) {
                 v->cap = nc;
         }
         v->v[v->n++] = p;
+        return 0;
+}
+
+static int ref_vec_push(RefVec *v, EntryRef ref) {
+        if (v->n == v->cap) {
+                size_t nc = v->cap ? v->cap * 2 : 16;
+                EntryRef *n = reallocarray(v->v, nc, sizeof(EntryRef));
+                RET_NULL_ENOMEM(n);
+                v->v = n;
+                v->cap = nc;
+        }
+        v->v[v->n++] = ref;
+        return 0;
+}
+
+/* An exact-size copy (kept for as long as the Service lives); NULL when empty. */
+static int copy_array(const void *v, size_t n, size_t size, void **ret) {
+        void *c = NULL;
+        if (n > 0) {
+                c = reallocarray(NULL, n, size);
+                RET_NULL_ENOMEM(c);
+                memcpy(c, v, n * size);
+        }
+        *ret = c;
         return 0;
 }
 
@@ -321,12 +515,13 @@ static int gather(NetProxy *np, SvcState *st, const ServicePort *sp, int family,
                 if (port == 0)
                         continue;
                 for (size_t j = 0; j < s->n_endpoints; j++) {
-                        const Endpoint *ep = &s->endpoints[j];
-                        Cand x = {.t = {.addr = ep->addr, .port = port, .remote = ep->remote},
-                                  .ready = ep->ready,
-                                  .serving = ep->serving,
-                                  .terminating = ep->terminating,
-                                  .local = ep->local};
+                        Endpoint ep;
+                        endpoint_slice_get(s, j, &ep);
+                        Cand x = {.t = {.addr = ep.addr, .port = port, .remote = ep.remote},
+                                  .ready = ep.ready,
+                                  .serving = ep.serving,
+                                  .terminating = ep.terminating,
+                                  .local = ep.local};
                         bool dup = false;
                         for (size_t k = 0; k < n && !dup; k++)
                                 dup = ipaddr_equal(&c[k].t.addr, &x.t.addr) && c[k].t.port == x.t.port;
@@ -357,13 +552,18 @@ static size_t select_eps(const Cand *c, size_t n, bool local_only, EpTarget *out
 typedef struct Build {
         NetProxy *np;
         SvcState *st;
-        Vec elems, chains;
+        RefVec *elems; /* NetProxy's scratch vectors: a Service keeps exact-size copies */
+        Vec *chains;
 } Build;
 
 static int add_elem(Build *b, int family, SetId set, const uint8_t *key, const uint8_t *data) {
-        Entry *e = entry_acquire(b->np, family, set, key, data);
-        RET_NULL_ENOMEM(e);
-        return vec_push(&b->elems, e);
+        EntryRef ref;
+        int r = entry_acquire(b->np, family, set, key, data, &ref);
+        if (r < 0)
+                return r;
+        if ((r = ref_vec_push(b->elems, ref)) < 0)
+                entry_release(b->np, ref);
+        return r;
 }
 
 static int add_verdict(Build *b, int family, SetId set, const uint8_t *key, int kind, const char *chain) {
@@ -409,7 +609,9 @@ static int add_dispatch(Build *b, const ServicePort *sp, const IPAddr *addr, uin
         }
         ChainEnt *c = chain_acquire(b->np, name, &spec);
         RET_NULL_ENOMEM(c);
-        return vec_push(&b->chains, c);
+        if ((r = vec_push(b->chains, c)) < 0)
+                chain_release(b->np, c);
+        return r;
 }
 
 /* externalTrafficPolicy Local: pods and the node itself still use all endpoints (ruleset.c, chain services). */
@@ -533,27 +735,34 @@ static int count_local_ready(NetProxy *np, SvcState *st) {
         int n = 0;
         for (size_t i = 0; i < st->n_slices; i++)
                 for (size_t j = 0; j < st->slices[i]->n_endpoints; j++) {
-                        const Endpoint *ep = &st->slices[i]->endpoints[j];
-                        n += ep->ready && ep->local;
+                        Endpoint ep;
+                        endpoint_slice_get(st->slices[i], j, &ep);
+                        n += ep.ready && ep.local;
                 }
         return n;
 }
 
 static int svc_recompute(NetProxy *np, SvcState *st) {
-        Build b = {.np = np, .st = st};
+        Build b = {.np = np, .st = st, .elems = &np->scratch_elems, .chains = &np->scratch_chains};
+        EntryRef *elems = NULL;
+        ChainEnt **chains = NULL;
         int r = 0;
+        b.elems->n = b.chains->n = 0;
         if (st->svc && st->svc->type != SERVICE_EXTERNAL_NAME)
                 for (size_t i = 0; r >= 0 && i < st->svc->n_ports; i++)
                         for (int f = 0; r >= 0 && f < 2; f++)
                                 r = build_port_family(&b, &st->svc->ports[i], family_of(f));
+        if (r >= 0 && b.elems->n > UINT32_MAX)
+                r = -E2BIG;
+        if (r >= 0 && (r = copy_array(b.elems->v, b.elems->n, sizeof(EntryRef), (void **) &elems)) >= 0 &&
+            (r = copy_array(b.chains->v, b.chains->n, sizeof(ChainEnt *), (void **) &chains)) < 0)
+                elems = mfree(elems);
         if (r < 0) {
                 /* Undo the references taken so far; the old contribution stays. */
-                for (size_t i = 0; i < b.elems.n; i++)
-                        entry_release(np, b.elems.v[i]);
-                for (size_t i = 0; i < b.chains.n; i++)
-                        chain_release(np, b.chains.v[i]);
-                free(b.elems.v);
-                free(b.chains.v);
+                for (size_t i = 0; i < b.elems->n; i++)
+                        entry_release(np, b.elems->v[i]);
+                for (size_t i = 0; i < b.chains->n; i++)
+                        chain_release(np, b.chains->v[i]);
                 return r;
         }
         for (size_t i = 0; i < st->n_elems; i++)
@@ -562,10 +771,10 @@ static int svc_recompute(NetProxy *np, SvcState *st) {
                 chain_release(np, st->chains[i]);
         free(st->elems);
         free(st->chains);
-        st->elems = (Entry **) b.elems.v;
-        st->n_elems = b.elems.n;
-        st->chains = (ChainEnt **) b.chains.v;
-        st->n_chains = b.chains.n;
+        st->elems = elems;
+        st->n_elems = (uint32_t) b.elems->n;
+        st->chains = chains;
+        st->n_chains = (uint32_t) b.chains->n;
         st->local_ready = count_local_ready(np, st);
         return 0;
 }
@@ -599,6 +808,7 @@ int netproxy_new(const NetProxyConfig *config, NetProxy **ret) {
         np->cfg.table = np->table;
         np->cfg.hostname = np->hostname;
         np->need_full = true;
+        pools_init(np);
         *ret = np;
         return 0;
 }
@@ -633,12 +843,11 @@ NetProxy *netproxy_free(NetProxy *np) {
                 free(c);
         }
         smap_clear(&np->chains);
-        for (size_t i = 0; i < np->n_buckets; i++)
-                for (Entry *e = np->buckets[i], *next; e; e = next) {
-                        next = e->next;
-                        free(e);
-                }
+        pools_done(np);
         free(np->buckets);
+        dirty_reset(np);
+        free(np->scratch_elems.v);
+        free(np->scratch_chains.v);
         ct_flush_list_done(&np->ct);
         nft_conn_close(np->conn);
         free(np->cfg.nodeport_addresses);
@@ -684,13 +893,9 @@ static int update_slice(NetProxy *np, const json_t *obj, ErrorBuf *e) {
         int r = endpoint_slice_parse(obj, &s, e);
         if (r < 0)
                 return r;
-        /* Only "is it on this node" matters about nodeName: keep a flag, not 100k strings. */
-        for (size_t i = 0; i < s->n_endpoints; i++) {
-                Endpoint *ep = &s->endpoints[i];
-                ep->local = np->hostname && ep->node_name && streq(ep->node_name, np->hostname);
-                ep->remote = np->hostname && ep->node_name && !ep->local;
-                ep->node_name = mfree(ep->node_name);
-        }
+        /* Only "is it on this node" matters about nodeName, and 100k endpoints are kept: the packed form. */
+        if ((r = endpoint_slice_pack(s, np->hostname)) < 0)
+                return r;
         EndpointSlice *old = smap_get(&np->slices, s->key);
         if (old && endpoint_slice_equal(old, s))
                 return 0;
@@ -754,17 +959,21 @@ void netproxy_request_full_sync(NetProxy *np) {
 }
 
 static int recompute_dirty(NetProxy *np) {
+        int r = 0;
         while (np->dirty_svcs) {
                 SvcState *st = np->dirty_svcs;
-                int r = svc_recompute(np, st);
+                r = svc_recompute(np, st);
                 if (r < 0)
-                        return r;
+                        break;
                 np->dirty_svcs = st->dnext;
                 st->dirty = false;
                 if (!st->svc && st->n_slices == 0)
                         svc_state_free(np, st);
         }
-        return 0;
+        /* A Service with many ports and endpoints may have grown them: nothing else needs them until next time. */
+        np->scratch_elems = (RefVec){.v = mfree(np->scratch_elems.v)};
+        np->scratch_chains = (Vec){.v = mfree(np->scratch_chains.v)};
+        return r;
 }
 
 static int emit_full(NetProxy *np, NftBatch *b) {
@@ -792,46 +1001,50 @@ static int emit_full(NetProxy *np, NftBatch *b) {
                 if (c->refs > 0 && (r = ruleset_emit_chain(b, np->table, c->name, &c->want)) < 0)
                         return r;
         }
-        /* Grouped by set (one pass over the store), so that elements pack into few large messages. */
-        Vec by_set[2][_SET_MAX] = {};
-        r = 0;
-        for (size_t i = 0; r >= 0 && i < np->n_buckets; i++)
-                for (Entry *e = np->buckets[i]; r >= 0 && e; e = e->next)
-                        if (e->refs > 0)
-                                r = vec_push(&by_set[e->fam][e->set], e);
-        for (int f = 0; f < 2; f++)
-                for (SetId s = 0; s < _SET_MAX; s++) {
-                        Vec *v = &by_set[f][s];
-                        for (size_t i = 0; r >= 0 && i < v->n; i++) {
-                                Entry *e = v->v[i];
-                                r = ruleset_emit_elem(b, family_of(f), np->table, s, false, E_KEY(e),
-                                                      e->dlen ? E_WANT(e) : NULL);
-                        }
-                        np->m.last_elements_added += v->n;
-                        free(v->v);
+        /* A pool holds one set's elements: walking the pools set by set packs them into few large messages. */
+        for (unsigned pid = 0; pid < N_POOLS; pid++) {
+                const Pool *p = &np->pools[pid];
+                for (uint32_t slot = 0; slot < p->used; slot++) {
+                        const Entry *e = pool_slot(p, slot);
+                        if (!(e->flags & E_USED) || e->refs == 0)
+                                continue;
+                        r = ruleset_emit_elem(b, pool_family(pid), np->table, pool_set(pid), false, E_KEY(e),
+                                              p->dlen ? e->bytes + p->klen : NULL);
+                        if (r < 0)
+                                return r;
+                        np->m.last_elements_added++;
                 }
-        if (r < 0)
-                return r;
+        }
         return 0;
 }
 
-static bool entry_changed(const Entry *e) {
-        return e->dlen > 0 && memcmp(E_WANT(e), E_HAVE(e), e->dlen) != 0;
+static const uint8_t *dirty_old(const NetProxy *np, const Dirty *d) {
+        return d->old == EREF_NULL ? NULL : np->old_data + d->old;
+}
+
+/* The wanted data differs from the committed data (which dirty_push() saved). */
+static bool entry_changed(const NetProxy *np, const Dirty *d, const Entry *e) {
+        const Pool *p = &np->pools[eref_pool(d->ref)];
+        const uint8_t *old = dirty_old(np, d);
+        return p->dlen > 0 && old && memcmp(e->bytes + p->klen, old, p->dlen) != 0;
 }
 
 /* UDP flows whose conntrack entries must go (kube-proxy pkg/proxy/conntrack): a removed UDP endpoint, and a UDP
  * frontend that gets endpoints (flows created while it had none were not DNATed). */
-static void note_conntrack(NetProxy *np, const Entry *e, bool deleting) {
-        int family = family_of(e->fam);
+static void note_conntrack(NetProxy *np, const Dirty *d, const Entry *e, bool deleting) {
+        unsigned pid = eref_pool(d->ref);
+        int family = pool_family(pid);
+        SetId set = pool_set(pid);
         size_t l = ipaddr_len(family);
-        if (deleting && e->set == SET_EP_UDP) {
+        const uint8_t *old = dirty_old(np, d);
+        if (deleting && set == SET_EP_UDP && old) {
                 CtFlush f = {.family = family, .proto = IPPROTO_UDP};
                 memcpy(f.vip.bytes, E_KEY(e), l);
                 memcpy(&f.vport, E_KEY(e) + l, 2);
-                memcpy(f.endpoint.bytes, E_HAVE(e), l);
+                memcpy(f.endpoint.bytes, old, l);
                 f.has_endpoint = true;
                 (void) ct_flush_list_add(&np->ct, &f);
-        } else if (!deleting && e->set == SET_FRONTENDS && E_KEY(e)[l] == IPPROTO_UDP && !e->have) {
+        } else if (!deleting && set == SET_FRONTENDS && E_KEY(e)[l] == IPPROTO_UDP && !(e->flags & E_HAVE)) {
                 CtFlush f = {.family = family, .proto = IPPROTO_UDP};
                 memcpy(f.vip.bytes, E_KEY(e), l);
                 memcpy(&f.vport, E_KEY(e) + l + 4, 2);
@@ -856,23 +1069,32 @@ static int emit_partial(NetProxy *np, NftBatch *b) {
                 np->m.last_chains_changed++;
         }
         /* 2. element deletions (also of elements whose data changes), 3. additions */
-        for (Entry *e = np->dirty; e; e = e->dnext)
-                if (e->have && (e->refs == 0 || entry_changed(e))) {
-                        r = ruleset_emit_elem(b, family_of(e->fam), np->table, e->set, true, E_KEY(e), NULL);
+        for (size_t i = 0; i < np->n_dirty; i++) {
+                const Dirty *d = &np->dirty[i];
+                const Entry *e = eref_get(np, d->ref);
+                if ((e->flags & E_HAVE) && (e->refs == 0 || entry_changed(np, d, e))) {
+                        unsigned pid = eref_pool(d->ref);
+                        r = ruleset_emit_elem(b, pool_family(pid), np->table, pool_set(pid), true, E_KEY(e), NULL);
                         if (r < 0)
                                 return r;
-                        note_conntrack(np, e, true);
+                        note_conntrack(np, d, e, true);
                         np->m.last_elements_deleted++;
                 }
-        for (Entry *e = np->dirty; e; e = e->dnext)
-                if (e->refs > 0 && (!e->have || entry_changed(e))) {
-                        r = ruleset_emit_elem(b, family_of(e->fam), np->table, e->set, false, E_KEY(e),
-                                              e->dlen ? E_WANT(e) : NULL);
+        }
+        for (size_t i = 0; i < np->n_dirty; i++) {
+                const Dirty *d = &np->dirty[i];
+                const Entry *e = eref_get(np, d->ref);
+                if (e->refs > 0 && (!(e->flags & E_HAVE) || entry_changed(np, d, e))) {
+                        unsigned pid = eref_pool(d->ref);
+                        const Pool *p = &np->pools[pid];
+                        r = ruleset_emit_elem(b, pool_family(pid), np->table, pool_set(pid), false, E_KEY(e),
+                                              p->dlen ? e->bytes + p->klen : NULL);
                         if (r < 0)
                                 return r;
-                        note_conntrack(np, e, false);
+                        note_conntrack(np, d, e, false);
                         np->m.last_elements_added++;
                 }
+        }
         /* 4. chains nobody references any more */
         for (ChainEnt *c = np->dirty_chains; c; c = c->dnext)
                 if (c->refs == 0 && c->have) {
@@ -886,33 +1108,31 @@ static int emit_partial(NetProxy *np, NftBatch *b) {
 /* After a successful commit the mirror becomes the wanted state. */
 static void apply_committed(NetProxy *np, bool full) {
         if (full) {
-                np->dirty = NULL; /* the walk below frees entries that may be on it */
+                /* Every element: the dirty list (if any was kept before the full sync was asked for) is moot. */
                 np->n_committed = 0;
-                for (size_t i = 0; i < np->n_buckets; i++)
-                        for (Entry *e = np->buckets[i], *next; e; e = next) {
-                                next = e->next;
-                                e->have = e->refs > 0;
-                                np->n_committed += e->have;
-                                if (e->dlen)
-                                        memcpy(E_HAVE(e), E_WANT(e), e->dlen);
-                                e->dirty = false;
-                                if (!e->have)
-                                        entry_unlink_free(np, e);
+                for (unsigned pid = 0; pid < N_POOLS; pid++) {
+                        const Pool *p = &np->pools[pid];
+                        for (uint32_t slot = 0; slot < p->used; slot++) {
+                                Entry *e = pool_slot(p, slot);
+                                if (!(e->flags & E_USED))
+                                        continue;
+                                if (e->refs > 0) {
+                                        e->flags = E_USED | E_HAVE;
+                                        np->n_committed++;
+                                } else
+                                        entry_unlink_free(np, (EntryRef) pid << POOL_SHIFT | slot);
                         }
-        } else
-                for (Entry *e = np->dirty; e; e = e->dnext) {
-                        np->n_committed += (uint64_t) (e->refs > 0) - (uint64_t) e->have;
-                        e->have = e->refs > 0;
-                        if (e->dlen)
-                                memcpy(E_HAVE(e), E_WANT(e), e->dlen);
                 }
-        for (Entry *e = np->dirty, *next; e; e = next) {
-                next = e->dnext;
-                e->dirty = false;
-                if (!full && e->refs == 0)
-                        entry_unlink_free(np, e);
-        }
-        np->dirty = NULL;
+        } else
+                for (size_t i = 0; i < np->n_dirty; i++) {
+                        EntryRef ref = np->dirty[i].ref;
+                        Entry *e = eref_get(np, ref);
+                        np->n_committed += (uint64_t) (e->refs > 0) - (uint64_t) !!(e->flags & E_HAVE);
+                        e->flags = E_USED | (e->refs > 0 ? E_HAVE : 0);
+                        if (e->refs == 0)
+                                entry_unlink_free(np, ref);
+                }
+        dirty_reset(np);
 
         size_t bk = 0;
         Vec dead = {};
@@ -967,7 +1187,7 @@ int netproxy_sync(NetProxy *np) {
                 return r;
         uint64_t t_recompute = now_usec();
         bool full = np->need_full;
-        if (!full && !np->dirty && !np->dirty_chains) {
+        if (!full && np->n_dirty == 0 && !np->dirty_chains) {
                 np->pending_since = 0;
                 return 0;
         }
@@ -1137,18 +1357,19 @@ static const char *ipproto_name(uint8_t p) {
         return p == IPPROTO_TCP ? "tcp" : p == IPPROTO_UDP ? "udp" : p == IPPROTO_SCTP ? "sctp" : "?";
 }
 
-static void describe_entry(const Entry *e, FILE *f) {
-        int family = family_of(e->fam);
+static void describe_entry(const NetProxy *np, unsigned pid, const Entry *e, FILE *f) {
+        int family = pool_family(pid);
+        SetId set = pool_set(pid);
         size_t l = ipaddr_len(family);
         char a[46], b[46];
         IPAddr x = {.family = family}, y = {.family = family};
         uint16_t port;
         uint32_t bucket;
-        const uint8_t *k = E_KEY(e), *d = E_WANT(e);
+        const uint8_t *k = E_KEY(e), *d = e->bytes + np->pools[pid].klen;
 
-        fprintf(f, "%s %s ", e->fam ? "ip6" : "ip", set_name(e->set));
+        fprintf(f, "%s %s ", family == AF_INET6 ? "ip6" : "ip", set_name(set));
         memcpy(x.bytes, k, l);
-        switch (e->set) {
+        switch (set) {
         case SET_FRONTENDS:
         case SET_NO_ENDPOINTS:
         case SET_SHORT:
@@ -1205,10 +1426,12 @@ int netproxy_describe(NetProxy *np, char **ret) {
                 return r;
         FILE *f = open_memstream(&buf, &size);
         RET_NULL_ENOMEM(f);
-        for (size_t i = 0; i < np->n_buckets; i++)
-                for (Entry *e = np->buckets[i]; e; e = e->next)
-                        if (e->refs > 0)
-                                describe_entry(e, f);
+        for (unsigned pid = 0; pid < N_POOLS; pid++)
+                for (uint32_t slot = 0; slot < np->pools[pid].used; slot++) {
+                        const Entry *e = pool_slot(&np->pools[pid], slot);
+                        if ((e->flags & E_USED) && e->refs > 0)
+                                describe_entry(np, pid, e, f);
+                }
         size_t bk = 0;
         for (SMapNode *i = NULL; (i = smap_next(&np->chains, i, &bk));) {
                 ChainEnt *c = i->value;

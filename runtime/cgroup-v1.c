@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* cgroup v1 (legacy and hybrid hosts): one hierarchy per controller, each mounted at /sys/fs/cgroup/<name> (a
  * symlink when controllers are co-mounted, e.g. cpu -> cpu,cpuacct). We use the controllers we set limits in or
- * read statistics from, and devices for the device allowlist; cpuset is left alone because a new v1 cpuset cgroup starts without cpus/mems and would
- * refuse tasks. */
+ * read statistics from, and devices for the device allowlist; cpuset is left alone because a new v1 cpuset cgroup
+ * starts without cpus/mems and would refuse tasks. */
 #include "runtime/cgroup.h"
 
 #include <inttypes.h>
@@ -117,18 +117,18 @@ static int v1_reset(const char *dir, const ContainerResources *res, ErrorBuf *e)
  * the default capabilities) could create and open a node for the host's disk. mknod of anything stays allowed
  * ("m"); read/write only for these. */
 static const char *const v1_default_devices[] = {
-        "c *:* m",
-        "b *:* m",
-        "c 1:3 rwm",
-        /* null */ "c 1:5 rwm",
-        /* zero */ "c 1:7 rwm", /* full */
-        "c 1:8 rwm",
-        /* random */ "c 1:9 rwm",
-        /* urandom */ "c 5:0 rwm",
-        /* tty */ "c 5:1 rwm", /* console */
-        "c 5:2 rwm",
-        /* ptmx */ "c 136:* rwm",
-        /* pts */ "c 10:200 rwm", /* tun */
+        "c *:* m",      /* mknod of any character device */
+        "b *:* m",      /* and of any block device */
+        "c 1:3 rwm",    /* null */
+        "c 1:5 rwm",    /* zero */
+        "c 1:7 rwm",    /* full */
+        "c 1:8 rwm",    /* random */
+        "c 1:9 rwm",    /* urandom */
+        "c 5:0 rwm",    /* tty */
+        "c 5:1 rwm",    /* console */
+        "c 5:2 rwm",    /* ptmx */
+        "c 136:* rwm",  /* pts */
+        "c 10:200 rwm", /* tun */
 };
 
 static int v1_devices(const char *dir, bool allow_all, ErrorBuf *e) {

@@ -117,6 +117,31 @@ static int mkdir_levels(const CgroupDriver *d, const char *base, const char *rel
         return 0;
 }
 
+/* The path mkdir_levels() arrives at: base, then each non-empty component of rel. */
+int cgroup_paths(char **bases, const char *rel, char ***ret_dirs) {
+        size_t n = 0;
+        while (bases[n])
+                n++;
+        _cleanup_strv_free_ char **dirs = calloc(n + 1, sizeof(char *));
+        RET_NULL_ENOMEM(dirs);
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *copy = strdup(rel), *p = strdup(bases[i]);
+                RET_NULL_ENOMEM(copy);
+                RET_NULL_ENOMEM(p);
+                char *save = NULL;
+                for (char *t = strtok_r(copy, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
+                        char *np = NULL;
+                        if (asprintf(&np, "%s/%s", p, t) < 0)
+                                return -ENOMEM;
+                        free(p);
+                        p = np;
+                }
+                dirs[i] = TAKE_PTR(p);
+        }
+        *ret_dirs = TAKE_PTR(dirs);
+        return 0;
+}
+
 int cgroup_create(const CgroupDriver *d, char **bases, size_t memory_index, const char *rel, unsigned parent_levels,
                   const ContainerResources *res, bool all_devices, char ***ret_dirs, char **ret_memory_dir,
                   ErrorBuf *e) {

@@ -51,6 +51,9 @@ int cgroup_resources_validate(const ContainerResources *res, ErrorBuf *e);
 int cgroup_create(const CgroupDriver *d, char **bases, size_t memory_index, const char *rel, unsigned parent_levels,
                   const ContainerResources *res, bool all_devices, char ***ret_dirs, char **ret_memory_dir,
                   ErrorBuf *e);
+/* The directories cgroup_create() makes for rel, one per base (ret_dirs, NULL-terminated), before they exist: the
+ * container records them before creating them, so that a crash in between leaves nothing it cannot find. */
+int cgroup_paths(char **bases, const char *rel, char ***ret_dirs);
 /* Creates <base>/<rel> (and missing parents) in every hierarchy, or updates it: the limits of res are written and
  * the ones it leaves unset are lifted. Unlike cgroup_create() nothing is removed on failure (it may be in use). */
 int cgroup_ensure(const CgroupDriver *d, char **bases, const char *rel, const ContainerResources *res, ErrorBuf *e);

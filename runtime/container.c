@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -17,6 +18,7 @@
 
 #include "common/fileio.h"
 #include "common/json-util.h"
+#include "common/strv.h"
 #include "runtime/caps.h"
 #include "runtime/cgroup.h"
 #include "runtime/container-config.h"
@@ -45,6 +47,23 @@ Runtime *runtime_free(Runtime *rt) {
         return NULL;
 }
 
+/* Staging directories of container_create() (".<id>.XXXXXX") whose creator is gone: it holds a flock() on its
+ * staging directory until the rename, and a kill releases it. */
+static void sweep_staging(const char *containers_dir) {
+        _cleanup_(closedirp) DIR *d = opendir(containers_dir);
+        struct dirent *de;
+        while (d && (de = readdir(d))) {
+                if (de->d_name[0] != '.' || streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                _cleanup_close_ int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0)
+                        continue;
+                _cleanup_free_ char *p = NULL;
+                if (path_join(&p, containers_dir, de->d_name) >= 0)
+                        (void) rm_rf(p);
+        }
+}
+
 int runtime_new(const RuntimeConfig *cfg, Runtime **ret) {
         _cleanup_(runtime_freep) Runtime *rt = calloc(1, sizeof(*rt));
         RET_NULL_ENOMEM(rt);
@@ -57,6 +76,7 @@ int runtime_new(const RuntimeConfig *cfg, Runtime **ret) {
         int r = mkdir_p(rt->containers_dir, 0711);
         if (r < 0)
                 return r;
+        sweep_staging(rt->containers_dir);
         rt->cgroup = cgroup_driver_detect();
         r = rt->cgroup->bases(cfg ? cfg->cgroup_parent : NULL, &rt->cgroup_bases, &rt->cgroup_memory_index);
         if (r < 0)
@@ -140,41 +160,6 @@ static bool env_has(char *const *env, const char *key) {
                 if (strncmp(*e, key, l) == 0 && (*e)[l] == '=')
                         return true;
         return false;
-}
-
-static int strv_push_fmt(char ***l, const char *fmt, ...) _printf_(2, 3);
-static int strv_push_fmt(char ***l, const char *fmt, ...) {
-        size_t n = 0;
-        while (*l && (*l)[n])
-                n++;
-        char **nl = realloc(*l, (n + 2) * sizeof(char *));
-        RET_NULL_ENOMEM(nl);
-        *l = nl;
-        va_list ap;
-        va_start(ap, fmt);
-        int r = vasprintf(&nl[n], fmt, ap);
-        va_end(ap);
-        if (r < 0) {
-                nl[n] = NULL;
-                return -ENOMEM;
-        }
-        nl[n + 1] = NULL;
-        return 0;
-}
-
-static char **strv_copy(char *const *l) {
-        size_t n = 0;
-        while (l && l[n])
-                n++;
-        char **c = calloc(n + 1, sizeof(char *));
-        if (!c)
-                return NULL;
-        for (size_t i = 0; i < n; i++)
-                if (!(c[i] = strdup(l[i]))) {
-                        strv_free(c);
-                        return NULL;
-                }
-        return c;
 }
 
 static char *strdup_or_null(const char *s) {
@@ -281,11 +266,11 @@ static int resolve_spec(Runtime *rt, const char *id, const char *dir, const Cont
         }
         /* Like containerd: PATH and HOME always exist; HOSTNAME names the UTS hostname. */
         if (!env_has(c->env, "PATH") &&
-            strv_push_fmt(&c->env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin") < 0)
+            strv_extendf(&c->env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin") < 0)
                 return -ENOMEM;
-        if (!env_has(c->env, "HOME") && strv_push_fmt(&c->env, "HOME=%s", u.home ?: "/") < 0)
+        if (!env_has(c->env, "HOME") && strv_extendf(&c->env, "HOME=%s", u.home ?: "/") < 0)
                 return -ENOMEM;
-        if (s->hostname && !env_has(c->env, "HOSTNAME") && strv_push_fmt(&c->env, "HOSTNAME=%s", s->hostname) < 0)
+        if (s->hostname && !env_has(c->env, "HOSTNAME") && strv_extendf(&c->env, "HOSTNAME=%s", s->hostname) < 0)
                 return -ENOMEM;
 
         int r = caps_compute(s->privileged, s->cap_add, s->cap_drop, &c->caps, e);
@@ -381,39 +366,60 @@ int container_create(Runtime *rt, const char *id, const ContainerSpec *spec, Con
         if (r < 0)
                 return error_prefix(e, r, "container %s", id);
 
-        /* From here on every step is undone on failure. */
-        _cleanup_free_ char *rel = NULL;
+        /* config.json is the container's record of everything below: it becomes visible first, together with the
+         * directory (staged under a dot name runtime_list() skips, then renamed), so that a caller killed at any
+         * later point leaves a container `rm -f` can load and remove, never a directory or a cgroup nobody knows
+         * of (found by the crash harness, tests/crash). From here on every step is undone on failure. */
+        _cleanup_free_ char *rel = NULL, *staging = NULL;
         char *text = NULL;
         Container *c = NULL;
-        if (mkdir(dir, 0700) < 0)
-                return error_set(e, -errno, "container %s: creating %s: %s", id, dir, strerror(errno));
-        if (asprintf(&rel, "%s%s%s", spec->cgroup_parent ?: "", spec->cgroup_parent ? "/" : "", id) < 0) {
-                r = -ENOMEM;
-                goto fail;
+        if (asprintf(&rel, "%s%s%s", spec->cgroup_parent ?: "", spec->cgroup_parent ? "/" : "", id) < 0 ||
+            asprintf(&staging, "%s/.%s.XXXXXX", rt->containers_dir, id) < 0)
+                return -ENOMEM;
+        /* Levels of the pod parent this container may remove when empty (not a pod cgroup the caller made with
+         * runtime_pod_cgroup_apply()). */
+        cfg->cgroup_parent_levels = runtime_cgroup_parent_levels(rt, spec->cgroup_parent);
+        r = cgroup_paths(rt->cgroup_bases, rel, &cfg->cgroup_dirs);
+        if (r < 0)
+                return r;
+        if (rt->cgroup_memory_index < strv_length(cfg->cgroup_dirs) &&
+            !(cfg->cgroup_memory = strdup(cfg->cgroup_dirs[rt->cgroup_memory_index])))
+                return -ENOMEM;
+        r = container_config_format(cfg, &text);
+        if (r < 0)
+                return r;
+        _cleanup_strv_free_ char **made = NULL;
+        _cleanup_free_ char *made_memory = NULL, *p = NULL;
+        if (!mkdtemp(staging)) {
+                free(text);
+                return error_set(e, -errno, "container %s: creating %s: %s", id, staging, strerror(errno));
+        }
+        /* Held until the rename: sweep_staging() leaves a staging directory alone while its creator lives. */
+        _cleanup_close_ int staging_fd = open(staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (staging_fd >= 0)
+                (void) flock(staging_fd, LOCK_EX);
+        r = path_join(&p, staging, CONTAINER_CONFIG_FILE);
+        if (r >= 0)
+                r = write_file_atomic(p, text, strlen(text), 0600, false);
+        free(text);
+        if (r >= 0 && chmod(staging, 0700) < 0)
+                r = -errno;
+        if (r >= 0 && rename(staging, dir) < 0)
+                r = errno == EEXIST || errno == ENOTEMPTY ? -EEXIST : -errno;
+        if (r < 0) {
+                (void) rm_rf(staging);
+                if (r == -EEXIST)
+                        return error_set(e, r, "container %s: already exists", id);
+                return error_set(e, r, "container %s: writing config.json: %s", id, strerror(-r));
         }
         if (mkdir_fast(cfg->upper_dir, 0755) < 0 || mkdir_fast(cfg->work_dir, 0700) < 0) {
                 r = error_set(e, -errno, "container %s: creating the rootfs directories: %s", id, strerror(errno));
                 goto fail;
         }
-        /* Levels of the pod parent this container may remove when empty (not a pod cgroup the caller made with
-         * runtime_pod_cgroup_apply()). */
-        cfg->cgroup_parent_levels = runtime_cgroup_parent_levels(rt, spec->cgroup_parent);
         r = cgroup_create(rt->cgroup, rt->cgroup_bases, rt->cgroup_memory_index, rel, cfg->cgroup_parent_levels,
-                          &spec->resources, spec->privileged, &cfg->cgroup_dirs, &cfg->cgroup_memory, e);
+                          &spec->resources, spec->privileged, &made, &made_memory, e);
         if (r < 0) {
                 error_prefix(e, r, "container %s", id);
-                goto fail;
-        }
-        r = container_config_format(cfg, &text);
-        if (r >= 0) {
-                _cleanup_free_ char *p = NULL;
-                r = path_join(&p, dir, CONTAINER_CONFIG_FILE);
-                if (r >= 0)
-                        r = write_file_atomic(p, text, strlen(text), 0600, false);
-                free(text);
-        }
-        if (r < 0) {
-                error_set(e, r, "container %s: writing config.json: %s", id, strerror(-r));
                 goto fail;
         }
         c = container_new(rt, id, cfg);
@@ -810,6 +816,10 @@ int container_remove(Container *c, bool force, ErrorBuf *e) {
                 /* No monitor, maybe a live workload: whatever is in its cgroup goes. */
                 (void) cgroup_kill_all(c->cfg->cgroup_dirs);
         }
+        /* A shim killed between the entrypoint's execve() and writing the state file leaves a "created" container
+         * whose workload runs unmonitored (found by the crash harness, tests/crash): forcing kills it too. */
+        if (s.state == CONTAINER_CREATED && force)
+                (void) cgroup_kill_all(c->cfg->cgroup_dirs);
         /* Wait for the shim to finish writing and exit, so nothing writes into the directory we remove. */
         if (c->shim_pidfd >= 0) {
                 struct pollfd p = {.fd = c->shim_pidfd, .events = POLLIN};

@@ -14,7 +14,9 @@ set(NODELET_RUNTIME_CORE_SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/logs.c
   ${CMAKE_CURRENT_SOURCE_DIR}/mount.c
   ${CMAKE_CURRENT_SOURCE_DIR}/container-process.c
-  ${CMAKE_CURRENT_SOURCE_DIR}/shim-protocol.c)
+  ${CMAKE_CURRENT_SOURCE_DIR}/shim-protocol.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/signals.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/helper-path.c)
 add_library(nodelet-runtime-core OBJECT ${NODELET_RUNTIME_CORE_SOURCES})
 target_link_libraries(nodelet-runtime-core PUBLIC PkgConfig::JANSSON)
 
@@ -25,15 +27,16 @@ add_library(nodelet-runtime STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/container.c
   ${CMAKE_CURRENT_SOURCE_DIR}/exec.c
   ${CMAKE_CURRENT_SOURCE_DIR}/runtime-ctl.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/runtime-ctl-exec.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/runtime-ctl-logs.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/runtime-ctl-ps.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/runtime-ctl-run.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/runtime-ctl-stop.c
   ${CMAKE_CURRENT_SOURCE_DIR}/sandbox.c
   ${CMAKE_CURRENT_SOURCE_DIR}/seccomp.c
   ${CMAKE_CURRENT_SOURCE_DIR}/user.c)
 target_link_libraries(nodelet-runtime PUBLIC
-  nodelet-common PkgConfig::LIBSECCOMP PkgConfig::LIBCAP PkgConfig::LIBSYSTEMD PkgConfig::JANSSON)
-if(TARGET nodelet-images)
-  target_link_libraries(nodelet-runtime PUBLIC nodelet-images)
-  target_compile_definitions(nodelet-runtime PRIVATE NODELET_HAVE_IMAGES=1)
-endif()
+  nodelet-common nodelet-images PkgConfig::LIBSECCOMP PkgConfig::LIBCAP PkgConfig::LIBSYSTEMD PkgConfig::JANSSON)
 target_compile_definitions(nodelet-runtime PRIVATE NODELET_LIBEXECDIR="${NODELET_LIBEXECDIR}")
 
 add_executable(nodelet-shim
@@ -54,6 +57,4 @@ endif()
 install(TARGETS nodelet-shim RUNTIME DESTINATION ${CMAKE_INSTALL_LIBEXECDIR}/nodelet)
 
 # The benchmark lives in bench/runtime (docs/BENCHMARKS.md): built with the engine, never run by ctest.
-if(EXISTS ${CMAKE_SOURCE_DIR}/bench/runtime/CMakeLists.txt)
-  add_subdirectory(${CMAKE_SOURCE_DIR}/bench/runtime ${CMAKE_BINARY_DIR}/bench/runtime)
-endif()
+add_subdirectory(${CMAKE_SOURCE_DIR}/bench/runtime ${CMAKE_BINARY_DIR}/bench/runtime)

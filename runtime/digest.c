@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "runtime/digest.h"
+#include "common/fileio.h"
 
 struct Sha256 {
         EVP_MD_CTX *ctx;
@@ -81,21 +82,6 @@ int digest_parse(const char *digest, const char *what, char ret_hex[SHA256_HEX_L
                 return error_set(e, -EINVAL, "%s: invalid sha256 digest '%s': expected 64 lowercase hex digits", what,
                                  digest);
         memcpy(ret_hex, hex, SHA256_HEX_LEN + 1);
-        return 0;
-}
-
-static int write_all(int fd, const void *p, size_t n) {
-        const char *c = p;
-        while (n > 0) {
-                ssize_t k = write(fd, c, n);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                c += k;
-                n -= (size_t) k;
-        }
         return 0;
 }
 

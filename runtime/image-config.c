@@ -7,6 +7,7 @@
 
 #include "common/fileio.h"
 #include "common/json-util.h"
+#include "common/strv.h"
 #include "runtime/image-internal.h"
 #include "runtime/layer.h"
 
@@ -152,13 +153,6 @@ static int config_parse_rootfs(const json_t *j, ImageConfig *c, ErrorBuf *e) {
         return 0;
 }
 
-static size_t strv_length(char *const *l) {
-        size_t n = 0;
-        while (l && l[n])
-                n++;
-        return n;
-}
-
 int image_config_parse(const json_t *j, const char *what, ImageConfig *ret, ErrorBuf *e) {
         _cleanup_(image_config_done) ImageConfig c = {};
         json_t *cfg = NULL;
@@ -193,10 +187,6 @@ int image_config_parse(const json_t *j, const char *what, ImageConfig *ret, Erro
         return 0;
 }
 
-static char **strv_empty_if_null(char **l) {
-        return l ?: calloc(1, sizeof(char *));
-}
-
 int image_info_take_config(ImageInfo *info, ImageConfig *c) {
         info->entrypoint = strv_empty_if_null(TAKE_PTR(c->entrypoint));
         info->cmd = strv_empty_if_null(TAKE_PTR(c->cmd));
@@ -210,16 +200,6 @@ int image_info_take_config(ImageInfo *info, ImageConfig *c) {
 }
 
 /* ---- process: argv and env ---- */
-
-static int strv_extend(char ***l, size_t *n, const char *s) {
-        char **nl = realloc(*l, (*n + 2) * sizeof(char *));
-        RET_NULL_ENOMEM(nl);
-        *l = nl;
-        nl[*n] = strdup(s);
-        RET_NULL_ENOMEM(nl[*n]);
-        nl[++*n] = NULL;
-        return 0;
-}
 
 static size_t env_name_len(const char *s) {
         const char *eq = strchr(s, '=');
@@ -316,13 +296,13 @@ static int expand(const char *in, char **env, char **ret) {
         return 0;
 }
 
-static int append_expanded(char ***argv, size_t *n, char **src, char **env, bool expand_vars) {
+static int append_expanded(char ***argv, char **src, char **env, bool expand_vars) {
         for (size_t i = 0; src && src[i]; i++) {
                 _cleanup_free_ char *x = NULL;
                 int r = expand_vars ? expand(src[i], env, &x) : ((x = strdup(src[i])) ? 0 : -ENOMEM);
                 if (r < 0)
                         return r;
-                r = strv_extend(argv, n, x);
+                r = strv_consume(argv, TAKE_PTR(x));
                 if (r < 0)
                         return r;
         }
@@ -334,7 +314,6 @@ int image_resolve_process(const ImageInfo *img, char **command, char **args, cha
         bool x = flags & IMAGE_RESOLVE_EXPAND_VARS;
         _cleanup_strv_free_ char **argv = calloc(1, sizeof(char *));
         _cleanup_(env_merge_done) EnvMerge envm = {.index = json_object()};
-        size_t n = 0;
         int r;
         RET_NULL_ENOMEM(argv);
         RET_NULL_ENOMEM(envm.index);
@@ -342,24 +321,24 @@ int image_resolve_process(const ImageInfo *img, char **command, char **args, cha
         /* Image defaults are used verbatim; only what the pod spec supplies is expanded (the kubelet expands
          * container.Command/Args before handing them to the runtime). */
         if (strv_length(command) > 0) {
-                r = append_expanded(&argv, &n, command, env, x);
+                r = append_expanded(&argv, command, env, x);
                 if (r >= 0)
-                        r = append_expanded(&argv, &n, args, env, x);
+                        r = append_expanded(&argv, args, env, x);
         } else {
                 /* containerd: an Entrypoint of [""] means "no entrypoint" (docker's --entrypoint ""). */
                 bool ep_empty = strv_length(img->entrypoint) == 1 && isempty(img->entrypoint[0]);
                 r = 0;
                 for (size_t i = 0; r >= 0 && !ep_empty && img->entrypoint && img->entrypoint[i]; i++)
-                        r = strv_extend(&argv, &n, img->entrypoint[i]);
+                        r = strv_extend(&argv, img->entrypoint[i]);
                 if (r >= 0 && strv_length(args) > 0)
-                        r = append_expanded(&argv, &n, args, env, x);
+                        r = append_expanded(&argv, args, env, x);
                 else
                         for (size_t i = 0; r >= 0 && img->cmd && img->cmd[i]; i++)
-                                r = strv_extend(&argv, &n, img->cmd[i]);
+                                r = strv_extend(&argv, img->cmd[i]);
         }
         if (r < 0)
                 return r;
-        if (n == 0)
+        if (strv_isempty(argv))
                 return error_set(e, -EINVAL, "no command specified: neither the container nor image %s has one",
                                  strna(img->id));
 

@@ -27,6 +27,7 @@ struct ImageStore {
         char *layers;
         char *tmp;
         char *users;
+        char *used; /* used/<id hex>: mtime = the image's last recorded use (image_store_touch()) */
         char *index_path;
         char *lock_path;
 };

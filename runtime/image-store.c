@@ -41,9 +41,11 @@ int image_store_open(const char *images_dir, ImageStore **ret) {
                 return -errno;
         if (store_path(s, "blobs/sha256", &s->blobs) < 0 || store_path(s, "layers", &s->layers) < 0 ||
             store_path(s, "tmp", &s->tmp) < 0 || store_path(s, "users", &s->users) < 0 ||
-            store_path(s, "index.json", &s->index_path) < 0 || store_path(s, ".lock", &s->lock_path) < 0)
+            store_path(s, "used", &s->used) < 0 || store_path(s, "index.json", &s->index_path) < 0 ||
+            store_path(s, ".lock", &s->lock_path) < 0)
                 return -ENOMEM;
         /* Layers must be traversable by containers running as any user (the overlay lower dirs). */
+        /* used/ is created by the first image_store_touch(): a reader opening an older store needs no write. */
         const char *dirs[] = {s->blobs, s->layers, s->tmp, s->users};
         for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
                 r = mkdir_p(dirs[i], 0700);
@@ -67,6 +69,7 @@ ImageStore *image_store_free(ImageStore *s) {
         free(s->layers);
         free(s->tmp);
         free(s->users);
+        free(s->used);
         free(s->index_path);
         free(s->lock_path);
         free(s);
@@ -260,6 +263,30 @@ static int dirs_of_layers(ImageStore *s, const ImageConfig *c, char ***ret) {
         return 0;
 }
 
+static uint64_t mtime_usec(const char *path) {
+        struct stat st;
+        if (!path || stat(path, &st) < 0)
+                return 0;
+        return (uint64_t) st.st_mtim.tv_sec * USEC_PER_SEC + (uint64_t) st.st_mtim.tv_nsec / NSEC_PER_USEC;
+}
+
+static int used_path(ImageStore *s, const char *image_id, char **ret) {
+        char hex[SHA256_HEX_LEN + 1];
+        int r = digest_parse(image_id, "image id", hex, NULL);
+        if (r < 0)
+                return r;
+        return path_join(ret, s->used, hex);
+}
+
+/* When the image came into the store: its manifest blob is written then (and a blob already present is kept, so a
+ * pull of an image that is there changes nothing); its last use: the used/ record, never before it came. */
+static void image_times(ImageStore *s, const char *id, const char *manifest_path, ImageInfo *info) {
+        _cleanup_free_ char *up = NULL;
+        info->created_usec = mtime_usec(manifest_path);
+        uint64_t used = used_path(s, id, &up) >= 0 ? mtime_usec(up) : 0;
+        info->last_used_usec = MAX(info->created_usec, used);
+}
+
 int store_image_info(ImageStore *s, const char *id, const json_t *entry, ImageInfo **ret, ErrorBuf *e) {
         _cleanup_(image_info_freep) ImageInfo *info = calloc(1, sizeof *info);
         _cleanup_(manifest_done) Manifest m = {};
@@ -304,6 +331,7 @@ int store_image_info(ImageStore *s, const char *id, const json_t *entry, ImageIn
         r = dirs_of_layers(s, &c, &info->layer_dirs);
         if (r < 0)
                 return r;
+        image_times(s, id, mpath, info);
         r = image_info_take_config(info, &c);
         if (r < 0)
                 return r;
@@ -417,6 +445,41 @@ static bool container_id_valid(const char *cid) {
         return !isempty(cid) && !strchr(cid, '/') && !streq(cid, ".") && !streq(cid, "..") && strlen(cid) < NAME_MAX;
 }
 
+/* Sets the used/ record's mtime to usec (0: now), creating it. Called under the lock or on its own: the record is
+ * one inode, and a race between two writers only picks one of two nearly equal times. */
+static int touch_used(ImageStore *s, const char *image_id, uint64_t usec) {
+        _cleanup_free_ char *path = NULL;
+        int r = used_path(s, image_id, &path);
+        if (r < 0)
+                return r;
+        r = mkdir_p(s->used, 0700);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return -errno;
+        struct timespec ts[2] = {
+                {.tv_sec = (time_t) (usec / USEC_PER_SEC), .tv_nsec = (long) (usec % USEC_PER_SEC * NSEC_PER_USEC)},
+        };
+        ts[1] = ts[0];
+        return futimens(fd, usec > 0 ? ts : NULL) < 0 ? -errno : 0;
+}
+
+int image_store_touch(ImageStore *s, const char *image_id, uint64_t realtime_usec) {
+        _cleanup_close_ int lock = -EBADF;
+        _cleanup_json_ json_t *index = NULL;
+        int r = store_lock(s, &lock);
+        if (r < 0)
+                return r;
+        /* Under the lock, so that no record outlives its image (the garbage collector sweeps the others). */
+        r = store_index_load(s, &index, NULL);
+        if (r < 0)
+                return r;
+        if (!json_object_get(json_object_get(index, "images"), image_id))
+                return -ENOENT;
+        return touch_used(s, image_id, realtime_usec);
+}
+
 int image_store_add_user(ImageStore *s, const char *image_id, const char *container_id) {
         _cleanup_close_ int lock = -EBADF;
         _cleanup_json_ json_t *index = NULL;
@@ -442,7 +505,11 @@ int image_store_add_user(ImageStore *s, const char *image_id, const char *contai
         if (r < 0)
                 return r;
         _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-        return fd < 0 ? -errno : 0;
+        if (fd < 0)
+                return -errno;
+        /* A container starts using it: its last use is now (the image garbage collector's lastUsed). */
+        (void) touch_used(s, image_id, 0);
+        return 0;
 }
 
 int image_store_remove_user(ImageStore *s, const char *image_id, const char *container_id) {
@@ -459,8 +526,13 @@ int image_store_remove_user(ImageStore *s, const char *image_id, const char *con
         r = store_lock(s, &lock);
         if (r < 0)
                 return r;
-        if (unlink(path) < 0 && errno != ENOENT)
-                return -errno;
+        if (unlink(path) < 0) {
+                if (errno != ENOENT)
+                        return -errno;
+        } else
+                /* It was used until now: like the kubelet, which counts an image in use while any container of it
+                 * exists, running or not. */
+                (void) touch_used(s, image_id, 0);
         if (rmdir(dir) < 0 && errno != ENOENT && errno != ENOTEMPTY)
                 return -errno;
         return 0;
@@ -599,6 +671,9 @@ int store_gc_locked(ImageStore *s) {
         if (r < 0 && ret == 0)
                 ret = r;
         r = sweep_dir(s->users, live_users);
+        if (r < 0 && ret == 0)
+                ret = r;
+        r = sweep_dir(s->used, live_users);
         return ret < 0 ? ret : r;
 }
 
@@ -608,4 +683,45 @@ int image_store_gc(ImageStore *s) {
         if (r < 0)
                 return r;
         return store_gc_locked(s);
+}
+
+/* Like `podman image prune [--all]`: one pass under the lock, one index write, one sweep. */
+int image_store_prune(ImageStore *s, bool all, char ***ret_removed, ErrorBuf *e) {
+        _cleanup_close_ int lock = -EBADF;
+        _cleanup_json_ json_t *index = NULL;
+        _cleanup_strv_free_ char **removed = NULL;
+        size_t n = 0;
+        const char *id;
+        json_t *img, *tmp;
+        int r = store_lock(s, &lock);
+        if (r < 0)
+                return r;
+        r = store_index_load(s, &index, e);
+        if (r < 0)
+                return r;
+        json_t *images = json_object_get(index, "images");
+        removed = calloc(json_object_size(images) + 1, sizeof(char *));
+        RET_NULL_ENOMEM(removed);
+        json_object_foreach_safe (images, tmp, id, img) {
+                if (!all && json_array_size(json_object_get(img, "refs")) > 0)
+                        continue;
+                r = in_use_locked(s, id);
+                if (r < 0)
+                        return error_set(e, r, "image %s: cannot read its users: %s", id, strerror(-r));
+                if (r > 0)
+                        continue;
+                removed[n] = strdup(id);
+                RET_NULL_ENOMEM(removed[n]);
+                n++;
+                json_object_del(images, id);
+        }
+        if (n > 0) {
+                r = store_index_save(s, index);
+                if (r < 0)
+                        return error_set(e, r, "%s: cannot write: %s", s->index_path, strerror(-r));
+                (void) store_gc_locked(s);
+        }
+        if (ret_removed)
+                *ret_removed = TAKE_PTR(removed);
+        return (int) MIN(n, (size_t) INT_MAX);
 }

@@ -9,6 +9,7 @@
  *   layers/<diffid-hex>/   each layer unpacked once (overlayfs whiteouts), shared by every image and container
  *   index.json             images by id (config digest) with their manifest digest and normalized references
  *   users/<id-hex>/<cid>   one empty file per container using the image: such an image cannot be removed
+ *   used/<id-hex>          empty; its mtime is the image's last use (ImageInfo.last_used_usec)
  *   .lock                  flock() taken by every writer (import, remove, user records, gc)
  *   tmp/                   staging; anything here is garbage after a crash, swept by the next import or removal
  *
@@ -49,6 +50,12 @@ typedef struct ImageInfo {
          * with an opaque whiteout at its root (`/.wh..wh..opq`) are hidden by it, and left out. */
         char **layer_dirs;
         uint64_t size; /* config + layer blobs as stored (compressed), like crictl's SIZE column */
+        /* CLOCK_REALTIME µs: when the image came into this store (its manifest blob was written), and its last
+         * recorded use (image_store_touch(), a container added or removed as a user; never before created_usec).
+         * The image garbage collector's firstDetected and lastUsed, kept across restarts. 0 = unknown (an image
+         * whose blobs cannot be read). */
+        uint64_t created_usec;
+        uint64_t last_used_usec;
 } ImageInfo;
 
 ImageInfo *image_info_free(ImageInfo *i);
@@ -77,7 +84,8 @@ int image_store_list(ImageStore *s, ImageInfo ***ret, size_t *ret_n);
 int image_store_remove(ImageStore *s, const char *ref_or_id, ErrorBuf *e);
 
 /* Records / clears that container_id uses image_id (the full "sha256:<hex>" id). add is idempotent; remove of a
- * missing record returns 0. While a record exists image_store_remove() returns -EBUSY. */
+ * missing record returns 0. While a record exists image_store_remove() returns -EBUSY. Both record a use of the
+ * image at the current time (ImageInfo.last_used_usec). */
 int image_store_add_user(ImageStore *s, const char *image_id, const char *container_id);
 int image_store_remove_user(ImageStore *s, const char *image_id, const char *container_id);
 /* 1 when any container uses the image, 0 when none, negative errno on failure. */
@@ -85,6 +93,15 @@ int image_store_in_use(ImageStore *s, const char *image_id);
 
 /* Deletes blobs and layers no image references, and leftovers of interrupted imports. */
 int image_store_gc(ImageStore *s);
+
+/* Records a use of image_id (full id) at realtime_usec (CLOCK_REALTIME µs; 0 = now): a pull of it, for instance.
+ * -ENOENT when the store has no such image. */
+int image_store_touch(ImageStore *s, const char *image_id, uint64_t realtime_usec);
+
+/* Like `podman image prune`: removes every image without a reference (untagged, "<none>"), or with all every image,
+ * that no container uses (no users/ record), then their blobs and layers no other image needs. ret_removed
+ * (optional) gets the removed ids (NULL-terminated, caller frees). Returns how many were removed. */
+int image_store_prune(ImageStore *s, bool all, char ***ret_removed, ErrorBuf *e);
 
 /* The process of a container from its image with the Kubernetes rules (containerd CRI's WithProcessArgs, as the
  * kubelet relies on; see "Define a Command and Arguments for a Container"):
@@ -106,7 +123,7 @@ int image_resolve_process(const ImageInfo *img, char **command, char **args, cha
  * message naming the reference and the problem when it is invalid. */
 int reference_normalize(const char *ref, char **ret, ErrorBuf *e);
 
-/* `nodeletctl images import PATH [--ref REF] | pull REF [...] | ls | inspect REF|ID | rm REF|ID...`
+/* `nodeletctl images import PATH [--ref REF] | pull REF [...] | ls | inspect REF|ID | rm REF|ID... | prune [--all]`
  * (runtime/images-ctl.c); argv[0] is "images". --root-dir DIR (default $NODELET_ROOT_DIR, else /var/lib/nodelet)
  * is accepted anywhere in argv. */
 int images_ctl_main(int argc, char *argv[]);

@@ -13,6 +13,8 @@
 #include "runtime/registry.h"
 
 #define DEFAULT_ROOT_DIR "/var/lib/nodelet"
+/* containerd's hosts directory layout, in our own /etc (docs/runtime-images.md) */
+#define DEFAULT_REGISTRY_CONFIG_DIR "/etc/nodelet/certs.d"
 
 static void usage(FILE *f) {
         fprintf(f, "usage: nodeletctl images [--root-dir DIR] COMMAND\n\n"
@@ -22,11 +24,17 @@ static void usage(FILE *f) {
                    "                           --quiet prints only the image id, or only the error\n"
                    "  pull REF [--platform OS/ARCH[/VARIANT]] [--creds USER:PASS] [--authfile FILE]\n"
                    "       [--tls-verify=false] [--quiet]\n"
+                   "       [--registry-config-dir DIR] [--node-authfile FILE] [--stall-timeout SEC]\n"
                    "                           pull an image from its registry; --authfile is a docker\n"
-                   "                           config.json; --quiet prints only the image id, or only the error\n"
+                   "                           config.json; --quiet prints only the image id, or only the error;\n"
+                   "                           mirrors and plain-HTTP hosts from DIR/<registry>/hosts.toml\n"
+                   "                           (containerd's layout, default " DEFAULT_REGISTRY_CONFIG_DIR ");\n"
+                   "                           --node-authfile: credentials for registries --authfile lacks\n"
                    "  ls                       list images\n"
                    "  inspect REF|ID           print an image's id, references, config and layers as JSON\n"
-                   "  rm REF|ID...             remove images (a reference removes that tag)\n");
+                   "  rm REF|ID...             remove images (a reference removes that tag)\n"
+                   "  prune [--all]            remove untagged images no container uses; --all: every image no\n"
+                   "                           container uses\n");
 }
 
 /* Like crictl (docker/go-units HumanSize): decimal units, 4 significant digits. */
@@ -78,12 +86,13 @@ static int cmd_import(ImageStore *s, int argc, char *argv[], const char *ref, bo
 }
 
 typedef struct PullCtl {
-        const char *platform, *creds, *authfile;
+        const char *platform, *creds, *authfile, *node_authfile, *registry_config_dir;
+        unsigned stall_timeout_sec;
         bool tls_verify_off;
 } PullCtl;
 
 typedef struct PullView {
-        bool tty;
+        bool tty, quiet;
         uint64_t last_usec;
 } PullView;
 
@@ -92,6 +101,15 @@ typedef struct PullView {
 static void pull_progress(const PullProgress *p, void *userdata) {
         PullView *v = userdata;
         char done[32], total[32];
+        if (streq(p->event, "fallback")) {
+                /* Also with --quiet: the daemon logs what its pull children say besides the image id. */
+                if (v->tty)
+                        printf("\n");
+                log_warning("Registry host failed: %s", p->message);
+                return;
+        }
+        if (v->quiet)
+                return;
         if (!v->tty) {
                 if (streq(p->event, "skipped"))
                         printf("Layer %s: already present\n", p->layer);
@@ -124,12 +142,15 @@ static int cmd_pull(ImageStore *s, int argc, char *argv[], const PullCtl *c, boo
                 return EXIT_USAGE;
         }
         _cleanup_free_ char *user = NULL, *authfile = NULL;
-        PullView view = {.tty = isatty(STDOUT_FILENO)};
+        _cleanup_free_ char *node_auth = NULL;
+        PullView view = {.tty = !quiet && isatty(STDOUT_FILENO), .quiet = quiet};
         PullOptions o = {
                 .ref = argv[1],
                 .platform = c->platform,
                 .tls_verify_off = c->tls_verify_off,
-                .progress = quiet ? NULL : pull_progress,
+                .registry_config_dir = c->registry_config_dir ?: DEFAULT_REGISTRY_CONFIG_DIR,
+                .stall_timeout_sec = c->stall_timeout_sec,
+                .progress = pull_progress,
                 .progress_userdata = &view,
         };
         if (c->creds) {
@@ -149,6 +170,18 @@ static int cmd_pull(ImageStore *s, int argc, char *argv[], const PullCtl *c, boo
                 if (r < 0)
                         return log_error_errno(r, "Failed to read --authfile %s: %m", c->authfile);
                 o.auth_json = authfile;
+        }
+        if (c->node_authfile) {
+                /* Like the kubelet's keyring: a node file that cannot be used is skipped, with a word. */
+                int r = read_full_file(c->node_authfile, 1024 * 1024, &node_auth, NULL);
+                ErrorBuf ne = {};
+                _cleanup_free_ char *u = NULL, *pw = NULL;
+                if (r >= 0)
+                        r = pull_auth_lookup(node_auth, "localhost", "", &u, &pw, &ne);
+                if (r < 0)
+                        log_warning("Ignoring --node-authfile %s: %s", c->node_authfile, error_message(&ne, r));
+                else
+                        o.node_auth_json = node_auth;
         }
         _cleanup_(image_info_freep) ImageInfo *info = NULL;
         ErrorBuf e = {};
@@ -253,6 +286,24 @@ static int cmd_rm(ImageStore *s, int argc, char *argv[]) {
         return ret;
 }
 
+/* Like `podman image prune`: prints the ids removed. */
+static int cmd_prune(ImageStore *s, int argc, bool all) {
+        if (argc != 1) {
+                usage(stderr);
+                return EXIT_USAGE;
+        }
+        _cleanup_strv_free_ char **removed = NULL;
+        ErrorBuf e = {};
+        int r = image_store_prune(s, all, &removed, &e);
+        if (r < 0) {
+                log_error("Failed to prune images: %s", error_message(&e, r));
+                return r;
+        }
+        for (char **id = removed; id && *id; id++)
+                printf("%s\n", *id + STRLEN("sha256:"));
+        return 0;
+}
+
 int images_ctl_main(int argc, char *argv[]) {
         static const struct option options[] = {
                 {"root-dir", required_argument, NULL, 'R'},
@@ -263,15 +314,19 @@ int images_ctl_main(int argc, char *argv[]) {
                 {"creds", required_argument, NULL, 'C'},
                 {"authfile", required_argument, NULL, 'A'},
                 {"tls-verify", optional_argument, NULL, 'T'},
+                {"registry-config-dir", required_argument, NULL, 'D'},
+                {"node-authfile", required_argument, NULL, 'N'},
+                {"stall-timeout", required_argument, NULL, 'W'},
+                {"all", no_argument, NULL, 'a'},
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
         const char *root_dir = getenv("NODELET_ROOT_DIR") ?: DEFAULT_ROOT_DIR, *ref = NULL;
-        bool quiet = false, pull_opts = false;
+        bool quiet = false, pull_opts = false, all = false;
         PullCtl pc = {};
         int c;
         optind = 0;
-        while ((c = getopt_long(argc, argv, "hq", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "ahq", options, NULL)) >= 0)
                 switch (c) {
                 case 'R':
                         root_dir = optarg;
@@ -305,6 +360,28 @@ int images_ctl_main(int argc, char *argv[]) {
                         pc.tls_verify_off = optarg && streq(optarg, "false");
                         pull_opts = true;
                         break;
+                case 'a':
+                        all = true;
+                        break;
+                case 'D':
+                        pc.registry_config_dir = optarg;
+                        pull_opts = true;
+                        break;
+                case 'N':
+                        pc.node_authfile = optarg;
+                        pull_opts = true;
+                        break;
+                case 'W': {
+                        char *end = NULL;
+                        unsigned long v = strtoul(optarg, &end, 10);
+                        if (!end || *end || v == 0 || v > 3600 || optarg[0] == '-') {
+                                fprintf(stderr, "nodeletctl images: --stall-timeout expects seconds (1..3600)\n");
+                                return 2;
+                        }
+                        pc.stall_timeout_sec = (unsigned) v;
+                        pull_opts = true;
+                        break;
+                }
                 case 'h':
                         usage(stdout);
                         return 0;
@@ -320,7 +397,7 @@ int images_ctl_main(int argc, char *argv[]) {
         }
         const char *cmd = args[1];
         if (!streq(cmd, "import") && !streq(cmd, "pull") && !streq(cmd, "ls") && !streq(cmd, "list") &&
-            !streq(cmd, "rm") && !streq(cmd, "inspect")) {
+            !streq(cmd, "rm") && !streq(cmd, "inspect") && !streq(cmd, "prune")) {
                 fprintf(stderr, "nodeletctl images: unknown command '%s'\n", cmd);
                 usage(stderr);
                 return 2;
@@ -329,9 +406,14 @@ int images_ctl_main(int argc, char *argv[]) {
                 fprintf(stderr, "nodeletctl images: --ref is only valid with import, --quiet with import and pull\n");
                 return 2;
         }
+        if (all && !streq(cmd, "prune")) {
+                fprintf(stderr, "nodeletctl images: --all is only valid with prune\n");
+                return 2;
+        }
         if (pull_opts && !streq(cmd, "pull")) {
-                fprintf(stderr, "nodeletctl images: --platform, --creds, --authfile and --tls-verify are only valid "
-                                "with pull\n");
+                fprintf(stderr,
+                        "nodeletctl images: --platform, --creds, --authfile, --tls-verify, "
+                        "--registry-config-dir, --node-authfile and --stall-timeout are only valid with pull\n");
                 return 2;
         }
         _cleanup_(image_store_freep) ImageStore *s = NULL;
@@ -346,6 +428,8 @@ int images_ctl_main(int argc, char *argv[]) {
                 r = cmd_rm(s, n - 1, args + 1);
         else if (streq(cmd, "inspect"))
                 r = cmd_inspect(s, n - 1, args + 1);
+        else if (streq(cmd, "prune"))
+                r = cmd_prune(s, n - 1, all);
         else
                 r = cmd_ls(s);
         /* Only a usage error exits 2; an image the store refuses (-EINVAL and all) is a plain failure. */

@@ -9,5 +9,6 @@ add_library(nodelet-images STATIC
   ${CMAKE_CURRENT_LIST_DIR}/layer-media.c
   ${CMAKE_CURRENT_LIST_DIR}/reference.c
   ${CMAKE_CURRENT_LIST_DIR}/registry.c
-  ${CMAKE_CURRENT_LIST_DIR}/registry-auth.c)
+  ${CMAKE_CURRENT_LIST_DIR}/registry-auth.c
+  ${CMAKE_CURRENT_LIST_DIR}/registry-hosts.c)
 target_link_libraries(nodelet-images PUBLIC nodelet-common PkgConfig::LIBARCHIVE PkgConfig::OPENSSL PkgConfig::LIBCURL)

@@ -14,6 +14,7 @@
 
 #include "common/fileio.h"
 #include "common/json-util.h"
+#include "common/strv.h"
 #include "runtime/image-internal.h"
 #include "runtime/layer.h"
 #include "runtime/reference.h"
@@ -35,6 +36,8 @@
 
 #define MT_DOCKER_SCHEMA1 "application/vnd.docker.distribution.manifest.v1+json"
 #define MT_DOCKER_SCHEMA1_SIGNED "application/vnd.docker.distribution.manifest.v1+prettyjws"
+/* How often a pull waiting for another's download of the same blob looks at its lock. */
+#define PULL_LOCK_POLL_USEC (100 * USEC_PER_MSEC)
 #define ACCEPT_MANIFESTS                                                                                               \
         "Accept: " MT_OCI_INDEX ", " MT_DOCKER_LIST ", " MT_OCI_MANIFEST ", " MT_DOCKER_MANIFEST                       \
         ", " MT_DOCKER_SCHEMA1 ", " MT_DOCKER_SCHEMA1_SIGNED
@@ -42,8 +45,11 @@
 typedef struct Pull Pull;
 typedef struct Req Req;
 
+DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
+
 typedef enum BlobState {
         BLOB_QUEUED,
+        BLOB_WAITING,   /* another pull (here or in another process) downloads this blob: polling its lock */
         BLOB_PREPARING, /* hashing the prefix of a partial download on the pool */
         BLOB_DOWNLOADING,
         BLOB_UNPACKING,
@@ -61,6 +67,9 @@ typedef struct Blob {
         char *blob_path;  /* verified blob, in the staging directory (or the store's, when not downloaded) */
         char *unpack_dir; /* staging/layer-<idx>, NULL when the layer is unpacked in the store already */
         int fd;           /* part_path, flock()ed while we write it */
+        char *lock_path;  /* partial/<hex>.lock: whoever holds its flock() downloads the blob */
+        int lock_fd;
+        sd_event_source *wait_source; /* BLOB_WAITING: the next look at the lock */
         Sha256 *hash;
         uint64_t have;       /* bytes in the part file */
         bool range;          /* the request asked for bytes=have- */
@@ -76,7 +85,7 @@ struct Req {
         CURL *curl;
         struct curl_slist *headers;
         char *buf; /* body, or the error body when status >= 400 */
-        size_t size, max;
+        size_t size, max, cap;
         Blob *blob; /* streaming into a blob file instead */
         int abort_r;
         long status;
@@ -99,11 +108,23 @@ struct Pull {
 
         char *ref; /* normalized */
         char *host, *api_host, *path, *tag, *digest;
+        char *orig_digest; /* the reference's own: digest becomes an index's choice */
         char *os, *arch, *variant;
-        char *user, *pass;
+        char *user, *pass;                /* for the host in use */
+        char *opt_user, *opt_pass;        /* PullOptions.username/password: the upstream's */
+        char *auth_json, *node_auth_json; /* PullOptions' */
         char **insecure;
-        bool tls_verify_off;
-        char *ca_file;
+        bool tls_verify_off, opt_tls_verify_off; /* for the host in use; PullOptions' */
+        const char *ca_file;                     /* for the host in use: its `ca`, else opt_ca_file */
+        char *opt_ca_file;
+        RegistryHosts hosts; /* mirrors, then the upstream */
+        size_t host_idx;     /* the one in use */
+        bool restarting;     /* a host failed: waiting for the pool jobs to finish before the next one */
+        bool local_error;    /* the failure is ours (disk, memory, layer content): no other host helps */
+        unsigned jobs;       /* pool jobs in flight */
+        sd_event_source *restart_source;
+        char fallbacks[600]; /* "https://mirror: why; …" for the final message */
+        char **published;    /* partial/<hex>.verified files this pull made for others, removed at the end */
         unsigned concurrency, stall_sec;
         pull_progress_fn progress;
         void *progress_userdata;
@@ -143,6 +164,7 @@ static void pull_fail(Pull *p, int r);
 static Pull *pull_unref(Pull *p);
 static void pull_schedule(Pull *p);
 static int fetch_manifest(Pull *p, const char *ref);
+static bool host_is_loopback(const char *host);
 
 /* ---- requests ---- */
 
@@ -160,9 +182,15 @@ static Req *req_free(Req *q) {
 static int req_buf_append(Req *q, const char *data, size_t n, size_t max) {
         if (q->size + n > max)
                 return -EFBIG;
-        char *b = realloc(q->buf, q->size + n + 1);
-        RET_NULL_ENOMEM(b);
-        q->buf = b;
+        if (q->size + n + 1 > q->cap) {
+                /* Doubling: a 4 MiB manifest arrives in hundreds of pieces; copying it each time is quadratic. */
+                size_t cap = MAX(q->size + n + 1, MIN(MAX(q->cap * 2, (size_t) 16384), max + 1));
+                char *b = realloc(q->buf, cap);
+                RET_NULL_ENOMEM(b);
+                q->buf = b;
+                q->cap = cap;
+        }
+        char *b = q->buf;
         memcpy(b + q->size, data, n);
         q->size += n;
         b[q->size] = 0;
@@ -195,6 +223,8 @@ static void req_finished(CurlGlue *g, CURL *c, CURLcode result, void *userdata) 
         int r = 0;
         if (q->abort_r < 0)
                 r = q->abort_r;
+        else if (result == CURLE_FILESIZE_EXCEEDED)
+                r = -EFBIG; /* Content-Length above the limit: refused before reading the body */
         else if (result != CURLE_OK) {
                 r = result == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO;
                 if (!q->curl_error[0])
@@ -245,6 +275,11 @@ static int req_start(Pull *p, const char *url, const char *accept, const char *a
                 ok = curl_easy_setopt(q->curl, CURLOPT_CAINFO, p->ca_file) == CURLE_OK;
         if (ok && range_from > 0)
                 ok = curl_easy_setopt(q->curl, CURLOPT_RESUME_FROM_LARGE, (curl_off_t) range_from) == CURLE_OK;
+        /* A Content-Length above what we accept ends the transfer at the headers (a 100 MB "manifest" is not read);
+         * without one, the write callback counts. */
+        uint64_t limit = blob ? (range_from > 0 ? 0 : blob->d.size) : max;
+        if (ok && limit > 0)
+                ok = curl_easy_setopt(q->curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) limit) == CURLE_OK;
         if (!ok) {
                 curl_easy_cleanup(q->curl);
                 curl_slist_free_all(q->headers);
@@ -283,15 +318,20 @@ static int req_http_error(Pull *p, Req *q, const char *what) {
 }
 
 static int req_transport_error(Pull *p, Req *q, int r, const char *what) {
+        if (r == -EFBIG && q->blob)
+                return error_set(&p->e, -EBADMSG, "%s: the registry sent more than the descriptor's %" PRIu64 " bytes",
+                                 what, q->blob->d.size);
         if (r == -EFBIG)
                 return error_set(&p->e, r, "%s: larger than the limit of %zu bytes", what, q->max);
         if (p->e.msg[0])
                 return r;
+        if (r == -ETIMEDOUT && startswith(q->curl_error, "Operation too slow"))
+                return error_set(&p->e, r, "%s: stalled: no data from the registry for %u s", what, p->stall_sec);
         return error_set(&p->e, r, "%s: %s", what, q->curl_error[0] ? q->curl_error : strerror(-r));
 }
 
 static int url_for(Pull *p, const char *kind, const char *ref, char **ret) {
-        if (asprintf(ret, "%s/v2/%s/%s/%s", p->base, p->path, kind, ref) < 0)
+        if (asprintf(ret, "%s/%s/%s/%s", p->base, p->path, kind, ref) < 0)
                 return -ENOMEM;
         return 0;
 }
@@ -312,13 +352,25 @@ static void pull_report(Pull *p, const char *event, const char *layer_hex) {
         p->prog.layer = NULL;
 }
 
+/* Lets other pulls have the blob's lock. The file goes first: whoever waits on this inode sees it unlinked and
+ * opens the path again (blob_lock_try()). */
+static void blob_unlock(Blob *b) {
+        if (b->lock_fd < 0)
+                return;
+        (void) unlink(b->lock_path);
+        b->lock_fd = safe_close(b->lock_fd);
+}
+
 static void blob_done(Blob *b) {
+        b->wait_source = sd_event_source_disable_unref(b->wait_source);
         if (b->fd >= 0)
                 b->fd = safe_close(b->fd);
+        blob_unlock(b);
         b->hash = sha256_free(b->hash);
         free(b->part_path);
         free(b->blob_path);
         free(b->unpack_dir);
+        free(b->lock_path);
 }
 
 static Pull *pull_unref(Pull *p) {
@@ -327,6 +379,12 @@ static Pull *pull_unref(Pull *p) {
         for (size_t i = 0; i < p->n_blobs; i++)
                 blob_done(&p->blobs[i]);
         free(p->blobs);
+        /* Handed to other pulls while this one ran; the store has them now, or the pull failed. */
+        for (char **i = p->published; i && *i; i++)
+                (void) unlink(*i);
+        strv_free(p->published);
+        p->restart_source = sd_event_source_disable_unref(p->restart_source);
+        registry_hosts_done(&p->hosts);
         manifest_done(&p->m);
         image_config_done(&p->cfg);
         if (p->staging)
@@ -340,15 +398,22 @@ static Pull *pull_unref(Pull *p) {
         free(p->path);
         free(p->tag);
         free(p->digest);
+        free(p->orig_digest);
         free(p->os);
         free(p->arch);
         free(p->variant);
-        if (p->pass)
-                explicit_bzero(p->pass, strlen(p->pass));
+        char *secrets[] = {p->pass, p->opt_pass, p->auth_json, p->node_auth_json};
+        for (size_t i = 0; i < ELEMENTSOF(secrets); i++)
+                if (secrets[i])
+                        explicit_bzero(secrets[i], strlen(secrets[i]));
         free(p->user);
         free(p->pass);
+        free(p->opt_user);
+        free(p->opt_pass);
+        free(p->auth_json);
+        free(p->node_auth_json);
         strv_free(p->insecure);
-        free(p->ca_file);
+        free(p->opt_ca_file);
         free(p->base);
         if (p->auth)
                 explicit_bzero(p->auth, strlen(p->auth));
@@ -358,10 +423,17 @@ static Pull *pull_unref(Pull *p) {
 }
 
 /* Stops the transfers and takes the pull out of the puller; pool jobs still running hold their reference. */
-static void pull_stop(Pull *p) {
+static void pull_stop_transfers(Pull *p) {
         p->req = req_free(p->req);
-        for (size_t i = 0; i < p->n_blobs; i++)
+        for (size_t i = 0; i < p->n_blobs; i++) {
                 p->blobs[i].req = req_free(p->blobs[i].req);
+                p->blobs[i].wait_source = sd_event_source_disable_unref(p->blobs[i].wait_source);
+        }
+}
+
+static void pull_stop(Pull *p) {
+        pull_stop_transfers(p);
+        p->restart_source = sd_event_source_disable_unref(p->restart_source);
         if (p->finished)
                 return;
         p->finished = true;
@@ -392,9 +464,132 @@ static void pull_finish(Pull *p, int r) {
         pull_unref(p); /* the list's */
 }
 
+static bool pull_gone(const Pull *p) {
+        return p->finished || p->restarting;
+}
+
+/* The next host after the one in use that can serve this pull, or hosts.n. */
+static size_t pull_next_host(const Pull *p) {
+        for (size_t i = p->host_idx + 1; i < p->hosts.n; i++) {
+                const RegistryHost *h = &p->hosts.hosts[i];
+                /* A tag needs a host that may resolve it; a digest only one that serves content. */
+                if (h->pull && (p->orig_digest || h->resolve))
+                        return i;
+        }
+        return p->hosts.n;
+}
+
+static int ping(Pull *p);
+static int pull_use_host(Pull *p, size_t idx);
+
+/* Empties the staging directory for the next host (it stays, flock()ed). */
+static void staging_clear(Pull *p) {
+        _cleanup_(closedirp) DIR *d = opendir(p->staging);
+        struct dirent *de;
+        while (d && (de = readdir(d))) {
+                _cleanup_free_ char *path = NULL;
+                if (streq(de->d_name, ".") || streq(de->d_name, "..") || path_join(&path, p->staging, de->d_name) < 0)
+                        continue;
+                (void) rm_rf(path);
+        }
+}
+
+/* No pool job left: start over on the next host. Part files and the blobs other pulls were handed stay, so what
+ * was downloaded from the failed host is resumed or reused, not fetched again. */
+static void pull_restart(Pull *p) {
+        for (size_t i = 0; i < p->n_blobs; i++)
+                blob_done(&p->blobs[i]);
+        p->blobs = mfree(p->blobs);
+        p->n_blobs = p->next_blob = 0;
+        p->downloading = 0;
+        manifest_done(&p->m);
+        p->m = (Manifest){};
+        image_config_done(&p->cfg);
+        p->cfg = (ImageConfig){};
+        p->manifest_hex[0] = 0;
+        free(p->digest);
+        p->digest = NULL;
+        if (p->auth)
+                explicit_bzero(p->auth, strlen(p->auth));
+        p->auth = mfree(p->auth);
+        p->tried_http = false;
+        p->https_error[0] = 0;
+        staging_clear(p);
+        p->prog = (PullProgress){};
+        error_clear(&p->e);
+        p->local_error = false;
+        p->restarting = false;
+        int r = p->orig_digest && !(p->digest = strdup(p->orig_digest)) ? -ENOMEM : 0;
+        if (r >= 0)
+                r = pull_use_host(p, pull_next_host(p));
+        if (r >= 0)
+                r = ping(p);
+        if (r < 0)
+                pull_fail(p, r);
+}
+
+static int on_restart(sd_event_source *s, void *userdata) {
+        Pull *p = userdata;
+        if (p->restarting && p->jobs == 0)
+                pull_restart(p);
+        return 0;
+}
+
+/* A pool job of p ended: the last one lets a pending restart go on. */
+static void pull_job_done(Pull *p) {
+        p->jobs--;
+        if (p->restarting && p->jobs == 0 && p->restart_source)
+                (void) sd_event_source_set_enabled(p->restart_source, SD_EVENT_ONESHOT);
+}
+
+/* The host in use failed: stop its transfers and go on with the next one from the loop (never from within a
+ * callback of the request that failed), once the pool jobs of this attempt have finished. */
+static void pull_fallback(Pull *p, int r) {
+        const RegistryHost *h = &p->hosts.hosts[p->host_idx];
+        const RegistryHost *next = &p->hosts.hosts[pull_next_host(p)];
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s: %s", h->url, error_message(&p->e, r));
+        size_t n = strlen(p->fallbacks);
+        snprintf(p->fallbacks + n, sizeof p->fallbacks - n, "%s%.280s", n ? "; " : "", msg);
+        pull_stop_transfers(p);
+        p->restarting = true;
+        if (p->progress) {
+                char m[1100];
+                snprintf(m, sizeof m, "%s: %s; trying %s", p->ref, msg, next->url);
+                p->prog.message = m;
+                pull_report(p, "fallback", NULL);
+                p->prog.message = NULL;
+        }
+        if (!p->restart_source) {
+                r = sd_event_add_defer(p->puller->event, &p->restart_source, on_restart, p);
+                if (r < 0) {
+                        p->restarting = false;
+                        p->local_error = true;
+                        p->restart_source = NULL;
+                        return pull_finish(p, r);
+                }
+        }
+        (void) sd_event_source_set_enabled(p->restart_source, p->jobs == 0 ? SD_EVENT_ONESHOT : SD_EVENT_OFF);
+}
+
 static void pull_fail(Pull *p, int r) {
+        if (pull_gone(p))
+                return;
+        if (r != -ENOMEM && !p->local_error && pull_next_host(p) < p->hosts.n)
+                return pull_fallback(p, r);
         p->error = r;
+        if (p->fallbacks[0]) {
+                char msg[sizeof p->e.msg];
+                snprintf(msg, sizeof msg, "%s (tried first: %s)", error_message(&p->e, r), p->fallbacks);
+                memcpy(p->e.msg, msg, sizeof msg);
+        }
         pull_finish(p, r);
+}
+
+/* A failure no other host would avoid. */
+static void pull_fail_local(Pull *p, int r) {
+        p->local_error = true;
+        pull_fail(p, r);
 }
 
 /* ---- commit (pool thread) ---- */
@@ -493,13 +688,14 @@ static int commit_work(void *userdata) {
 
 static void commit_finished(int result, void *userdata) {
         Pull *p = userdata;
-        if (!p->finished) {
+        pull_job_done(p);
+        if (!pull_gone(p)) {
                 if (result < 0) {
                         for (size_t i = 0; i < p->n_blobs && !p->e.msg[0]; i++)
                                 if (p->blobs[i].err.msg[0])
                                         (void) error_set(&p->e, result, "%s", p->blobs[i].err.msg);
                         (void) error_set(&p->e, result, "cannot commit the image to the store: %s", strerror(-result));
-                        pull_fail(p, result);
+                        pull_fail_local(p, result);
                 } else {
                         pull_report(p, "commit", NULL);
                         pull_finish(p, 0);
@@ -518,8 +714,9 @@ static void pull_maybe_commit(Pull *p) {
                 return pull_fail(p, error_set(&p->e, -EBADMSG, "manifest has no layers"));
         int r = work_pool_submit(p->puller->pool, commit_work, commit_finished, p);
         if (r < 0)
-                return pull_fail(p, r);
+                return pull_fail_local(p, r);
         p->n_ref++;
+        p->jobs++;
 }
 
 /* ---- layers ---- */
@@ -546,10 +743,12 @@ static int unpack_work(void *userdata) {
 static void unpack_finished(int result, void *userdata) {
         Blob *b = userdata;
         Pull *p = b->pull;
-        if (!p->finished) {
+        pull_job_done(p);
+        if (!pull_gone(p)) {
                 if (result < 0) {
+                        /* The content is what its digest says: another host would send the same. */
                         (void) error_set(&p->e, result, "%s", error_message(&b->err, result));
-                        pull_fail(p, result);
+                        pull_fail_local(p, result);
                 } else {
                         b->state = BLOB_DONE;
                         p->prog.layers_done++;
@@ -573,9 +772,12 @@ static void blob_unpack(Blob *b) {
         b->state = BLOB_UNPACKING;
         int r = work_pool_submit(p->puller->pool, unpack_work, unpack_finished, b);
         if (r < 0)
-                return pull_fail(p, r);
+                return pull_fail_local(p, r);
         p->n_ref++;
+        p->jobs++;
 }
+
+static void blob_publish(Blob *b);
 
 static int blob_write(Blob *b, Req *q, const char *data, size_t n) {
         if (!b->checked_status) {
@@ -604,6 +806,7 @@ static int blob_write(Blob *b, Req *q, const char *data, size_t n) {
                 if (k < 0) {
                         if (errno == EINTR)
                                 continue;
+                        b->pull->local_error = true; /* a full disk, not the registry */
                         return error_set(&b->pull->e, -errno, "layer sha256:%s: cannot write %s: %m", b->d.hex,
                                          b->part_path);
                 }
@@ -646,8 +849,9 @@ static void blob_fetched(Req *q, int r) {
                                               what, hex));
         }
         if (fdatasync(b->fd) < 0 || rename(b->part_path, b->blob_path) < 0)
-                return pull_fail(p, error_set(&p->e, -errno, "%s: cannot stage %s: %m", what, b->blob_path));
+                return pull_fail_local(p, error_set(&p->e, -errno, "%s: cannot stage %s: %m", what, b->blob_path));
         b->fd = safe_close(b->fd);
+        blob_publish(b);
         blob_unpack(b);
         pull_schedule(p);
 }
@@ -693,23 +897,24 @@ static int prefix_work(void *userdata) {
 static void prefix_finished(int result, void *userdata) {
         Blob *b = userdata;
         Pull *p = b->pull;
-        if (!p->finished) {
+        pull_job_done(p);
+        if (!pull_gone(p)) {
                 if (result < 0) {
                         /* Cannot use what is there: download it whole. */
                         b->have = 0;
                         b->hash = sha256_free(b->hash);
                         if (ftruncate(b->fd, 0) < 0 || sha256_new(&b->hash) < 0)
-                                pull_fail(p, error_set(&p->e, -EIO, "layer sha256:%s: cannot reset %s", b->d.hex,
-                                                       b->part_path));
+                                pull_fail_local(p, error_set(&p->e, -EIO, "layer sha256:%s: cannot reset %s", b->d.hex,
+                                                             b->part_path));
                 }
-                if (!p->finished)
+                if (!pull_gone(p))
                         blob_request(b);
         }
         pull_unref(p);
 }
 
 /* Opens partial/<hex>.part for resuming (flock()ed, so two pulls never write one file), or a private staging file
- * when another pull (here or in another process) is downloading the same blob right now. */
+ * when a pull that predates the blob locks holds it. */
 static int blob_open(Blob *b) {
         Pull *p = b->pull;
         struct stat st;
@@ -745,25 +950,140 @@ static int blob_open(Blob *b) {
         return 0;
 }
 
+static int verified_path(Pull *p, const char *hex, char **ret) {
+        if (asprintf(ret, "%s/%s.verified", p->puller->partial, hex) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+/* Leaves the verified blob for pulls waiting on its lock: a hard link in partial/, removed when this pull ends
+ * (by then the store has it, or nobody will). */
+static void blob_publish(Blob *b) {
+        Pull *p = b->pull;
+        _cleanup_free_ char *path = NULL;
+        size_t n = 0;
+        if (verified_path(p, b->d.hex, &path) < 0 || link(b->blob_path, path) < 0)
+                return; /* EEXIST: the same content (by digest) is there already, from another pull */
+        while (p->published && p->published[n])
+                n++;
+        char **l = realloc(p->published, (n + 2) * sizeof(char *));
+        if (!l) {
+                (void) unlink(path);
+                return;
+        }
+        l[n] = TAKE_PTR(path);
+        l[n + 1] = NULL;
+        p->published = l;
+}
+
+/* 1: we hold partial/<hex>.lock; 0: another pull does. The holder unlinks the file before it lets go, so a lock
+ * won on a file that is no longer under that name guards nothing: open the name again. */
+static int blob_lock_try(Blob *b) {
+        for (unsigned i = 0; i < 8; i++) {
+                struct stat st, st_path;
+                _cleanup_close_ int fd = open(b->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+                if (fd < 0)
+                        return -errno;
+                if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+                        return errno == EWOULDBLOCK ? 0 : -errno;
+                if (fstat(fd, &st) < 0)
+                        return -errno;
+                if (stat(b->lock_path, &st_path) == 0 && st.st_ino == st_path.st_ino && st.st_dev == st_path.st_dev) {
+                        b->lock_fd = TAKE_FD(fd);
+                        return 1;
+                }
+        }
+        return 0;
+}
+
+/* 1 when the blob is there already, verified (the store's copy, or one another pull just downloaded): it is
+ * hard-linked into our staging, where the store's garbage collection cannot take it away. */
+static int blob_take_existing(Blob *b) {
+        Pull *p = b->pull;
+        _cleanup_free_ char *stored = NULL, *verified = NULL;
+        if (store_blob_path(p->puller->store, b->d.hex, &stored) < 0 || verified_path(p, b->d.hex, &verified) < 0)
+                return -ENOMEM;
+        /* The store again last: the other pull may have committed and removed its .verified in between. */
+        const char *candidates[] = {stored, verified, stored};
+        for (size_t i = 0; i < ELEMENTSOF(candidates); i++) {
+                struct stat st;
+                if (stat(candidates[i], &st) < 0 || (uint64_t) st.st_size != b->d.size)
+                        continue;
+                (void) unlink(b->blob_path);
+                if (link(candidates[i], b->blob_path) == 0)
+                        return 1;
+        }
+        return 0;
+}
+
+static int on_blob_wait(sd_event_source *s, uint64_t usec, void *userdata);
+
+/* Starts the download of b (which holds a download slot), or waits for the pull that downloads it now, or takes
+ * what that one left. */
+static void blob_start(Blob *b) {
+        Pull *p = b->pull;
+        int r = 0;
+        if (!b->lock_path && asprintf(&b->lock_path, "%s/%s.lock", p->puller->partial, b->d.hex) < 0) {
+                b->lock_path = NULL;
+                return pull_fail_local(p, -ENOMEM);
+        }
+        r = blob_lock_try(b);
+        if (r < 0)
+                return pull_fail_local(p, error_set(&p->e, r, "%s: %s", b->lock_path, strerror(-r)));
+        if (r == 0) {
+                /* Polled, not waited for: the loop stays free, and a holder that dies lets go by itself. */
+                b->state = BLOB_WAITING;
+                r = sd_event_add_time_relative(p->puller->event, &b->wait_source, CLOCK_MONOTONIC, PULL_LOCK_POLL_USEC,
+                                               PULL_LOCK_POLL_USEC / 10, on_blob_wait, b);
+                if (r < 0)
+                        pull_fail_local(p, r);
+                return;
+        }
+        r = blob_take_existing(b);
+        if (r < 0)
+                return pull_fail_local(p, r);
+        if (r > 0) {
+                blob_unlock(b);
+                p->downloading--;
+                p->prog.bytes_done += b->d.size;
+                return blob_unpack(b);
+        }
+        r = blob_open(b);
+        if (r < 0)
+                return pull_fail_local(p, r);
+        if (b->have > 0) {
+                b->state = BLOB_PREPARING;
+                r = work_pool_submit(p->puller->pool, prefix_work, prefix_finished, b);
+                if (r < 0)
+                        return pull_fail_local(p, r);
+                p->n_ref++;
+                p->jobs++;
+        } else
+                blob_request(b);
+}
+
+static int on_blob_wait(sd_event_source *s, uint64_t usec, void *userdata) {
+        Blob *b = userdata;
+        Pull *p = b->pull;
+        b->wait_source = sd_event_source_disable_unref(b->wait_source);
+        if (pull_gone(p))
+                return 0;
+        p->n_ref++; /* blob_start() may end the pull */
+        blob_start(b);
+        pull_schedule(p);
+        pull_unref(p);
+        return 0;
+}
+
 static void pull_schedule(Pull *p) {
-        while (!p->finished && p->downloading < p->concurrency && p->next_blob < p->n_blobs) {
+        while (!pull_gone(p) && p->downloading < p->concurrency && p->next_blob < p->n_blobs) {
                 Blob *b = &p->blobs[p->next_blob++];
                 if (!b->download) {
                         blob_unpack(b);
                         continue;
                 }
                 p->downloading++;
-                int r = blob_open(b);
-                if (r < 0)
-                        return pull_fail(p, r);
-                if (b->have > 0) {
-                        b->state = BLOB_PREPARING;
-                        r = work_pool_submit(p->puller->pool, prefix_work, prefix_finished, b);
-                        if (r < 0)
-                                return pull_fail(p, r);
-                        p->n_ref++;
-                } else
-                        blob_request(b);
+                blob_start(b);
         }
 }
 
@@ -775,8 +1095,10 @@ static int stage_file(Pull *p, const char *name, const char *data, size_t size) 
         if (r < 0)
                 return r;
         r = write_file_atomic(path, data, size, 0644, true);
-        if (r < 0)
+        if (r < 0) {
+                p->local_error = true;
                 return error_set(&p->e, r, "%s: cannot write: %s", path, strerror(-r));
+        }
         return 0;
 }
 
@@ -790,7 +1112,7 @@ static int layers_plan(Pull *p) {
                 Blob *b = &p->blobs[i];
                 _cleanup_free_ char *bpath = NULL, *lpath = NULL;
                 struct stat st;
-                *b = (Blob){.pull = p, .idx = i, .fd = -EBADF, .d = p->m.layers[i]};
+                *b = (Blob){.pull = p, .idx = i, .fd = -EBADF, .lock_fd = -EBADF, .d = p->m.layers[i]};
                 b->d.media_type = NULL; /* owned by p->m */
                 memcpy(b->diff_hex, p->cfg.diff_ids[i], sizeof b->diff_hex);
                 if (store_blob_path(s, b->d.hex, &bpath) < 0 || store_layer_path(s, b->diff_hex, &lpath) < 0)
@@ -1043,13 +1365,14 @@ static int handle_challenge(Pull *p, Req *q) {
         for (size_t i = 0; curl_easy_header(q->curl, "WWW-Authenticate", i, CURLH_HEADER, -1, &h) == CURLHE_OK; i++) {
                 auth_challenge_done(&c);
                 if (auth_challenge_parse(h->value, &c) < 0)
-                        return error_set(&p->e, -EBADMSG, "registry %s: cannot parse WWW-Authenticate '%s'", p->host,
-                                         h->value);
+                        return error_set(&p->e, -EBADMSG, "registry %s: cannot parse WWW-Authenticate '%s'",
+                                         p->api_host, h->value);
                 if (strcasecmp(c.scheme, "Bearer") == 0 || strcasecmp(c.scheme, "Basic") == 0)
                         break;
         }
         if (!c.scheme)
-                return error_set(&p->e, -EACCES, "registry %s: HTTP 401 without a WWW-Authenticate challenge", p->host);
+                return error_set(&p->e, -EACCES, "registry %s: HTTP 401 without a WWW-Authenticate challenge",
+                                 p->api_host);
         if (strcasecmp(c.scheme, "Basic") == 0) {
                 if (!have_creds)
                         return fetch_manifest(p, p->digest ?: p->tag); /* the registry's own 401 message */
@@ -1059,11 +1382,11 @@ static int handle_challenge(Pull *p, Req *q) {
                 return fetch_manifest(p, p->digest ?: p->tag);
         }
         if (strcasecmp(c.scheme, "Bearer") != 0)
-                return error_set(&p->e, -EOPNOTSUPP, "registry %s: unsupported authentication scheme '%s'", p->host,
+                return error_set(&p->e, -EOPNOTSUPP, "registry %s: unsupported authentication scheme '%s'", p->api_host,
                                  c.scheme);
         if (isempty(c.realm) || !(startswith(c.realm, "https://") || startswith(c.realm, "http://")))
                 return error_set(&p->e, -EBADMSG, "registry %s: WWW-Authenticate Bearer challenge has no usable realm",
-                                 p->host);
+                                 p->api_host);
         _cleanup_free_ char *url = NULL, *scope = NULL, *creds = NULL;
         _cleanup_(curl_easy_cleanupp) CURL *esc = curl_easy_init();
         RET_NULL_ENOMEM(esc);
@@ -1096,9 +1419,12 @@ static void ping_fetched(Req *q, int r) {
                 snprintf(p->https_error, sizeof p->https_error, "%s", q->curl_error[0] ? q->curl_error : strerror(-r));
                 p->req = req_free(q);
                 p->tried_http = true;
-                free(p->base);
-                if (asprintf(&p->base, "http://%s", p->api_host) < 0)
+                const char *rest = startswith(p->base, "https://") ?: p->base;
+                char *base = NULL;
+                if (asprintf(&base, "http://%s", rest) < 0)
                         return pull_fail(p, -ENOMEM);
+                free(p->base);
+                p->base = base;
                 r = ping(p);
                 if (r < 0)
                         pull_fail(p, r);
@@ -1128,7 +1454,7 @@ static void ping_fetched(Req *q, int r) {
 
 static int ping(Pull *p) {
         _cleanup_free_ char *url = NULL;
-        if (asprintf(&url, "%s/v2/", p->base) < 0)
+        if (asprintf(&url, "%s/", p->base) < 0)
                 return -ENOMEM;
         return req_start(p, url, NULL, NULL, PULL_ERROR_BODY_MAX, NULL, 0, ping_fetched, &p->req);
 }
@@ -1140,8 +1466,51 @@ static bool host_is_loopback(const char *host) {
                startswith(host, "[::1]");
 }
 
+/* Switches to hosts[idx]: its URL, TLS settings and credentials (see registry.h for whose). */
+static int pull_use_host(Pull *p, size_t idx) {
+        const RegistryHost *h = &p->hosts.hosts[idx];
+        p->host_idx = idx;
+        free(p->api_host);
+        free(p->base);
+        p->api_host = strdup(h->host);
+        p->base = strdup(h->api);
+        if (!p->api_host || !p->base)
+                return -ENOMEM;
+        /* Plain HTTP: an http:// host as configured; else HTTPS first, then HTTP for loopback and insecure ones. */
+        p->plain_http_allowed = false;
+        if (!h->plain_http) {
+                p->plain_http_allowed = host_is_loopback(h->host);
+                for (char **i = p->insecure; i && *i; i++)
+                        p->plain_http_allowed =
+                                p->plain_http_allowed || streq(*i, h->host) || (h->upstream && streq(*i, p->host));
+        }
+        p->tls_verify_off = p->opt_tls_verify_off || h->skip_verify;
+        p->ca_file = h->ca_file ?: p->opt_ca_file;
+
+        if (p->pass)
+                explicit_bzero(p->pass, strlen(p->pass));
+        p->user = mfree(p->user);
+        p->pass = mfree(p->pass);
+        if (h->upstream && p->opt_user) {
+                p->user = strdup(p->opt_user);
+                p->pass = strdup(p->opt_pass);
+                if (!p->user || !p->pass)
+                        return -ENOMEM;
+                return 0;
+        }
+        /* The pod's credentials first, then the node's, like the kubelet's keyring; both were checked by
+         * pull_setup(). A mirror's are its own host's: the image registry's are never sent elsewhere. */
+        const char *key = h->upstream ? p->host : h->host;
+        int r = 0;
+        if (p->auth_json)
+                r = pull_auth_lookup(p->auth_json, key, p->path, &p->user, &p->pass, NULL);
+        if (r >= 0 && !p->user && p->node_auth_json)
+                r = pull_auth_lookup(p->node_auth_json, key, p->path, &p->user, &p->pass, NULL);
+        return r == -ENOMEM ? r : 0;
+}
+
 static int pull_setup(ImagePuller *pl, Pull *p, const PullOptions *o, ErrorBuf *e) {
-        _cleanup_free_ char *repo = NULL;
+        _cleanup_free_ char *repo = NULL, *u = NULL, *pw = NULL;
         int r = reference_normalize(o->ref, &p->ref, e);
         if (r < 0)
                 return r;
@@ -1153,9 +1522,7 @@ static int pull_setup(ImagePuller *pl, Pull *p, const PullOptions *o, ErrorBuf *
                 return error_set(e, -EINVAL, "invalid reference '%s': no registry", o->ref);
         p->host = strndup(repo, (size_t) (slash - repo));
         p->path = strdup(slash + 1);
-        /* Docker Hub's API lives on another name than its references use. */
-        p->api_host = strdup(streq_ptr(p->host, "docker.io") ? "registry-1.docker.io" : strempty(p->host));
-        if (!p->host || !p->path || !p->api_host)
+        if (!p->host || !p->path || (p->digest && !(p->orig_digest = strdup(p->digest))))
                 return -ENOMEM;
         if (o->platform)
                 r = pull_platform_parse(o->platform, &p->os, &p->arch, &p->variant, e);
@@ -1164,27 +1531,47 @@ static int pull_setup(ImagePuller *pl, Pull *p, const PullOptions *o, ErrorBuf *
         if (r < 0)
                 return r;
         if (o->username) {
-                p->user = strdup(o->username);
-                p->pass = strdup(strempty(o->password));
-                if (!p->user || !p->pass)
+                p->opt_user = strdup(o->username);
+                p->opt_pass = strdup(strempty(o->password));
+                if (!p->opt_user || !p->opt_pass)
                         return -ENOMEM;
-        } else if (o->auth_json) {
-                r = pull_auth_lookup(o->auth_json, p->host, p->path, &p->user, &p->pass, e);
+        }
+        if (o->auth_json) {
+                /* A malformed file is the caller's to fix: said now, not silently skipped. */
+                r = pull_auth_lookup(o->auth_json, p->host, p->path, &u, &pw, e);
+                if (pw)
+                        explicit_bzero(pw, strlen(pw));
                 if (r < 0)
                         return r;
+                if (!(p->auth_json = strdup(o->auth_json)))
+                        return -ENOMEM;
         }
-        p->plain_http_allowed = host_is_loopback(p->host);
-        for (char **i = o->insecure_registries; i && *i; i++)
-                p->plain_http_allowed = p->plain_http_allowed || streq(*i, p->host);
-        p->tls_verify_off = o->tls_verify_off;
-        if (o->ca_file && !(p->ca_file = strdup(o->ca_file)))
+        if (o->node_auth_json && !(p->node_auth_json = strdup(o->node_auth_json)))
                 return -ENOMEM;
+        if (o->insecure_registries && !(p->insecure = strv_copy(o->insecure_registries)))
+                return -ENOMEM;
+        p->opt_tls_verify_off = o->tls_verify_off;
+        if (o->ca_file && !(p->opt_ca_file = strdup(o->ca_file)))
+                return -ENOMEM;
+        /* Docker Hub's API lives on another name than its references use. */
+        r = registry_hosts_load(o->registry_config_dir, p->host,
+                                streq(p->host, "docker.io") ? "registry-1.docker.io" : p->host, &p->hosts, e);
+        if (r < 0)
+                return r;
+        /* The first host that can serve this pull; the upstream always can. */
+        p->host_idx = (size_t) -1;
+        size_t first = 0;
+        while (first + 1 < p->hosts.n &&
+               !(p->hosts.hosts[first].pull && (p->orig_digest || p->hosts.hosts[first].resolve)))
+                first++;
+        r = pull_use_host(p, first);
+        if (r < 0)
+                return r;
         p->concurrency = o->concurrency ?: PULL_DEFAULT_CONCURRENCY;
         p->stall_sec = o->stall_timeout_sec ?: PULL_DEFAULT_STALL_TIMEOUT_SEC;
         p->progress = o->progress;
         p->progress_userdata = o->progress_userdata;
-        if (asprintf(&p->base, "https://%s", p->api_host) < 0 ||
-            asprintf(&p->staging, "%s/pull-XXXXXX", pl->partial) < 0)
+        if (asprintf(&p->staging, "%s/pull-XXXXXX", pl->partial) < 0)
                 return -ENOMEM;
         if (!mkdtemp(p->staging)) {
                 r = -errno;
@@ -1269,8 +1656,6 @@ void image_pull_cancel(ImagePull *h) {
         }
 }
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
-
 /* Partial downloads and staging directories nobody holds a lock on: left by a pull that died. Part files are kept
  * for a while for resumption; staging directories hold nothing resumable. */
 static void partial_gc(const char *dir) {
@@ -1342,19 +1727,6 @@ typedef struct SyncPull {
         ImageInfo *info;
         ErrorBuf *e;
 } SyncPull;
-
-static char **strv_copy(char **l) {
-        size_t n = 0;
-        while (l && l[n])
-                n++;
-        char **c = calloc(n + 1, sizeof(char *));
-        for (size_t i = 0; c && i < n; i++)
-                if (!(c[i] = strdup(l[i]))) {
-                        strv_free(c);
-                        return NULL;
-                }
-        return c;
-}
 
 static int image_info_copy(const ImageInfo *i, ImageInfo **ret) {
         _cleanup_(image_info_freep) ImageInfo *c = calloc(1, sizeof *c);

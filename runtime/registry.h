@@ -14,7 +14,21 @@
  * already in the store are not downloaded.
  *
  * Plain HTTP is used only for registries on loopback (127.0.0.0/8, ::1, localhost) and for the ones named in
- * PullOptions.insecure_registries, and then only when HTTPS fails, like docker's and containerd's fallback.
+ * PullOptions.insecure_registries, and then only when HTTPS fails, like docker's and containerd's fallback; and for
+ * the hosts a hosts.toml names with http:// (below).
+ *
+ * Mirrors: PullOptions.registry_config_dir is containerd's hosts directory (<dir>/<host[:port]>/hosts.toml, else
+ * <dir>/_default/hosts.toml). Its [host."…"] entries are tried in file order, then the upstream (`server`, else the
+ * registry itself). A host that fails (unreachable, an HTTP error, a bad answer: anything but a local problem such as
+ * a full disk) hands the pull to the next one; the progress callback gets a "fallback" event with the reason. A pull
+ * by tag uses only hosts with the "resolve" capability, every pull only hosts with "pull". Credentials: the
+ * upstream gets username/password, else the auth_json entry for the image's registry, else node_auth_json's; a
+ * mirror gets the auth_json, else node_auth_json, entry for the mirror's own host (never the image registry's).
+ *
+ * Layers shared by pulls of different images (in this process or in others, e.g. one `nodeletctl images pull` per
+ * image) are downloaded once: the download holds an flock() on partial/<hex>.lock; another pull needing that blob
+ * polls the lock (without blocking the loop) and, once it is free, takes the verified blob the first one left in
+ * partial/<hex>.verified (or the store's copy) instead of downloading it again.
  *
  * Every failure is reported in an error message naming the image and what was wrong: the HTTP status with the
  * registry's own `errors[0].message`, a digest or size mismatch, a media type that is not a manifest (schema 1, HTML
@@ -44,8 +58,9 @@ typedef struct PullProgress {
         unsigned layers_total;
         unsigned layers_skipped; /* already in the store */
         unsigned layers_done;    /* downloaded, verified and unpacked */
-        const char *event;       /* "manifest", "layer", "skipped", "bytes", "commit": what just happened */
+        const char *event;       /* "manifest", "layer", "skipped", "bytes", "commit", "fallback": what happened */
         const char *layer;       /* "sha256:<hex>" for "layer" and "skipped" */
+        const char *message;     /* "fallback": which host failed, why, and which one is next */
 } PullProgress;
 
 typedef void (*pull_progress_fn)(const PullProgress *p, void *userdata);
@@ -61,12 +76,16 @@ typedef struct PullOptions {
          * hold them; entries carry "auth" (base64 "user:pass") or "username" and "password". */
         const char *username, *password;
         const char *auth_json;
-        char **insecure_registries; /* "host[:port]" allowed over plain HTTP; NULL-terminated, may be NULL */
-        bool tls_verify_off;        /* --tls-verify=false: accept any server certificate */
-        const char *ca_file;        /* extra CA bundle for the registry's certificate, or NULL */
-        unsigned concurrency;       /* layer downloads at once; 0 = PULL_DEFAULT_CONCURRENCY */
-        unsigned stall_timeout_sec; /* 0 = PULL_DEFAULT_STALL_TIMEOUT_SEC */
-        pull_progress_fn progress;  /* optional; only the first caller of a coalesced pull gets progress */
+        /* Node-level credentials (the kubelet's keyring: <root-dir>/config.json, ~/.docker/config.json), same
+         * formats as auth_json, used for a registry auth_json has no entry for. */
+        const char *node_auth_json;
+        const char *registry_config_dir; /* containerd's hosts directory (…/certs.d), or NULL for none */
+        char **insecure_registries;      /* "host[:port]" allowed over plain HTTP; NULL-terminated, may be NULL */
+        bool tls_verify_off;             /* --tls-verify=false: accept any server certificate */
+        const char *ca_file;             /* extra CA bundle for the registry's certificate, or NULL */
+        unsigned concurrency;            /* layer downloads at once; 0 = PULL_DEFAULT_CONCURRENCY */
+        unsigned stall_timeout_sec;      /* 0 = PULL_DEFAULT_STALL_TIMEOUT_SEC */
+        pull_progress_fn progress;       /* optional; only the first caller of a coalesced pull gets progress */
         void *progress_userdata;
 } PullOptions;
 
@@ -99,3 +118,30 @@ int pull_platform_parse(const char *s, char **ret_os, char **ret_arch, char **re
  * .dockercfg text. 0 and NULLs when there is no entry; -EINVAL with a message for a malformed file. */
 int pull_auth_lookup(const char *auth_json, const char *host, const char *path, char **ret_user, char **ret_pass,
                      ErrorBuf *e);
+
+/* One place to pull from, read from a hosts.toml (see the top of this file). */
+typedef struct RegistryHost {
+        char *url;          /* "https://mirror.example.com:5000[/path]", no trailing slash */
+        char *api;          /* where the /v2 API lives: url + "/v2", or url itself with override_path = true */
+        char *host;         /* "mirror.example.com:5000": the credentials of a mirror are looked up by it */
+        char *ca_file;      /* `ca`, absolute (relative names are relative to the hosts.toml), or NULL */
+        bool plain_http;    /* an http:// URL: no TLS at all */
+        bool skip_verify;   /* `skip_verify = true` */
+        bool pull, resolve; /* `capabilities` (default: both) */
+        bool upstream;      /* the last entry: `server`, or https://<registry> when the file names none */
+} RegistryHost;
+
+typedef struct RegistryHosts {
+        RegistryHost *hosts; /* mirrors in file order, the upstream last: n >= 1 */
+        size_t n;
+        char *source; /* the hosts.toml read, or NULL when there was none */
+} RegistryHosts;
+
+/* Reads <dir>/<registry>/hosts.toml, else <dir>/_default/hosts.toml; no file (or dir NULL) gives just the upstream
+ * https://<default_server>. -EINVAL with "<file>:<line>: …" for a file it cannot read. */
+int registry_hosts_load(const char *dir, const char *registry, const char *default_server, RegistryHosts *ret,
+                        ErrorBuf *e);
+/* The same for hosts.toml text; path names it in messages and anchors relative `ca` names. */
+int registry_hosts_parse(const char *text, size_t size, const char *path, const char *default_server,
+                         RegistryHosts *ret, ErrorBuf *e);
+void registry_hosts_done(RegistryHosts *h);

@@ -167,12 +167,18 @@ class PageServer:
         self.server.server_close()
 
 
-def vmhwm(pid):
+def status_mib(pid, field):
+    """A memory line of /proc/PID/status ("VmHWM", "RssAnon"), in MiB."""
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) // 1024
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
     return None
+
+
+def vmhwm(pid):
+    v = status_mib(pid, "VmHWM")
+    return None if v is None else int(v)
 
 
 def daemon_run(build, fake_factory, n_svc, eps, objects=None):
@@ -207,13 +213,14 @@ def daemon_run(build, fake_factory, n_svc, eps, objects=None):
                      x.get("resource") in ("services", "endpointslices")]
         first_list = min(x["time"] for x in lists)
         rss = vmhwm(n.proc.pid)
+        anon = status_mib(n.proc.pid, "RssAnon")  # what stays after the sync (the batch is gone by then)
         with open("/proc/%d/stat" % n.proc.pid) as f:
             st = f.read().rsplit(")", 1)[1].split()
         cpu = (int(st[11]) + int(st[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
         pages = len(lists)
         n.stop()
         return {"from_start": t1 - t0, "from_first_list": t1 - first_list, "rss_mib": rss, "pages": pages, "cpu": cpu,
-                "line": line.strip()}
+                "anon_mib": anon, "line": line.strip()}
     finally:
         try:
             n.close()
@@ -271,8 +278,9 @@ def main():
         # Pages served from memory (as a real API server's watch cache serves them): the headline number.
         runs.append(daemon_run(a.build, lambda n: make_fake(n, load=False), a.services, a.endpoints, objects))
         print("  run %d (pages from memory): %.3f s from start, %.3f s from the first list, %d list pages, daemon "
-              "CPU %.2f s, peak RSS %d MiB" % (r + 1, runs[-1]["from_start"], runs[-1]["from_first_list"],
-                                               runs[-1]["pages"], runs[-1]["cpu"], runs[-1]["rss_mib"]), flush=True)
+              "CPU %.2f s, peak RSS %d MiB, anonymous RSS after the sync %.1f MiB" % (
+                  r + 1, runs[-1]["from_start"], runs[-1]["from_first_list"], runs[-1]["pages"], runs[-1]["cpu"],
+                  runs[-1]["rss_mib"], runs[-1]["anon_mib"]), flush=True)
     print("  daemon: %s" % runs[-1]["line"])
     if a.fake_run:
         f = daemon_run(a.build, make_fake, a.services, a.endpoints)

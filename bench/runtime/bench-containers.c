@@ -9,7 +9,11 @@
  *   - runc: `runc run --bundle B --root R ID` (creates, starts, waits and deletes; cgroups below our own cgroup);
  *   - nodelet (library): container_create + container_start + container_wait + container_remove, what the daemon
  *     does (the shim is spawned for every container);
- *   - nodelet (CLI): `nodeletctl run --rm --rootfs DIR /bin/true`, process start-up included like runc's.
+ *   - nodelet (CLI): `nodeletctl run --rm --rootfs DIR /bin/true`, process start-up included like runc's, and
+ *     `nodeletctl run --rm IMAGE /bin/true` of the same busybox as an imported OCI image (the store lookup too).
+ * The kernel floor (`unshare -pnimuf /bin/true`, median of 20) is measured first, so that a reader can tell machines
+ * apart; page faults per run (minor+major of the reaped processes, getrusage) are printed next to the times, as the
+ * machine-independent part of start-up cost (issue 12: a machine where faults cost 3x more).
  * Runtime state (ours: also the overlay upper dir, our default) lives on a tmpfs for both, as /run is on a node. Rounds
  * interleave the three so machine noise hits all alike; CPU time (user+system of the runtime's processes, from
  * getrusage) is reported next to wall time because it does not depend on what else the machine runs. Then the shim's
@@ -36,6 +40,14 @@ static uint64_t now_ns(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t) ts.tv_sec * NSEC_PER_SEC + (uint64_t) ts.tv_nsec;
+}
+
+/* Page faults of the reaped descendants (the runtime's processes; ours in the library row are the benchmark's own). */
+static uint64_t child_faults(void) {
+        struct rusage a, b;
+        getrusage(RUSAGE_SELF, &a);
+        getrusage(RUSAGE_CHILDREN, &b);
+        return (uint64_t) (a.ru_minflt + a.ru_majflt + b.ru_minflt + b.ru_majflt);
 }
 
 /* CPU time (user+system) of this process and of its reaped descendants: load-independent, unlike wall time. */
@@ -278,19 +290,53 @@ int main(int argc, char *argv[]) {
                 return 1;
         }
         bool have_cli = access(ctl, X_OK) == 0 && run_argv(ctl_argv) == 0;
+        /* The same busybox as an OCI image in the CLI's store (tests/fixtures/make-busybox-image.py). */
+        char img_cmd[16384];
+        snprintf(img_cmd, sizeof(img_cmd),
+                 "/usr/bin/python3 %s/tests/fixtures/make-busybox-image.py %s/busybox.tar --ref bench/busybox:1 "
+                 ">/dev/null && %s --root-dir %s images import -q %s/busybox.tar >/dev/null",
+                 NODELET_SOURCE_DIR, tmp, ctl, tmp, tmp);
+        char *img_argv[] = {ctl,
+                            (char *) "run",
+                            (char *) "--rm",
+                            (char *) "--root-dir",
+                            tmp,
+                            (char *) "--state-dir",
+                            state,
+                            (char *) "--cgroup-parent",
+                            (char *) "nodelet-bench",
+                            (char *) "bench/busybox:1",
+                            (char *) "/bin/true",
+                            NULL};
+        bool have_img = have_cli && system(img_cmd) == 0 && run_argv(img_argv) == 0;
+        if (have_cli && !have_img)
+                fprintf(stderr, "note: no image row (importing the busybox image failed)\n");
+
+        /* The kernel floor: what the namespaces alone cost on this machine. */
+        uint64_t floor_ns[20];
+        char *unshare_argv[] = {(char *) "/usr/bin/unshare", (char *) "-pnimuf", (char *) "/bin/true", NULL};
+        for (size_t i = 0; i < ELEMENTSOF(floor_ns); i++) {
+                uint64_t t0 = now_ns();
+                (void) run_argv(unshare_argv);
+                floor_ns[i] = now_ns() - t0;
+        }
+        Stats fl = stats(floor_ns, ELEMENTSOF(floor_ns));
+        uint64_t *img = calloc((size_t) runs, sizeof(uint64_t)), cpu_img = 0, pf_runc = 0, pf_cli = 0, pf_img = 0;
         for (int i = 0; i < runs; i++) {
-                uint64_t c0 = cpu_ns(), t0 = now_ns();
+                uint64_t c0 = cpu_ns(), f0 = child_faults(), t0 = now_ns();
                 if (run_argv(runc_argv) != 0) {
                         fprintf(stderr, "runc run failed\n");
                         return 1;
                 }
                 runc[i] = now_ns() - t0;
+                pf_runc += child_faults() - f0;
                 uint64_t c1 = cpu_ns();
                 cpu_runc += c1 - c0;
                 ours[i] = ours_once(rt, &s, i);
                 uint64_t c2 = cpu_ns();
                 cpu_ours += c2 - c1;
                 if (have_cli) {
+                        uint64_t f1 = child_faults();
                         t0 = now_ns();
                         if (run_argv(ctl_argv) != 0) {
                                 fprintf(stderr, "nodeletctl run failed\n");
@@ -298,11 +344,26 @@ int main(int argc, char *argv[]) {
                         }
                         cli[i] = now_ns() - t0;
                         cpu_cli += cpu_ns() - c2;
+                        pf_cli += child_faults() - f1;
+                }
+                if (have_img) {
+                        uint64_t c3 = cpu_ns(), f2 = child_faults();
+                        t0 = now_ns();
+                        if (run_argv(img_argv) != 0) {
+                                fprintf(stderr, "nodeletctl run IMAGE failed\n");
+                                return 1;
+                        }
+                        img[i] = now_ns() - t0;
+                        cpu_img += cpu_ns() - c3;
+                        pf_img += child_faults() - f2;
                 }
         }
-        Stats r = stats(runc, (size_t) runs), o = stats(ours, (size_t) runs), c = stats(cli, (size_t) runs);
+        Stats r = stats(runc, (size_t) runs), o = stats(ours, (size_t) runs), c = stats(cli, (size_t) runs),
+              im = stats(img, (size_t) runs);
         double cr = (double) cpu_runc / runs / 1e6, co = (double) cpu_ours / runs / 1e6,
-               cc = (double) cpu_cli / runs / 1e6;
+               cc = (double) cpu_cli / runs / 1e6, ci = (double) cpu_img / runs / 1e6;
+        printf("kernel floor `unshare -pnimuf /bin/true`: median %.2f ms, min %.2f ms (20 runs)\n\n", fl.median,
+               fl.min);
         printf("| runtime (%d runs each, interleaved) | mean ms | median ms | p99 ms | min ms | mean vs runc | median "
                "vs runc | CPU ms/run | CPU vs runc |\n",
                runs);
@@ -316,6 +377,19 @@ int main(int argc, char *argv[]) {
                 printf("| nodelet CLI `nodeletctl run --rm --rootfs` | %.2f | %.2f | %.2f | %.2f | %.3f | %.3f | %.2f "
                        "| %.3f |\n",
                        c.mean, c.median, c.p99, c.min, c.mean / r.mean, c.median / r.median, cc, cc / cr);
+        if (have_img)
+                printf("| nodelet CLI `nodeletctl run --rm IMAGE` | %.2f | %.2f | %.2f | %.2f | %.3f | %.3f | %.2f | "
+                       "%.3f |\n",
+                       im.mean, im.median, im.p99, im.min, im.mean / r.mean, im.median / r.median, ci, ci / cr);
+        printf("\npage faults per run (minor+major, getrusage of the reaped processes): runc %.0f",
+               (double) pf_runc / runs);
+        if (have_cli)
+                printf(", nodeletctl run --rootfs %.0f (%.3f of runc)", (double) pf_cli / runs,
+                       (double) pf_cli / (double) pf_runc);
+        if (have_img)
+                printf(", nodeletctl run IMAGE %.0f (%.3f of runc)", (double) pf_img / runs,
+                       (double) pf_img / (double) pf_runc);
+        printf("\n");
         shim_memory(rt, rootfs, 10);
         runtime_free(rt);
         /* The benchmark's cgroup base (empty by now). */

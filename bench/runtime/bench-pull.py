@@ -110,6 +110,8 @@ def main():
         if not shutil.which(tool):
             sys.exit(f"bench-pull: {tool} missing (scripts/install-deps.sh)")
     podman = shutil.which("podman")
+    if not podman:
+        print("bench-pull: podman not installed (apt-get install podman): its row is left out", file=sys.stderr)
     tmp = tempfile.mkdtemp(prefix="nodelet-bench-pull.")
     reg_proc = None
     try:

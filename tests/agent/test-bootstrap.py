@@ -138,7 +138,28 @@ def main():
         n.wait(lambda: "the server rejected the credentials" in n.log(), 60, "the 401 reported")
         expect(not csrs(fake) and fake.get("nodes", "testnode") is None, "nothing created with a rejected token")
         expect(n.healthz() == "ok", "daemon healthy after the 401")
+        # A denied CSR (the approval subresource's Denied condition): reported with the CSR's name and the
+        # approver's reason, retried with backoff (a new CSR), no crash.
+        fake.auto_approve = False
+        write_bootstrap_kubeconfig(bootstrap, fake.url, fake.ca_path)
+        denied = n.wait(lambda: csrs(fake), 60, "a CSR after the right credentials")[0]["metadata"]["name"]
+        fake.deny_csr(denied, "TestDenied", "not this node today")
+        n.wait(lambda: "CertificateSigningRequest %s: denied: TestDenied: not this node today" % denied in n.log(),
+               30, "the denial reported")
+        line = [x for x in n.log().splitlines() if "denied: TestDenied" in x][0]
+        print("denial logged: %s" % line, flush=True)
+        expect("retrying in" in line, "the denial is retried: %s" % line)
+        n.wait(lambda: [c for c in csrs(fake) if c["metadata"]["name"] != denied], 60, "a new CSR after the denial")
+        expect(n.healthz() == "ok", "daemon healthy after the denial")
+        try:
+            fake.sign_csr(denied)
+            expect(False, "the fake signed a denied CSR")
+        except Exception as e:  # the fake's ApiError 409
+            expect("denied" in str(e), "signing a denied CSR: %s" % e)
         rc = n.stop()
+        for c in csrs(fake):
+            fake.delete(CSR, c["metadata"]["name"])
+        fake.auto_approve = True
         expect(rc == 0, "daemon exit code %s" % rc)
 
         # 2. The right CA; --kubeconfig holds an expired client certificate: falls back to the bootstrap.
@@ -165,8 +186,8 @@ def main():
         # real signer, so client-go's 70-90 % deadline has passed: the certificate is rotated at once).
         fake.wait_for(CSR, first["metadata"]["name"], None,
                       lambda o: any(c["type"] == "Approved" for c in o.get("status", {}).get("conditions", [])), 10)
-        fake.auto_sign = True  # the rotation's CSR is approved and signed (a year) by the fake
         signed = fake.sign_csr(first["metadata"]["name"], seconds=20)
+        fake.auto_sign = True  # the rotation's CSR is approved and signed (a year) by the fake
         first_pem = base64.b64decode(signed["status"]["certificate"])
         _, first_expiry = cert_dates(first_pem)
 
@@ -206,6 +227,19 @@ def main():
                 return openssl("x509", "-noout", "-pubkey", data=f.read()) == second_pub
         n.wait(current_is_second, 30, "kubelet-client-current.pem to hold the rotated certificate")
         n.wait(lambda: "uses the new client certificate" in n.log(), 10, "the API client to switch")
+        # Every client follows the rotation at once: the watches are re-established and events are written with
+        # the new certificate (a pod whose image may not be pulled gives events).
+        serial = openssl("x509", "-noout", "-serial", data=base64.b64decode(second["status"]["certificate"]))
+        serial = serial.decode().strip().split("=", 1)[1].upper()
+        n.wait(lambda: [r for r in fake.requests(method="GET") if r.get("watch") and r["resource"] == "pods" and
+                        (r.get("cert_serial") or "").upper() == serial], 30, "the pods watch with the new certificate")
+        fake.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "noimage", "namespace": "default"},
+                     "spec": {"nodeName": "testnode", "containers": [{"name": "c", "image": "example.invalid/none:1",
+                                                                      "imagePullPolicy": "Never"}]}})
+        n.wait(lambda: [r for r in fake.requests(method="POST", resource="events")
+                        if (r.get("cert_serial") or "").upper() == serial], 60, "an Event written with the new "
+               "certificate")
+        print("watch and events use the rotated certificate (serial %s)" % serial, flush=True)
 
         # After the first certificate expired, the Lease is still renewed (new connections use the new one).
         while time.time() < first_expiry + 1:

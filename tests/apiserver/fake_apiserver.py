@@ -15,6 +15,7 @@ Subprocess users (C or shell tests, benchmarks) drive it with the admin credenti
     POST /fake/compact              drop the watch history: older resourceVersions and continue tokens get 410
     POST /fake/close-watches        end every open watch stream (clients must re-watch)
     POST /fake/csr/<name>/approve   approve a CSR (as `kubectl certificate approve` would)
+    POST /fake/csr/<name>/deny[?reason=R&message=M]  deny it (the Denied condition, as `kubectl certificate deny`)
     POST /fake/csr/<name>/sign      issue the certificate of an approved CSR with the fake's CA
 
 Import it:
@@ -24,7 +25,7 @@ Import it:
     fake.write_kubeconfig(path, cert=cert, key=key) / fake.add_token(token, user, uid, groups)
     fake.create(obj) / get(resource, name, ns) / list(resource, ns) / update(obj) / patch(resource, name, patch,
         ns, patch_type) / delete(resource, name, ns, grace=None) / wait_for(resource, name, ns, predicate, timeout)
-    fake.approve_csr(name) / fake.sign_csr(name, seconds=None) / fake.compact() / fake.close_watches()
+    fake.approve_csr(name) / fake.deny_csr(name, reason, message) / fake.sign_csr(name, seconds=None) / fake.compact() / fake.close_watches()
     fake.requests(**filters) / fake.clear_requests() / fake.stop()
 Resources are named as in URLs: "pods", "nodes", "leases.coordination.k8s.io", "endpointslices.discovery.k8s.io",
 "certificatesigningrequests.certificates.k8s.io", "events" ...
@@ -1062,6 +1063,10 @@ class FakeAPIServer:
         self._server = None
         self._thread = None
         self._openssl_lock = threading.Lock()
+        # Held through a whole sign_csr(): the CSR controller's timers (one per CSR write) and the tests may race to
+        # sign the same CSR; the first issues the certificate, the others find it there (like the real signer,
+        # which never issues twice).
+        self._csr_sign_lock = threading.Lock()
         self._jwt_key = os.urandom(32)
         self._node_port_next = 30000 + random.randrange(2000)
         self._setup_pki()
@@ -1462,23 +1467,53 @@ class FakeAPIServer:
             csr = self._lookup(r, "", name)
             if not csr:
                 raise err_not_found(r.name, r.group, name)
-            new = copy.deepcopy(csr)
-            conds = new.setdefault("status", {}).setdefault("conditions", [])
+            conds = copy.deepcopy(deep_get(csr, ["status", "conditions"], []) or [])
             if not any(c.get("type") == "Approved" for c in conds):
                 t = now_ts()
                 conds.append({"type": "Approved", "status": "True", "reason": reason, "message": message,
                               "lastUpdateTime": t, "lastTransitionTime": t})
+                # the approval subresource's rules: a denied CSR cannot be approved (422)
+                new = self._merge_for_subresource(r, "approval", csr, {"status": {"conditions": conds}})
                 self._put(r, new, csr)
             return copy.deepcopy(self._lookup(r, "", name))
 
-    def sign_csr(self, name, seconds=None):
-        """Issue the certificate of CSR name with the fake's CA (status.certificate: base64 of the PEM). Lifetime:
-        seconds, else spec.expirationSeconds, else a year; notBefore backdated 5 minutes like the real signer."""
+    def deny_csr(self, name, reason="KubectlDeny", message="This CSR was denied by kubectl certificate deny."):
+        """Add the Denied condition through the approval subresource's rules (as `kubectl certificate deny` does):
+        refused (422) for an approved CSR, a no-op for one already denied."""
         r = BY_KEY["certificatesigningrequests.certificates.k8s.io"]
         with self.lock:
             csr = self._lookup(r, "", name)
             if not csr:
                 raise err_not_found(r.name, r.group, name)
+            conds = copy.deepcopy(deep_get(csr, ["status", "conditions"], []) or [])
+            if not any(c.get("type") == "Denied" for c in conds):
+                t = now_ts()
+                conds.append({"type": "Denied", "status": "True", "reason": reason, "message": message,
+                              "lastUpdateTime": t, "lastTransitionTime": t})
+                new = self._merge_for_subresource(r, "approval", csr, {"status": {"conditions": conds}})
+                self._put(r, new, csr)
+            return copy.deepcopy(self._lookup(r, "", name))
+
+    def sign_csr(self, name, seconds=None):
+        """Issue the certificate of CSR name with the fake's CA (status.certificate: base64 of the PEM). Lifetime:
+        seconds, else spec.expirationSeconds, else a year; notBefore backdated 5 minutes like the real signer.
+        Idempotent: a CSR that already has its certificate is returned as it is. A denied or failed CSR is not
+        signed (409)."""
+        with self._csr_sign_lock:
+            return self._sign_csr_locked(name, seconds)
+
+    def _sign_csr_locked(self, name, seconds):
+        r = BY_KEY["certificatesigningrequests.certificates.k8s.io"]
+        with self.lock:
+            csr = self._lookup(r, "", name)
+            if not csr:
+                raise err_not_found(r.name, r.group, name)
+            if deep_get(csr, ["status", "certificate"]):
+                return copy.deepcopy(csr)
+            conds = deep_get(csr, ["status", "conditions"], []) or []
+            if any(c.get("type") in ("Denied", "Failed") for c in conds):
+                raise ApiError(409, "Conflict", "certificatesigningrequests.certificates.k8s.io \"%s\" is denied or "
+                               "failed: no certificate is issued" % name)
             req = base64.b64decode(csr["spec"]["request"])
             seconds = seconds or deep_get(csr, ["spec", "expirationSeconds"]) or 365 * 86400
             usages = deep_get(csr, ["spec", "usages"], []) or []
@@ -2319,6 +2354,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except (ValueError, OSError):
             self.close_connection = True
             return
+        try:  # which client certificate (tests of certificate rotation): the serial, as hex
+            pc = self.connection.getpeercert()
+            entry["cert_serial"] = pc.get("serialNumber") if pc else None
+        except (AttributeError, ValueError):
+            entry["cert_serial"] = None
         try:
             user = fake.authenticate(self)
             entry["user"] = user.name
@@ -2659,6 +2699,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if len(parts) == 3 and parts[0] == "csr" and method == "POST":
             if parts[2] == "approve":
                 return self._send(200, fake.approve_csr(parts[1]))
+            if parts[2] == "deny":
+                return self._send(200, fake.deny_csr(parts[1], params.get("reason", "KubectlDeny"),
+                                                     params.get("message", "This CSR was denied by kubectl "
+                                                                           "certificate deny.")))
             if parts[2] == "sign":
                 secs = params.get("seconds")
                 return self._send(200, fake.sign_csr(parts[1], int(secs) if secs else None))

@@ -9,12 +9,13 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "cni/ip.h"
 #include "cni/ipam.h"
-#include "cni/runner.h"
+#include "cni/runner-internal.h"
 #include "cni/skel.h"
 #include "common/fileio.h"
+#include "common/in-addr.h"
 #include "common/json-util.h"
+#include "nodelet-paths.h"
 #include "tests/lib/testlib.h"
 
 static char *tmp;
@@ -30,46 +31,46 @@ static void teardown(void) {
 }
 
 START_TEST(test_ip_parse_format) {
-        CniIp ip;
-        CniPrefix p;
-        char b[CNI_PREFIX_STRLEN];
+        InAddr ip;
+        InPrefix p;
+        char b[IN_PREFIX_STRLEN];
 
-        ck_assert_int_eq(cni_ip_parse("10.1.2.3", &ip), 0);
+        ck_assert_int_eq(in_addr_parse("10.1.2.3", IN_PARSE_UNMAP_V4, &ip), 0);
         ck_assert_int_eq(ip.family, AF_INET);
-        ck_assert_str_eq(cni_ip_format(&ip, b), "10.1.2.3");
-        ck_assert_int_eq(cni_ip_parse("FD00:0:0::0:1", &ip), 0);
-        ck_assert_str_eq(cni_ip_format(&ip, b), "fd00::1");
+        ck_assert_str_eq(in_addr_format(&ip, b), "10.1.2.3");
+        ck_assert_int_eq(in_addr_parse("FD00:0:0::0:1", IN_PARSE_UNMAP_V4, &ip), 0);
+        ck_assert_str_eq(in_addr_format(&ip, b), "fd00::1");
         /* IPv4-mapped becomes IPv4, like Go's To4(). */
-        ck_assert_int_eq(cni_ip_parse("::ffff:10.0.0.1", &ip), 0);
+        ck_assert_int_eq(in_addr_parse("::ffff:10.0.0.1", IN_PARSE_UNMAP_V4, &ip), 0);
         ck_assert_int_eq(ip.family, AF_INET);
-        ck_assert_int_lt(cni_ip_parse("10.0.0.256", &ip), 0);
-        ck_assert_int_lt(cni_ip_parse("", &ip), 0);
+        ck_assert_int_lt(in_addr_parse("10.0.0.256", IN_PARSE_UNMAP_V4, &ip), 0);
+        ck_assert_int_lt(in_addr_parse("", IN_PARSE_UNMAP_V4, &ip), 0);
 
-        ck_assert_int_eq(cni_prefix_parse("10.1.2.3/24", &p), 0);
+        ck_assert_int_eq(in_prefix_parse("10.1.2.3/24", IN_PARSE_UNMAP_V4, &p), 0);
         ck_assert_int_eq(p.len, 24);
-        ck_assert_str_eq(cni_prefix_format(&p, b), "10.1.2.3/24");
-        CniIp first = cni_prefix_first(&p), last = cni_prefix_last(&p);
-        ck_assert_str_eq(cni_ip_format(&first, b), "10.1.2.0");
-        ck_assert_str_eq(cni_ip_format(&last, b), "10.1.2.255");
-        ck_assert_int_lt(cni_prefix_parse("10.1.2.3/33", &p), 0);
-        ck_assert_int_lt(cni_prefix_parse("10.1.2.3/", &p), 0);
-        ck_assert_int_lt(cni_prefix_parse("10.1.2.3/-1", &p), 0);
-        ck_assert_int_lt(cni_prefix_parse("10.1.2.3", &p), 0);
+        ck_assert_str_eq(in_prefix_format(&p, b), "10.1.2.3/24");
+        InAddr first = in_prefix_first(&p), last = in_prefix_last(&p);
+        ck_assert_str_eq(in_addr_format(&first, b), "10.1.2.0");
+        ck_assert_str_eq(in_addr_format(&last, b), "10.1.2.255");
+        ck_assert_int_lt(in_prefix_parse("10.1.2.3/33", IN_PARSE_UNMAP_V4, &p), 0);
+        ck_assert_int_lt(in_prefix_parse("10.1.2.3/", IN_PARSE_UNMAP_V4, &p), 0);
+        ck_assert_int_lt(in_prefix_parse("10.1.2.3/-1", IN_PARSE_UNMAP_V4, &p), 0);
+        ck_assert_int_lt(in_prefix_parse("10.1.2.3", IN_PARSE_UNMAP_V4, &p), 0);
 
-        ck_assert_int_eq(cni_ip_parse("10.0.0.255", &ip), 0);
-        cni_ip_next(&ip);
-        ck_assert_str_eq(cni_ip_format(&ip, b), "10.0.1.0");
-        cni_ip_prev(&ip);
-        ck_assert_str_eq(cni_ip_format(&ip, b), "10.0.0.255");
+        ck_assert_int_eq(in_addr_parse("10.0.0.255", IN_PARSE_UNMAP_V4, &ip), 0);
+        in_addr_next(&ip);
+        ck_assert_str_eq(in_addr_format(&ip, b), "10.0.1.0");
+        in_addr_prev(&ip);
+        ck_assert_str_eq(in_addr_format(&ip, b), "10.0.0.255");
 
-        CniPrefix a, c;
-        ck_assert_int_eq(cni_prefix_parse("10.0.0.0/16", &a), 0);
-        ck_assert_int_eq(cni_prefix_parse("10.0.200.0/24", &c), 0);
-        ck_assert(cni_prefix_overlaps(&a, &c));
-        ck_assert_int_eq(cni_prefix_parse("10.1.0.0/24", &c), 0);
-        ck_assert(!cni_prefix_overlaps(&a, &c));
-        ck_assert_int_eq(cni_prefix_parse("fd00::/64", &c), 0);
-        ck_assert(!cni_prefix_overlaps(&a, &c));
+        InPrefix a, c;
+        ck_assert_int_eq(in_prefix_parse("10.0.0.0/16", IN_PARSE_UNMAP_V4, &a), 0);
+        ck_assert_int_eq(in_prefix_parse("10.0.200.0/24", IN_PARSE_UNMAP_V4, &c), 0);
+        ck_assert(in_prefix_overlaps(&a, &c));
+        ck_assert_int_eq(in_prefix_parse("10.1.0.0/24", IN_PARSE_UNMAP_V4, &c), 0);
+        ck_assert(!in_prefix_overlaps(&a, &c));
+        ck_assert_int_eq(in_prefix_parse("fd00::/64", IN_PARSE_UNMAP_V4, &c), 0);
+        ck_assert(!in_prefix_overlaps(&a, &c));
 }
 END_TEST
 
@@ -424,6 +425,19 @@ START_TEST(test_default_conflist) {
         _cleanup_free_ char *conf2 = NULL;
         ck_assert_int_ge(asprintf(&conf2, "%s/net2.d", tmp), 0);
         ck_assert_int_lt(cni_write_default_conflist(conf2, bad, dirs, &e), 0);
+}
+END_TEST
+
+/* The runner looks for plugins where the build installs them (NODELET_CNI_BINDIR), then where Debian puts the
+ * reference plugins. */
+START_TEST(test_default_bin_dirs) {
+        char *const *d = cni_default_bin_dirs();
+        ck_assert_str_eq(d[0], NODELET_CNI_BINDIR);
+        ck_assert_str_eq(d[1], "/usr/lib/cni");
+        ck_assert_ptr_null(d[2]);
+        _cleanup_free_ char *sp = cni_search_path(d);
+        ck_assert_ptr_nonnull(sp);
+        ck_assert(startswith(sp, NODELET_CNI_BINDIR ":"));
 }
 END_TEST
 
@@ -786,6 +800,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_network_load);
         tcase_add_test(tc, test_default_conflist);
         tcase_add_test(tc, test_cache_path);
+        tcase_add_test(tc, test_default_bin_dirs);
         tcase_add_test(tc, test_result_pod_ips);
         tcase_add_test(tc, test_plugin_errors);
         tcase_add_test(tc, test_runner_chain);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* netproxy without a kernel: object parsing (real API server objects as vectors), bad objects, the desired state
- * (what kube-proxy would program) and the incremental diff that a sync would send (dry-run batches). */
+ * (what kube-proxy would program) and the incremental diff that a sync would send (dry-run batches). One test needs
+ * the kernel (a refused transaction) and runs as test-netproxy-sync-failure. */
 
+#include <sched.h>
 #include <stdio.h>
 
 #include "common/json-util.h"
@@ -254,15 +256,39 @@ START_TEST(test_incremental_diff) {
 }
 END_TEST
 
+/* A transaction the kernel refuses: the tables are deleted behind netproxy's back, so the partial sync that adds the
+ * new endpoint's elements to them fails (ENOENT). The mirror no longer matches the kernel: the next sync must be a
+ * full rebuild, and it must bring the tables back. Needs nf_tables, so it runs as its own privileged test
+ * (test-netproxy-sync-failure) in a network namespace of its own: the forked test process is its only member. */
 START_TEST(test_failed_sync_goes_full) {
-        _cleanup_(netproxy_freep) NetProxy *np = proxy(false);
+        if (unshare(CLONE_NEWNET) < 0)
+                ck_abort_msg("unshare(CLONE_NEWNET): %m");
+        NetProxyConfig cfg = {.hostname = "node1"};
+        _cleanup_(netproxy_freep) NetProxy *np = NULL;
+        ck_assert_int_eq(netproxy_new(&cfg, &np), 0);
+        const NetProxyMetrics *m = netproxy_metrics(np);
+        _cleanup_free_ char *s1 = slice("web-1", "{addresses: [10.244.1.2]}");
+        _cleanup_free_ char *s2 = slice("web-1", "{addresses: [10.244.1.2]}, {addresses: [10.244.1.3]}");
+
         netproxy_set_synced(np, NETPROXY_SYNCED_SERVICES | NETPROXY_SYNCED_ENDPOINT_SLICES);
         feed(np, web_svc);
+        feed(np, s1);
         ck_assert_int_eq(netproxy_sync(np), 1);
-        netproxy_request_full_sync(np);
+        ck_assert_uint_eq(m->full_syncs, 1);
+        ck_assert_int_eq(test_system("nft list table ip nodelet >/dev/null"), 0);
+
+        ck_assert_int_eq(netproxy_cleanup(NULL), 0);
+        ck_assert_int_eq(feed(np, s2), 1);
+        int r = netproxy_sync(np);
+        ck_assert_msg(r < 0, "the sync into deleted tables succeeded: %d", r);
+        ck_assert_uint_eq(m->sync_failures, 1);
+        ck_assert_uint_eq(m->partial_syncs, 0);
+
         ck_assert_int_eq(netproxy_sync(np), 1);
-        ck_assert(netproxy_metrics(np)->last_sync_full);
-        ck_assert_uint_eq(netproxy_metrics(np)->full_syncs, 2);
+        ck_assert(m->last_sync_full);
+        ck_assert_uint_eq(m->full_syncs, 2);
+        ck_assert_uint_eq(m->partial_syncs, 0);
+        ck_assert_int_eq(test_system("nft list table ip nodelet | grep -q 10.244.1.3"), 0);
 }
 END_TEST
 
@@ -425,7 +451,6 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_bad_objects);
         tcase_add_test(tc, test_sync_waits_for_both_kinds);
         tcase_add_test(tc, test_incremental_diff);
-        tcase_add_test(tc, test_failed_sync_goes_full);
         tcase_add_test(tc, test_terminating_fallback);
         tcase_add_test(tc, test_named_ports_and_protocols);
         tcase_add_test(tc, test_external_policies);
@@ -437,6 +462,21 @@ static Suite *suite(void) {
         return s;
 }
 
-int main(void) {
+static Suite *kernel_suite(void) {
+        Suite *s = suite_create("netproxy-sync-failure");
+        TCase *tc = tcase_create("kernel");
+        tcase_add_test(tc, test_failed_sync_goes_full);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+/* No argument: the unit suite, no kernel objects. "sync-failure": the test that needs nf_tables (root, exit 77
+ * otherwise, so that ctest reports it skipped). */
+int main(int argc, char *argv[]) {
+        if (argc > 1 && streq(argv[1], "sync-failure")) {
+                test_require_root();
+                test_require_program("nft");
+                return test_run_suite(kernel_suite());
+        }
         return test_run_suite(suite());
 }

@@ -56,6 +56,10 @@ expect_eq "$(n run -d --name web busybox sh -c 'echo started; echo oops >&2; exe
 n ps | grep -q '^web .*running' || fail "ps: $(n ps)"
 expect_eq "$(n exec web sh -c 'echo in-$(hostname)-$$' | sed 's/[0-9]*$//')" "in-web-" "exec output"
 n exec web sh -c 'exit 4'; expect_eq $? 4 "exec exit code"
+# Options end at IMAGE and at exec's command: the command's own words are never taken as ours (issue 12 item 5).
+expect_eq "$(n run --rm busybox sh -c 'echo $0 $1' --root-dir x)" "--root-dir x" "run: the command keeps --root-dir"
+expect_eq "$(n exec web sh -c 'echo $0 $1' --state-dir y -v)" "--state-dir y" "exec: the command keeps --state-dir"
+n exec --timeout 0.5 web sleep 30; expect_eq $? 137 "exec --timeout"
 sleep 0.2
 expect_eq "$(n logs web 2>/dev/null)" "started" "logs stdout"
 expect_eq "$(n logs web 2>&1 >/dev/null)" "oops" "logs stderr"
@@ -66,6 +70,14 @@ n ps -a | grep -q '^web .*exited *137' || fail "ps -a after stop: $(n ps -a)"
 n rm web >/dev/null || fail "rm"
 [ -z "$(ls "$state/containers")" ] || fail "state left behind: $(ls "$state/containers")"
 [ ! -e "$root/containers/web" ] || fail "root dir left behind"
+
+# kill: the signal reaches the container's first process (busybox sleep as PID 1 ignores SIGTERM, not SIGKILL).
+n run -d --name k busybox sleep 60 >/dev/null || fail "run -d k"
+n kill -s TERM k >/dev/null || fail "kill -s TERM"
+n kill k >/dev/null || fail "kill"
+for _ in $(seq 50); do n ps -a | grep -q '^k .*exited *137' && break; sleep 0.1; done
+n ps -a | grep -q '^k .*exited *137' || fail "ps -a after kill: $(n ps -a)"
+n rm k >/dev/null || fail "rm k"
 
 # logs -f follows until the container exits.
 n run -d --name slow busybox sh -c 'echo one; sleep 1; echo two' >/dev/null || fail "run -d slow"

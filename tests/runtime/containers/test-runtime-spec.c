@@ -193,14 +193,14 @@ END_TEST
 static void touch_files(const char *dir, const char *const *names) {
         for (const char *const *n = names; *n; n++) {
                 char p[4300];
-                snprintf(p, sizeof(p), "%s/%s", dir, *n);
+                ck_assert_int_lt(snprintf(p, sizeof(p), "%s/%s", dir, *n), (int) sizeof(p));
                 ck_assert_int_eq(write_file_atomic(p, "", 0, 0644, false), 0);
         }
 }
 
 static char *cat(const char *dir, const char *name) {
         char p[4300];
-        snprintf(p, sizeof(p), "%s/%s", dir, name);
+        ck_assert_int_lt(snprintf(p, sizeof(p), "%s/%s", dir, name), (int) sizeof(p));
         char *s = NULL;
         ck_assert_int_eq(read_full_file(p, 0, &s, NULL), 0);
         return s;

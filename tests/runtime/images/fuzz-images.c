@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Fuzz target: the image store's parsers of untrusted input — manifests, image configs, descriptors, image
- * references — and the $(VAR) expansion of command/args. */
+/* Fuzz target: the image store's parsers of untrusted input — manifests, image indexes (each entry of
+ * "manifests" as a descriptor, as the oci-layout import walks it), image configs, descriptors, image references —
+ * and the $(VAR) expansion of command/args. */
 
 #include <stdint.h>
 
@@ -24,6 +25,13 @@ static void fuzz_json(const char *text, size_t size) {
                 image_config_done(&c);
         if (descriptor_parse(j, "descriptor", &d, &e) >= 0)
                 free(d.media_type);
+        json_t *manifests = json_object_get(j, "manifests"), *entry;
+        size_t i;
+        json_array_foreach (manifests, i, entry) {
+                d = (Descriptor){};
+                if (descriptor_parse(entry, "manifests[]", &d, NULL) >= 0)
+                        free(d.media_type);
+        }
         json_decref(j);
 }
 
