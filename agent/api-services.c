@@ -107,7 +107,8 @@ static bool bad_remember(ApiServices *s, const char *key, const char *rv) {
 
 /* ---- syncing ---- */
 
-static uint64_t now_usec(ApiServices *s) {
+/* The loop's time (one reading per iteration), not common/time-util.h's clock reading. */
+static uint64_t loop_now(ApiServices *s) {
         uint64_t now = 0;
         (void) sd_event_now(s->event, CLOCK_MONOTONIC, &now);
         return now;
@@ -135,11 +136,11 @@ static void request_sync(ApiServices *s) {
         if (!all_synced(s))
                 return;
         uint64_t when = s->last_sync_usec ? s->last_sync_usec + MAX(s->min_sync_usec, s->retry_usec) : 0;
-        schedule_at(s, MAX(when, now_usec(s)));
+        schedule_at(s, MAX(when, loop_now(s)));
 }
 
 static void do_sync(ApiServices *s) {
-        uint64_t now = now_usec(s);
+        uint64_t now = loop_now(s);
         s->last_sync_usec = now;
         int r = netproxy_sync(s->np);
         if (r < 0) {
@@ -164,7 +165,7 @@ static void do_sync(ApiServices *s) {
                                  (unsigned long long) m->endpoint_slices, (unsigned long long) m->elements,
                                  (double) (m->last_sync_full ? m->last_full_sync_usec : m->last_partial_sync_usec) /
                                          USEC_PER_SEC,
-                                 (double) (now_usec(s) - s->started_usec) / USEC_PER_SEC);
+                                 (double) (loop_now(s) - s->started_usec) / USEC_PER_SEC);
                 else
                         log_debug("Services: %s sync, +%llu -%llu elements, %llu chains changed",
                                   m->last_sync_full ? "full" : "partial", (unsigned long long) m->last_elements_added,
@@ -184,7 +185,7 @@ static int on_sync_timer(sd_event_source *es, uint64_t usec, void *userdata) {
 
 static int on_verify_timer(sd_event_source *es, uint64_t usec, void *userdata) {
         ApiServices *s = userdata;
-        uint64_t now = now_usec(s);
+        uint64_t now = loop_now(s);
         if (s->committed_once && netproxy_verify(s->np) > 0)
                 log_warning("Services: our nftables tables were modified behind our back, resyncing");
         if (s->committed_once && now - s->last_full_usec >= s->full_usec)
@@ -276,16 +277,16 @@ static void on_error(Informer *inf, int r, const char *message, void *userdata) 
 
 /* ---- configuration ---- */
 
-static bool is_loopback(const IPAddr *a) {
+static bool is_loopback(const InAddr *a) {
         static const uint8_t lo6[16] = {[15] = 1};
         return a->family == AF_INET ? a->bytes[0] == 127 : memcmp(a->bytes, lo6, 16) == 0;
 }
 
-static int push_addr(IPAddr **l, size_t *n, const IPAddr *a) {
+static int push_addr(InAddr **l, size_t *n, const InAddr *a) {
         for (size_t i = 0; i < *n; i++)
-                if (ipaddr_equal(&(*l)[i], a))
+                if (in_addr_equal(&(*l)[i], a))
                         return 0;
-        IPAddr *nl = realloc(*l, (*n + 1) * sizeof(IPAddr));
+        InAddr *nl = realloc(*l, (*n + 1) * sizeof(InAddr));
         RET_NULL_ENOMEM(nl);
         *l = nl;
         nl[(*n)++] = *a;
@@ -295,8 +296,8 @@ static int push_addr(IPAddr **l, size_t *n, const IPAddr *a) {
 /* The NodePort addresses: the node's IPs (kube-proxy's "primary", its nftables default), or the interface
  * addresses inside the --nodeport-addresses CIDRs. Loopback addresses never (NodePorts on localhost are not
  * supported by kube-proxy's nftables mode either: they would need route_localnet). */
-static int nodeport_addresses(const ApiServicesConfig *cfg, IPAddr **ret, size_t *ret_n, ErrorBuf *err) {
-        _cleanup_free_ IPAddr *l = NULL;
+static int nodeport_addresses(const ApiServicesConfig *cfg, InAddr **ret, size_t *ret_n, ErrorBuf *err) {
+        _cleanup_free_ InAddr *l = NULL;
         size_t n = 0;
         int r;
         bool primary =
@@ -304,8 +305,8 @@ static int nodeport_addresses(const ApiServicesConfig *cfg, IPAddr **ret, size_t
 
         if (primary) {
                 for (char **i = cfg->node_ips; i && *i; i++) {
-                        IPAddr a;
-                        if (ipaddr_parse(*i, &a) < 0)
+                        InAddr a;
+                        if (in_addr_parse(*i, 0, &a) < 0)
                                 return error_set(err, -EINVAL, "node IP \"%s\": not an IP address", *i);
                         if (!is_loopback(&a) && (r = push_addr(&l, &n, &a)) < 0)
                                 return r;
@@ -314,10 +315,11 @@ static int nodeport_addresses(const ApiServicesConfig *cfg, IPAddr **ret, size_t
                 size_t n_cidrs = 0;
                 while (cfg->nodeport_addresses[n_cidrs])
                         n_cidrs++;
-                _cleanup_free_ Cidr *cidrs = calloc(n_cidrs, sizeof(Cidr));
+                _cleanup_free_ InPrefix *cidrs = calloc(n_cidrs, sizeof(InPrefix));
                 RET_NULL_ENOMEM(cidrs);
                 for (size_t i = 0; i < n_cidrs; i++)
-                        if (cidr_parse(cfg->nodeport_addresses[i], &cidrs[i]) < 0)
+                        if (in_prefix_parse(cfg->nodeport_addresses[i], IN_PARSE_BARE_ADDRESS | IN_PARSE_NETWORK,
+                                            &cidrs[i]) < 0)
                                 return error_set(err, -EINVAL, "--nodeport-addresses: \"%s\" is not a CIDR",
                                                  cfg->nodeport_addresses[i]);
                 struct ifaddrs *ifa = NULL;
@@ -327,13 +329,13 @@ static int nodeport_addresses(const ApiServicesConfig *cfg, IPAddr **ret, size_t
                 for (struct ifaddrs *i = ifa; r >= 0 && i; i = i->ifa_next) {
                         if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6))
                                 continue;
-                        IPAddr a = {.family = i->ifa_addr->sa_family};
+                        InAddr a = {.family = i->ifa_addr->sa_family};
                         if (a.family == AF_INET)
                                 memcpy(a.bytes, &((struct sockaddr_in *) (void *) i->ifa_addr)->sin_addr, 4);
                         else
                                 memcpy(a.bytes, &((struct sockaddr_in6 *) (void *) i->ifa_addr)->sin6_addr, 16);
                         for (size_t k = 0; k < n_cidrs; k++)
-                                if (!is_loopback(&a) && cidr_contains(&cidrs[k], &a)) {
+                                if (!is_loopback(&a) && in_prefix_contains(&cidrs[k], &a)) {
                                         r = push_addr(&l, &n, &a);
                                         break;
                                 }
@@ -348,10 +350,10 @@ static int nodeport_addresses(const ApiServicesConfig *cfg, IPAddr **ret, size_t
 }
 
 /* One CIDR per family into out[0] (IPv4) and out[1] (IPv6); the configuration checked the counts. */
-static int family_cidrs(char **list, Cidr out[2], const char *flag, ErrorBuf *err) {
+static int family_cidrs(char **list, InPrefix out[2], const char *flag, ErrorBuf *err) {
         for (char **i = list; i && *i; i++) {
-                Cidr c;
-                if (cidr_parse(*i, &c) < 0)
+                InPrefix c;
+                if (in_prefix_parse(*i, IN_PARSE_BARE_ADDRESS | IN_PARSE_NETWORK, &c) < 0)
                         return error_set(err, -EINVAL, "%s: \"%s\" is not a CIDR", flag, *i);
                 out[c.addr.family == AF_INET6] = c;
         }
@@ -378,13 +380,13 @@ static int own_client(ApiServices *s, sd_event *e, CurlGlue *glue, const ApiServ
 int api_services_new(sd_event *e, CurlGlue *glue, ApiClient *node_api, const ApiServicesConfig *cfg, ApiServices **ret,
                      ErrorBuf *err) {
         _cleanup_(api_services_freep) ApiServices *s = calloc(1, sizeof(ApiServices));
-        _cleanup_free_ IPAddr *addrs = NULL;
+        _cleanup_free_ InAddr *addrs = NULL;
         NetProxyConfig npc = {.table = cfg->table, .hostname = cfg->node_name, .masquerade_all = cfg->masquerade_all};
         int r;
 
         RET_NULL_ENOMEM(s);
         s->event = sd_event_ref(e);
-        s->started_usec = now_usec(s);
+        s->started_usec = loop_now(s);
         s->min_sync_usec = cfg->min_sync_period_usec;
         s->verify_usec = cfg->verify_period_usec ?: VERIFY_PERIOD_DEFAULT_USEC;
         s->full_usec = cfg->full_sync_period_usec ?: FULL_SYNC_PERIOD_DEFAULT_USEC;
@@ -426,12 +428,12 @@ int api_services_new(sd_event *e, CurlGlue *glue, ApiClient *node_api, const Api
             (r = informer_new(s->api, &eo, &cb, s, &s->slices)) < 0 || (r = informer_start(s->services)) < 0 ||
             (r = informer_start(s->slices)) < 0)
                 return r;
-        char buf[46];
+        char buf[IN_ADDR_STRLEN];
         log_info("Services: programming nftables (%s mode, table %s) from the API server with %s; NodePorts on %zu "
                  "addresses%s%s, min sync period %.3f s",
                  "nftables", cfg->table ?: "nodelet", s->identity, npc.n_nodeport_addresses,
                  npc.n_nodeport_addresses ? ", first " : "",
-                 npc.n_nodeport_addresses ? ipaddr_to_string(&addrs[0], buf) : "",
+                 npc.n_nodeport_addresses ? in_addr_format(&addrs[0], buf) : "",
                  (double) s->min_sync_usec / USEC_PER_SEC);
         *ret = TAKE_PTR(s);
         return 0;

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/strv.h"
 
 /* ---- the policy ---- */
 
@@ -167,41 +168,10 @@ static GcJob *gc_job_free(GcJob *j) {
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(GcJob *, gc_job_free)
 
-static bool strv_has(char **l, const char *s) {
-        for (; l && *l; l++)
-                if (streq(*l, s))
-                        return true;
-        return false;
-}
-
-static int strv_add(char ***l, const char *s) {
-        size_t n = 0;
-        while (*l && (*l)[n])
-                n++;
-        char **m = realloc(*l, (n + 2) * sizeof(char *));
-        RET_NULL_ENOMEM(m);
-        *l = m;
-        m[n] = strdup(s);
-        m[n + 1] = NULL;
-        return m[n] ? 0 : -ENOMEM;
-}
-
-static int strv_copy(char **l, char ***ret) {
-        size_t n = 0;
-        while (l && l[n])
-                n++;
-        _cleanup_strv_free_ char **c = calloc(n + 1, sizeof(char *));
-        RET_NULL_ENOMEM(c);
-        for (size_t i = 0; i < n; i++)
-                RET_NULL_ENOMEM(c[i] = strdup(l[i]));
-        *ret = TAKE_PTR(c);
-        return 0;
-}
-
 /* Whether the pods' list names this image: by id, by a reference it carries, or by its manifest digest. */
 static bool image_named(const ImageInfo *img, char **names) {
         for (char **s = names; s && *s; s++) {
-                if (streq(*s, img->id) || strv_has(img->refs, *s))
+                if (streq(*s, img->id) || strv_contains(img->refs, *s))
                         return true;
                 const char *at = strrchr(*s, '@');
                 if (at && !isempty(img->manifest_digest) && streq(at + 1, img->manifest_digest))
@@ -257,7 +227,7 @@ static int job_collect(GcJob *j) {
                         .last_used_usec = img->last_used_usec,
                         /* a record we cannot read counts as a use: never remove what might be used */
                         .in_use = u != 0 || image_named(img, j->in_use),
-                        .pinned = strv_has(j->pinned, img->id),
+                        .pinned = strv_contains(j->pinned, img->id),
                 };
         }
         j->r = image_gc_collect(&j->policy, c, j->n, j->now_usec, &(const ImageGcOps){job_usage, job_remove}, j,
@@ -369,7 +339,7 @@ static void gc_kick(ImageGc *gc) {
         if (gc->job || !(gc->want_list || collect))
                 return;
         j = calloc(1, sizeof *j);
-        if (!j || strv_copy(gc->pinned, &j->pinned) < 0) {
+        if (!j || !(j->pinned = strv_copy(gc->pinned))) {
                 log_warning("Image garbage collection: cannot start a run: %s", strerror(ENOMEM));
                 return; /* tried again at the next pull or period */
         }
@@ -460,7 +430,7 @@ void image_gc_start(ImageGc *gc) {
 void image_gc_image_pulled(ImageGc *gc, const char *image_id) {
         if (!gc)
                 return;
-        if (image_id && !strv_has(gc->pulled, image_id) && strv_add(&gc->pulled, image_id) < 0)
+        if (image_id && strv_extend_unique(&gc->pulled, image_id) < 0)
                 log_warning("Image garbage collection: cannot record the pull of %s: %s", image_id, strerror(ENOMEM));
         gc->want_list = true;
         /* After each pull, like the issue asks: a pull is when the disk fills. Off while not started or disabled. */
@@ -477,9 +447,9 @@ void image_gc_images_changed(ImageGc *gc) {
 }
 
 int image_gc_pin(ImageGc *gc, const char *image_id) {
-        if (!gc || strv_has(gc->pinned, image_id))
+        if (!gc)
                 return 0;
-        return strv_add(&gc->pinned, image_id);
+        return strv_extend_unique(&gc->pinned, image_id);
 }
 
 const ImageListCache *image_gc_images(const ImageGc *gc) {

@@ -1273,6 +1273,11 @@ static int parse_container(json_t *c, const char *cpath, ContainerKind kind, siz
                 return r;
         out->stdin_ = b;
         b = false;
+        r = jx_get_bool(c, "stdinOnce", cpath, false, &b, e);
+        if (r < 0)
+                return r;
+        out->stdin_once = b;
+        b = false;
         r = jx_get_bool(c, "tty", cpath, false, &b, e);
         r = r ?: jx_get_string(c, "restartPolicy", cpath, false, &policy, e);
         if (r < 0)

@@ -661,6 +661,10 @@ static int build_spec(CreateJob *j, ContainerSpec *s) {
         for (size_t i = 0; i < n_lower; i++)
                 RET_NULL_ENOMEM(s->lower_dirs[i] = strdup(j->img->layer_dirs[i]));
         s->readonly_rootfs = sc->read_only_root_filesystem == 1;
+        /* Like the CRI's ContainerConfig: the shim keeps stdin open for kubectl attach -i (agent/streaming.c). */
+        s->stdin_open = c->stdin_;
+        s->stdin_once = c->stdin_once;
+        s->tty = c->tty;
         const char *cwd = c->working_dir ?: j->img->working_dir;
         if (cwd && *cwd)
                 RET_NULL_ENOMEM(s->cwd = strdup(cwd));

@@ -253,6 +253,7 @@ typedef struct PodContainer {
         bool has_restart_policy; /* init containers only: restartPolicy Always makes a sidecar */
         RestartPolicy restart_policy;
         bool stdin_, tty;
+        bool stdin_once; /* stdinOnce: the runtime closes stdin after the first attach (kubectl attach -i) */
         /* Hash of the container's spec as given (the kubelet restarts a container whose spec hash changed). */
         char hash[17];
 } PodContainer;

@@ -631,10 +631,59 @@ static int on_attach_timer(sd_event_source *src, uint64_t usec, void *userdata) 
         return 0;
 }
 
+/* stdin (and the pty for resize) of an attach: a copy of the fd the shim keeps (container_attach_stdin()), written
+ * with the same backpressure as exec's stdin. Output still comes from the log, which has the pty's output too. */
+static int attach_stdin_start(Session *s, CState *cs) {
+        char msg[600];
+        int fd, r;
+
+        if (s->want_stdin && !cs->spec->stdin_) {
+                /* containerd would drop the input silently; a clear refusal tells the user why nothing arrives. */
+                (void) snprintf(msg, sizeof(msg),
+                                "container %s in pod %s/%s was not created with stdin: true; its stdin cannot be "
+                                "attached",
+                                s->container, s->namespace_, s->pod);
+                session_send_status(s, -1, msg);
+                return -ENXIO;
+        }
+        if (!s->want_stdin && !(s->tty && cs->spec->tty))
+                return 0;
+        r = container_attach_stdin(cs->current, &fd);
+        if (r == -EPIPE || (r == -ENXIO && !s->want_stdin))
+                return 0; /* stdinOnce and already used: like containerd, the input goes nowhere */
+        if (r < 0) {
+                (void) snprintf(msg, sizeof(msg), "attaching to the stdin of container %s in pod %s/%s: %s",
+                                s->container, s->namespace_, s->pod, strerror(-r));
+                session_send_status(s, -1, msg);
+                return r;
+        }
+        if (container_tty(cs->current)) {
+                s->pty = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+                if (s->pty < 0) {
+                        safe_close(fd);
+                        return -errno;
+                }
+                /* The tty's input closes with nothing but the container (stdin_flush keeps it at EOF). */
+                s->tty = true;
+        }
+        if (!s->want_stdin) {
+                safe_close(fd);
+                return 0;
+        }
+        s->stdin_fd = fd;
+        r = sd_event_add_io(s->m->event, &s->stdin_src, s->stdin_fd, EPOLLOUT, on_stdin_writable, s);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(s->stdin_src, SD_EVENT_OFF);
+        stdin_flush(s);
+        return 0;
+}
+
 static int attach_start(Session *s) {
         PodWorker *w;
         CState *cs = lookup_container(s->m, s->namespace_, s->pod, s->uid, s->container, &w);
         const char *path;
+        int r;
 
         if (!cs || !cs->current || cs->phase != CS_RUNNING) {
                 char msg[600];
@@ -643,11 +692,9 @@ static int attach_start(Session *s) {
                 session_send_status(s, -1, msg);
                 return -ESRCH;
         }
-        if (s->want_stdin) {
-                /* The shim owns the container's stdio and keeps no stdin to write to. */
-                session_send_status(s, -1, "attaching to stdin is not supported by nodelet");
-                return -EOPNOTSUPP;
-        }
+        r = attach_stdin_start(s, cs);
+        if (r < 0)
+                return r;
         path = container_log_path(cs->current);
         if (!path || !(s->pod_uid = strdup(w->pod->uid)))
                 return -ENOENT;

@@ -30,14 +30,14 @@ void ct_flush_list_done(CtFlushList *l) {
 }
 
 typedef struct Tuple {
-        IPAddr src, dst;
+        InAddr src, dst;
         uint8_t proto;
         uint16_t dport;
 } Tuple;
 
 static void parse_ip(const struct nlattr *nest, int family, Tuple *t) {
         const struct nlattr *a;
-        size_t l = ipaddr_len(family);
+        size_t l = in_addr_family_size(family);
         mnl_attr_for_each_nested(a, nest) {
                 uint16_t type = mnl_attr_get_type(a);
                 if (mnl_attr_get_payload_len(a) < l)
@@ -76,7 +76,7 @@ static int dump_cb(const struct nlmsghdr *nlh, void *data) {
         DumpCtx *c = data;
         const struct nlattr *a, *orig_attr = NULL;
         Tuple orig = {}, reply = {};
-        size_t l = ipaddr_len(c->family);
+        size_t l = in_addr_family_size(c->family);
         mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
                 if (mnl_attr_get_type(a) == CTA_TUPLE_ORIG) {
                         orig_attr = a;

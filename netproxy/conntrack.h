@@ -14,9 +14,9 @@
 typedef struct CtFlush {
         int family;
         uint8_t proto;
-        IPAddr vip;      /* original destination */
+        InAddr vip;      /* original destination */
         uint16_t vport;  /* original destination port, network order */
-        IPAddr endpoint; /* reply source (the DNAT target), when has_endpoint */
+        InAddr endpoint; /* reply source (the DNAT target), when has_endpoint */
         bool has_endpoint;
 } CtFlush;
 

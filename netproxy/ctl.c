@@ -14,12 +14,12 @@
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "common/event-util.h"
 #include "common/json-stream.h"
 #include "common/json-util.h"
 #include "common/log.h"
+#include "common/time-util.h"
 #include "common/yaml.h"
 #include "netproxy/healthcheck.h"
 #include "netproxy/netproxy.h"
@@ -332,10 +332,10 @@ static void default_route_ifaces(char ifs[2][IF_NAMESIZE]) {
                 fclose(f);
 }
 
-static int node_addresses(const Cidr *filters, size_t n_filters, IPAddr **ret, size_t *ret_n) {
+static int node_addresses(const InPrefix *filters, size_t n_filters, InAddr **ret, size_t *ret_n) {
         struct ifaddrs *ifa = NULL;
         char ifs[2][IF_NAMESIZE] = {};
-        IPAddr *l = NULL;
+        InAddr *l = NULL;
         size_t n = 0;
         if (getifaddrs(&ifa) < 0)
                 return -errno;
@@ -344,7 +344,7 @@ static int node_addresses(const Cidr *filters, size_t n_filters, IPAddr **ret, s
         for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
                 if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6))
                         continue;
-                IPAddr a = {.family = i->ifa_addr->sa_family};
+                InAddr a = {.family = i->ifa_addr->sa_family};
                 if (a.family == AF_INET)
                         memcpy(a.bytes, &((struct sockaddr_in *) i->ifa_addr)->sin_addr, 4);
                 else
@@ -352,13 +352,13 @@ static int node_addresses(const Cidr *filters, size_t n_filters, IPAddr **ret, s
                 bool ok = false;
                 if (n_filters > 0)
                         for (size_t k = 0; k < n_filters && !ok; k++)
-                                ok = cidr_contains(&filters[k], &a);
+                                ok = in_prefix_contains(&filters[k], &a);
                 else
                         ok = streq(i->ifa_name, ifs[a.family == AF_INET6]) &&
                              !(a.family == AF_INET6 && a.bytes[0] == 0xfe && (a.bytes[1] & 0xc0) == 0x80);
                 if (!ok)
                         continue;
-                IPAddr *nl = realloc(l, (n + 1) * sizeof(IPAddr));
+                InAddr *nl = realloc(l, (n + 1) * sizeof(InAddr));
                 if (!nl) {
                         free(l);
                         freeifaddrs(ifa);
@@ -373,14 +373,14 @@ static int node_addresses(const Cidr *filters, size_t n_filters, IPAddr **ret, s
         return 0;
 }
 
-static int parse_cidr_list(const char *arg, Cidr *out, size_t max, size_t *ret_n, const char *opt) {
+static int parse_cidr_list(const char *arg, InPrefix *out, size_t max, size_t *ret_n, const char *opt) {
         _cleanup_free_ char *copy = strdup(arg);
         size_t n = 0;
         RET_NULL_ENOMEM(copy);
         for (char *save = NULL, *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
                 if (n >= max)
                         return log_error_errno(-EINVAL, "%s: too many values", opt);
-                if (cidr_parse(t, &out[n]) < 0)
+                if (in_prefix_parse(t, IN_PARSE_BARE_ADDRESS | IN_PARSE_NETWORK, &out[n]) < 0)
                         return log_error_errno(-EINVAL, "%s: invalid CIDR \"%s\"", opt, t);
                 n++;
         }
@@ -389,8 +389,8 @@ static int parse_cidr_list(const char *arg, Cidr *out, size_t max, size_t *ret_n
 }
 
 /* One CIDR per family, as kube-proxy's dual-stack --cluster-cidr. */
-static int parse_family_cidrs(const char *arg, Cidr out[2], const char *opt) {
-        Cidr l[2];
+static int parse_family_cidrs(const char *arg, InPrefix out[2], const char *opt) {
+        InPrefix l[2];
         size_t n = 0;
         int r = parse_cidr_list(arg, l, 2, &n, opt);
         if (r < 0)
@@ -453,9 +453,7 @@ static int watch_loop(Ctl *c, const char *dir, unsigned verify_sec, unsigned ful
         (void) do_sync(c, hs);
         print_metrics(c);
 
-        struct timespec last, last_full;
-        clock_gettime(CLOCK_MONOTONIC, &last);
-        last_full = last;
+        uint64_t last = now_usec(CLOCK_MONOTONIC), last_full = last;
         for (;;) {
                 struct pollfd p[3] = {{.fd = ifd, .events = POLLIN},
                                       {.fd = sfd, .events = POLLIN},
@@ -486,16 +484,15 @@ static int watch_loop(Ctl *c, const char *dir, unsigned verify_sec, unsigned ful
                                 }
                         (void) do_sync(c, hs);
                 }
-                struct timespec now;
-                clock_gettime(CLOCK_MONOTONIC, &now);
-                if (full_sec > 0 && now.tv_sec - last_full.tv_sec >= (time_t) full_sec) {
+                uint64_t now = now_usec(CLOCK_MONOTONIC);
+                if (full_sec > 0 && now - last_full >= (uint64_t) full_sec * USEC_PER_SEC) {
                         /* Like kube-proxy's periodic full resync: also repairs what counting cannot see (an element
                          * changed behind our back). */
                         last_full = now;
                         netproxy_request_full_sync(c->np);
                         (void) do_sync(c, hs);
                 }
-                if (now.tv_sec - last.tv_sec >= (time_t) verify_sec) {
+                if (now - last >= (uint64_t) verify_sec * USEC_PER_SEC) {
                         last = now;
                         /* Periodic verification: repairs a flushed or deleted table with a full sync. */
                         if (netproxy_verify(c->np) > 0)
@@ -551,7 +548,7 @@ static int ctl_sync(int argc, char *argv[]) {
                 {},
         };
         NetProxyConfig cfg = {};
-        Cidr np_filters[16];
+        InPrefix np_filters[16];
         size_t n_filters = 0;
         bool watch = false;
         unsigned verify = 30, full = 3600;
@@ -623,7 +620,7 @@ static int ctl_sync(int argc, char *argv[]) {
         for (char *p = host; *p; p++)
                 *p = (char) tolower((unsigned char) *p);
         cfg.hostname = host[0] ? host : NULL;
-        _cleanup_free_ IPAddr *addrs = NULL;
+        _cleanup_free_ InAddr *addrs = NULL;
         r = node_addresses(np_filters, n_filters, &addrs, &cfg.n_nodeport_addresses);
         if (r < 0)
                 return log_error_errno(r, "Failed to enumerate node addresses: %m"), 1;

@@ -2,7 +2,6 @@
 /* Service / EndpointSlice parsing. Defaults follow the API server's defaulting (pkg/apis/core/v1/defaults.go) so
  * that objects written by hand read like objects read back from the API server. */
 
-#include <arpa/inet.h>
 #include <stdio.h>
 
 #include "common/json-util.h"
@@ -34,74 +33,6 @@ uint8_t proto_to_ipproto(Proto p) {
         default:
                 return IPPROTO_TCP;
         }
-}
-
-size_t ipaddr_len(int family) {
-        return family == AF_INET6 ? 16 : 4;
-}
-
-int ipaddr_parse(const char *s, IPAddr *ret) {
-        IPAddr a = {};
-        if (inet_pton(AF_INET, s, &a.in) == 1)
-                a.family = AF_INET;
-        else if (inet_pton(AF_INET6, s, &a.in6) == 1)
-                a.family = AF_INET6;
-        else
-                return -EINVAL;
-        *ret = a;
-        return 0;
-}
-
-int cidr_parse(const char *s, Cidr *ret) {
-        char buf[64];
-        const char *slash = strchr(s, '/');
-        size_t n = slash ? (size_t) (slash - s) : strlen(s);
-        if (n >= sizeof(buf))
-                return -EINVAL;
-        memcpy(buf, s, n);
-        buf[n] = 0;
-        Cidr c = {};
-        if (ipaddr_parse(buf, &c.addr) < 0)
-                return -EINVAL;
-        unsigned max = c.addr.family == AF_INET6 ? 128 : 32;
-        c.prefixlen = max;
-        if (slash) {
-                char *end;
-                errno = 0;
-                unsigned long l = strtoul(slash + 1, &end, 10);
-                if (errno || *end || end == slash + 1 || l > max)
-                        return -EINVAL;
-                c.prefixlen = (unsigned) l;
-        }
-        /* Normalize the host bits away, as net.ParseCIDR does with the network it returns. */
-        for (unsigned i = 0; i < ipaddr_len(c.addr.family); i++) {
-                unsigned bits = c.prefixlen > i * 8 ? MIN(8U, c.prefixlen - i * 8) : 0;
-                c.addr.bytes[i] &= (uint8_t) (0xff00 >> bits);
-        }
-        *ret = c;
-        return 0;
-}
-
-bool ipaddr_equal(const IPAddr *a, const IPAddr *b) {
-        return a->family == b->family && memcmp(a->bytes, b->bytes, ipaddr_len(a->family)) == 0;
-}
-
-bool cidr_contains(const Cidr *c, const IPAddr *a) {
-        if (c->addr.family != a->family)
-                return false;
-        for (unsigned i = 0; i < ipaddr_len(a->family); i++) {
-                unsigned bits = c->prefixlen > i * 8 ? MIN(8U, c->prefixlen - i * 8) : 0;
-                uint8_t mask = (uint8_t) (0xff00 >> bits);
-                if ((a->bytes[i] & mask) != c->addr.bytes[i])
-                        return false;
-        }
-        return true;
-}
-
-const char *ipaddr_to_string(const IPAddr *a, char buf[static 46]) {
-        if (!inet_ntop(a->family, a->bytes, buf, 46))
-                strcpy(buf, "?");
-        return buf;
 }
 
 const char *object_kind(const json_t *obj) {
@@ -139,9 +70,9 @@ static int parse_meta(const json_t *obj, const char *kind, char **ret_ns, char *
         return 0;
 }
 
-static int parse_ip_list(const json_t *arr, const char *path, IPAddr **ret, size_t *ret_n, ErrorBuf *e) {
+static int parse_ip_list(const json_t *arr, const char *path, InAddr **ret, size_t *ret_n, ErrorBuf *e) {
         size_t n = json_array_size(arr), k = 0;
-        IPAddr *l = calloc(n ?: 1, sizeof(IPAddr));
+        InAddr *l = calloc(n ?: 1, sizeof(InAddr));
         RET_NULL_ENOMEM(l);
         for (size_t i = 0; i < n; i++) {
                 const char *s = json_string_value(json_array_get(arr, i));
@@ -151,7 +82,7 @@ static int parse_ip_list(const json_t *arr, const char *path, IPAddr **ret, size
                 }
                 if (streq(s, "None") || isempty(s))
                         continue;
-                if (ipaddr_parse(s, &l[k]) < 0) {
+                if (in_addr_parse(s, 0, &l[k]) < 0) {
                         free(l);
                         return error_set(e, -EINVAL, "%s[%zu]: invalid IP address \"%s\"", path, i, s);
                 }
@@ -223,12 +154,19 @@ static int parse_service_addresses(const json_t *obj, const json_t *spec, Servic
 
         if ((r = jx_get_array(spec, "loadBalancerSourceRanges", "spec", false, &ranges, e)) < 0)
                 return r;
-        s->source_ranges = calloc(json_array_size(ranges) ?: 1, sizeof(Cidr));
+        s->source_ranges = calloc(json_array_size(ranges) ?: 1, sizeof(InPrefix));
         RET_NULL_ENOMEM(s->source_ranges);
         for (size_t i = 0; i < json_array_size(ranges); i++) {
-                const char *c = json_string_value(json_array_get(ranges, i));
-                if (!c || cidr_parse(c, &s->source_ranges[s->n_source_ranges]) < 0)
-                        return error_set(e, -EINVAL, "spec.loadBalancerSourceRanges[%zu]: invalid CIDR", i);
+                json_t *cj = json_array_get(ranges, i);
+                const char *c = json_string_value(cj);
+                if (!c)
+                        return error_set(e, -EINVAL, "spec.loadBalancerSourceRanges[%zu]: expected a string, got %s", i,
+                                         json_type_name(cj));
+                /* Matched as networks (host bits cleared, like net.ParseCIDR); a bare address is one host. */
+                if (in_prefix_parse(c, IN_PARSE_BARE_ADDRESS | IN_PARSE_NETWORK,
+                                    &s->source_ranges[s->n_source_ranges]) < 0)
+                        return error_set(e, -EINVAL, "spec.loadBalancerSourceRanges[%zu]: invalid CIDR \"%.64s\"", i,
+                                         c);
                 s->n_source_ranges++;
         }
 
@@ -238,7 +176,7 @@ static int parse_service_addresses(const json_t *obj, const json_t *spec, Servic
             (status && (r = jx_get_object(status, "loadBalancer", "status", false, &lb, e)) < 0) ||
             (lb && (r = jx_get_array(lb, "ingress", "status.loadBalancer", false, &ingress, e)) < 0))
                 return r;
-        s->lb_ips = calloc(json_array_size(ingress) ?: 1, sizeof(IPAddr));
+        s->lb_ips = calloc(json_array_size(ingress) ?: 1, sizeof(InAddr));
         RET_NULL_ENOMEM(s->lb_ips);
         for (size_t i = 0; i < json_array_size(ingress); i++) {
                 json_t *in = json_array_get(ingress, i);
@@ -246,7 +184,7 @@ static int parse_service_addresses(const json_t *obj, const json_t *spec, Servic
                 const char *mode = json_string_value(json_object_get(in, "ipMode"));
                 if (!ip || (mode && !streq(mode, "VIP")))
                         continue;
-                if (ipaddr_parse(ip, &s->lb_ips[s->n_lb_ips]) < 0)
+                if (in_addr_parse(ip, 0, &s->lb_ips[s->n_lb_ips]) < 0)
                         return error_set(e, -EINVAL,
                                          "status.loadBalancer.ingress[%zu].ip: invalid IP address \"%.64s\"", i, ip);
                 s->n_lb_ips++;
@@ -394,7 +332,7 @@ static int parse_slice_endpoints(const json_t *obj, EndpointSlice *s, ErrorBuf *
                 if (!a)
                         return error_set(e, -EINVAL, "%s.addresses[0]: expected a string, got %s", path,
                                          json_type_name(aj));
-                if (ipaddr_parse(a, &out->addr) < 0)
+                if (in_addr_parse(a, 0, &out->addr) < 0)
                         return error_set(e, -EINVAL, "%s.addresses[0]: invalid IP address \"%.64s\"", path, a);
                 if (out->addr.family != s->family)
                         return error_set(e, -EINVAL,
@@ -493,7 +431,7 @@ EndpointSlice *endpoint_slice_free(EndpointSlice *s) {
 }
 
 int endpoint_slice_pack(EndpointSlice *s, const char *hostname) {
-        size_t l = ipaddr_len(s->family);
+        size_t l = in_addr_family_size(s->family);
         if (!s->endpoints)
                 return 0;
         uint8_t *p = malloc(s->n_endpoints * (l + 1) ?: 1);
@@ -518,7 +456,7 @@ void endpoint_slice_get(const EndpointSlice *s, size_t i, Endpoint *ret) {
                 *ret = s->endpoints[i];
                 return;
         }
-        size_t l = ipaddr_len(s->family);
+        size_t l = in_addr_family_size(s->family);
         const uint8_t *p = s->packed + i * (l + 1);
         uint8_t f = p[l];
         *ret = (Endpoint){.addr.family = s->family,
@@ -546,11 +484,11 @@ bool service_equal(const Service *a, const Service *b) {
             a->n_external_ips != b->n_external_ips || a->n_lb_ips != b->n_lb_ips ||
             a->n_source_ranges != b->n_source_ranges || a->n_ports != b->n_ports)
                 return false;
-        /* IPAddr and Cidr come from calloc()ed arrays and have no padding: memcmp is exact. */
-        if (!mem_equal(a->cluster_ips, b->cluster_ips, a->n_cluster_ips * sizeof(IPAddr)) ||
-            !mem_equal(a->external_ips, b->external_ips, a->n_external_ips * sizeof(IPAddr)) ||
-            !mem_equal(a->lb_ips, b->lb_ips, a->n_lb_ips * sizeof(IPAddr)) ||
-            !mem_equal(a->source_ranges, b->source_ranges, a->n_source_ranges * sizeof(Cidr)))
+        /* InAddr and InPrefix come from calloc()ed arrays and have no padding: memcmp is exact. */
+        if (!mem_equal(a->cluster_ips, b->cluster_ips, a->n_cluster_ips * sizeof(InAddr)) ||
+            !mem_equal(a->external_ips, b->external_ips, a->n_external_ips * sizeof(InAddr)) ||
+            !mem_equal(a->lb_ips, b->lb_ips, a->n_lb_ips * sizeof(InAddr)) ||
+            !mem_equal(a->source_ranges, b->source_ranges, a->n_source_ranges * sizeof(InPrefix)))
                 return false;
         for (size_t i = 0; i < a->n_ports; i++)
                 if (!ports_equal(&a->ports[i], &b->ports[i]))
@@ -563,14 +501,14 @@ bool endpoint_slice_equal(const EndpointSlice *a, const EndpointSlice *b) {
             a->n_ports != b->n_ports)
                 return false;
         if (a->packed && b->packed) {
-                if (memcmp(a->packed, b->packed, a->n_endpoints * (ipaddr_len(a->family) + 1)) != 0)
+                if (memcmp(a->packed, b->packed, a->n_endpoints * (in_addr_family_size(a->family) + 1)) != 0)
                         return false;
         } else
                 for (size_t i = 0; i < a->n_endpoints; i++) {
                         Endpoint x, y;
                         endpoint_slice_get(a, i, &x);
                         endpoint_slice_get(b, i, &y);
-                        if (!ipaddr_equal(&x.addr, &y.addr) || x.ready != y.ready || x.serving != y.serving ||
+                        if (!in_addr_equal(&x.addr, &y.addr) || x.ready != y.ready || x.serving != y.serving ||
                             x.terminating != y.terminating || x.local != y.local || x.remote != y.remote ||
                             !streq_ptr(x.node_name, y.node_name))
                                 return false;

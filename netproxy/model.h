@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "common/in-addr.h"
 
 typedef enum Proto {
         PROTO_TCP,
@@ -23,27 +24,6 @@ typedef enum Proto {
 const char *proto_to_string(Proto p); /* "TCP", "UDP", "SCTP" as in the API */
 Proto proto_from_string(const char *s);
 uint8_t proto_to_ipproto(Proto p); /* IPPROTO_TCP, ... */
-
-typedef struct IPAddr {
-        int family; /* AF_INET or AF_INET6 */
-        union {
-                struct in_addr in;
-                struct in6_addr in6;
-                uint8_t bytes[16];
-        };
-} IPAddr;
-
-typedef struct Cidr {
-        IPAddr addr;
-        unsigned prefixlen;
-} Cidr;
-
-int ipaddr_parse(const char *s, IPAddr *ret);
-int cidr_parse(const char *s, Cidr *ret); /* a bare address is a /32 or /128 */
-size_t ipaddr_len(int family);
-bool ipaddr_equal(const IPAddr *a, const IPAddr *b);
-bool cidr_contains(const Cidr *c, const IPAddr *a);
-const char *ipaddr_to_string(const IPAddr *a, char buf[static 46]);
 
 typedef enum ServiceType {
         SERVICE_CLUSTER_IP,
@@ -68,13 +48,13 @@ typedef struct Service {
         char *namespace, *name; /* "namespace/name" is key */
         char *key;              /* one allocation with namespace and name: key owns it */
         ServiceType type;
-        IPAddr *cluster_ips; /* empty for headless ("None") services */
+        InAddr *cluster_ips; /* empty for headless ("None") services */
         size_t n_cluster_ips;
-        IPAddr *external_ips;
+        InAddr *external_ips;
         size_t n_external_ips;
-        IPAddr *lb_ips; /* status.loadBalancer.ingress[].ip with ipMode VIP or unset */
+        InAddr *lb_ips; /* status.loadBalancer.ingress[].ip with ipMode VIP or unset */
         size_t n_lb_ips;
-        Cidr *source_ranges; /* spec.loadBalancerSourceRanges */
+        InPrefix *source_ranges; /* spec.loadBalancerSourceRanges */
         size_t n_source_ranges;
         ServicePort *ports;
         size_t n_ports;
@@ -86,7 +66,7 @@ typedef struct Service {
 } Service;
 
 typedef struct Endpoint {
-        IPAddr addr;
+        InAddr addr;
         bool ready, serving, terminating;
         char *node_name; /* NULL when unknown; the proxy replaces it by `local` to keep 10k-Service state small */
         bool local;      /* nodeName is this node */
@@ -124,8 +104,8 @@ int service_parse(const json_t *obj, Service **ret, ErrorBuf *e);
 Service *service_free(Service *s);
 int endpoint_slice_parse(const json_t *obj, EndpointSlice **ret, ErrorBuf *e);
 EndpointSlice *endpoint_slice_free(EndpointSlice *s);
-/* Replaces endpoints[] by the packed form a proxy keeps of 10,000 slices: per endpoint ipaddr_len(family) address
- * bytes and one byte of EP_* flags (40 bytes an endpoint become 5 for IPv4). nodeName is reduced to EP_LOCAL (equal
+/* Replaces endpoints[] by the packed form a proxy keeps of 10,000 slices: per endpoint in_addr_family_size(family)
+ * address bytes and one byte of EP_* flags (40 bytes an endpoint become 5 for IPv4). nodeName is reduced to EP_LOCAL (equal
  * to hostname) or EP_REMOTE (another node); neither when either is unset. A packed slice is not packed again. */
 int endpoint_slice_pack(EndpointSlice *s, const char *hostname);
 /* Endpoint i of a slice, packed or not; node_name is NULL for a packed slice. */

@@ -22,9 +22,9 @@ typedef struct NetProxy NetProxy;
 
 typedef struct NetProxyConfig {
         const char *table;          /* default "nodelet" */
-        Cidr cluster_cidr[2];       /* --cluster-cidr, one per family; prefixlen 0 with family 0 = unset */
-        Cidr service_cidr[2];       /* --service-cidr: unallocated VIPs inside are dropped */
-        IPAddr *nodeport_addresses; /* --nodeport-addresses (resolved to addresses) */
+        InPrefix cluster_cidr[2];   /* --cluster-cidr, one per family (IPv4, IPv6); addr.family 0 = unset */
+        InPrefix service_cidr[2];   /* --service-cidr: unallocated VIPs inside are dropped */
+        InAddr *nodeport_addresses; /* --nodeport-addresses (resolved to addresses) */
         size_t n_nodeport_addresses;
         bool masquerade_all;
         const char *hostname; /* endpoints with this nodeName are local */

@@ -61,10 +61,6 @@ bool set_is_verdict_map(SetId s) {
         return s == SET_FRONTENDS || s == SET_NO_ENDPOINTS || s == SET_SHORT || s == SET_SHORT_MASQ;
 }
 
-static size_t alen(int family) {
-        return ipaddr_len(family);
-}
-
 size_t set_key_len(SetId s, int family) {
         switch (s) {
         case SET_FRONTENDS:
@@ -74,15 +70,15 @@ size_t set_key_len(SetId s, int family) {
         case SET_EP_TCP:
         case SET_EP_UDP:
         case SET_EP_SCTP:
-                return alen(family) + 8;
+                return in_addr_family_size(family) + 8;
         case SET_CLUSTER_IPS:
-                return alen(family);
+                return in_addr_family_size(family);
         case SET_HAIRPIN:
-                return 2 * alen(family);
+                return 2 * in_addr_family_size(family);
         case SET_FW_IPS:
-                return alen(family) + 8;
+                return in_addr_family_size(family) + 8;
         case SET_FW_ALLOW:
-                return 2 * (2 * alen(family) + 8); /* start and end */
+                return 2 * (2 * in_addr_family_size(family) + 8); /* start and end */
         default:
                 return 0;
         }
@@ -92,13 +88,13 @@ size_t set_data_len(SetId s, int family) {
         if (set_is_verdict_map(s))
                 return VERDICT_DATA_LEN;
         if (s == SET_EP_TCP || s == SET_EP_UDP || s == SET_EP_SCTP)
-                return alen(family) + 4;
+                return in_addr_family_size(family) + 4;
         return 0;
 }
 
 /* Concatenation components are padded to 32-bit registers; ports are big endian, the numgen bucket host order. */
-size_t key_frontend(uint8_t *k, const IPAddr *a, Proto p, uint16_t port) {
-        size_t l = alen(a->family);
+size_t key_frontend(uint8_t *k, const InAddr *a, Proto p, uint16_t port) {
+        size_t l = in_addr_family_size(a->family);
         uint16_t be = htons(port);
         memcpy(k, a->bytes, l);
         memset(k + l, 0, 8);
@@ -107,8 +103,8 @@ size_t key_frontend(uint8_t *k, const IPAddr *a, Proto p, uint16_t port) {
         return l + 8;
 }
 
-size_t key_endpoint(uint8_t *k, const IPAddr *a, uint16_t port, uint32_t bucket) {
-        size_t l = alen(a->family);
+size_t key_endpoint(uint8_t *k, const InAddr *a, uint16_t port, uint32_t bucket) {
+        size_t l = in_addr_family_size(a->family);
         uint16_t be = htons(port);
         memcpy(k, a->bytes, l);
         memset(k + l, 0, 4);
@@ -117,8 +113,8 @@ size_t key_endpoint(uint8_t *k, const IPAddr *a, uint16_t port, uint32_t bucket)
         return l + 8;
 }
 
-size_t data_endpoint(uint8_t *d, const IPAddr *a, uint16_t port) {
-        size_t l = alen(a->family);
+size_t data_endpoint(uint8_t *d, const InAddr *a, uint16_t port) {
+        size_t l = in_addr_family_size(a->family);
         uint16_t be = htons(port);
         memcpy(d, a->bytes, l);
         memset(d + l, 0, 4);
@@ -126,20 +122,18 @@ size_t data_endpoint(uint8_t *d, const IPAddr *a, uint16_t port) {
         return l + 4;
 }
 
-size_t key_firewall_allow(uint8_t *k, const IPAddr *a, Proto p, uint16_t port, const Cidr *range) {
-        size_t l = alen(a->family), half = 2 * l + 8;
+size_t key_firewall_allow(uint8_t *k, const InAddr *a, Proto p, uint16_t port, const InPrefix *range) {
+        size_t l = in_addr_family_size(a->family), half = 2 * l + 8;
         key_frontend(k, a, p, port);
-        memcpy(k + l + 8, range->addr.bytes, l);
+        InAddr first = in_prefix_first(range), last = in_prefix_last(range);
+        memcpy(k + l + 8, first.bytes, l);
         memcpy(k + half, k, l + 8);
-        for (size_t i = 0; i < l; i++) {
-                unsigned bits = range->prefixlen > i * 8 ? MIN(8U, range->prefixlen - i * 8) : 0;
-                k[half + l + 8 + i] = range->addr.bytes[i] | (uint8_t) ~(0xff00 >> bits);
-        }
+        memcpy(k + half + l + 8, last.bytes, l);
         return 2 * half;
 }
 
-size_t key_hairpin(uint8_t *k, const IPAddr *a) {
-        size_t l = alen(a->family);
+size_t key_hairpin(uint8_t *k, const InAddr *a) {
+        size_t l = in_addr_family_size(a->family);
         memcpy(k, a->bytes, l);
         memcpy(k + l, a->bytes, l);
         return 2 * l;
@@ -318,7 +312,7 @@ static uint32_t off_daddr(int family) {
 
 static int x_addr(struct nftnl_rule *r, int family, bool src, uint32_t reg) {
         return nft_expr_payload(r, NFT_PAYLOAD_NETWORK_HEADER, src ? off_saddr(family) : off_daddr(family),
-                                (uint32_t) alen(family), reg);
+                                (uint32_t) in_addr_family_size(family), reg);
 }
 
 static int x_dport(struct nftnl_rule *r, uint32_t reg) {
@@ -343,7 +337,7 @@ static int x_mark_masq(struct nftnl_rule *r) {
 
 /* ADDR daddr . meta l4proto . th dport, the frontend key */
 static int x_frontend_key(struct nftnl_rule *r, int family) {
-        size_t l = alen(family);
+        size_t l = in_addr_family_size(family);
         int k = x_addr(r, family, false, NFT_REG_1);
         if (k >= 0)
                 k = nft_expr_meta_load(r, NFT_META_L4PROTO, creg(l));
@@ -363,19 +357,20 @@ static int x_ct_bit(struct nftnl_rule *r, uint32_t key, uint32_t bit) {
 }
 
 /* ADDR saddr|daddr [!=] cidr, as payload & mask == net */
-static int x_cidr(struct nftnl_rule *r, const Cidr *c, bool src, bool invert) {
+static int x_cidr(struct nftnl_rule *r, const InPrefix *c, bool src, bool invert) {
         uint8_t mask[16] = {}, xor[16] = {
                                };
-        size_t l = alen(c->addr.family);
+        size_t l = in_addr_family_size(c->addr.family);
         for (unsigned i = 0; i < l; i++) {
-                unsigned bits = c->prefixlen > i * 8 ? MIN(8U, c->prefixlen - i * 8) : 0;
+                unsigned bits = c->len > i * 8 ? MIN(8U, c->len - i * 8) : 0;
                 mask[i] = (uint8_t) (0xff00 >> bits);
         }
+        InAddr net = in_prefix_first(c); /* the kernel compares the masked address with the network */
         int k = x_addr(r, c->addr.family, src, NFT_REG_1);
         if (k >= 0)
                 k = nft_expr_bitwise(r, NFT_REG_1, mask, xor, l);
         if (k >= 0)
-                k = nft_expr_cmp(r, NFT_REG_1, invert ? NFT_CMP_NEQ : NFT_CMP_EQ, c->addr.bytes, l);
+                k = nft_expr_cmp(r, NFT_REG_1, invert ? NFT_CMP_NEQ : NFT_CMP_EQ, net.bytes, l);
         return k;
 }
 
@@ -432,7 +427,7 @@ static const struct {
 int ruleset_emit_static(NftBatch *b, int family, const RulesetConfig *cfg) {
         RuleCtx c = {.b = b, .family = family, .table = cfg->table};
         const char *t = cfg->table;
-        size_t l = alen(family);
+        size_t l = in_addr_family_size(family);
         int k;
 
         for (SetId s = 0; s < _SET_MAX; s++)
@@ -574,7 +569,7 @@ bool chain_spec_equal(const ChainSpec *a, const ChainSpec *b) {
         if (a->proto != b->proto || a->timeout != b->timeout)
                 return false;
         for (uint32_t i = 0; i < a->n; i++)
-                if (!ipaddr_equal(&a->eps[i].addr, &b->eps[i].addr) || a->eps[i].port != b->eps[i].port)
+                if (!in_addr_equal(&a->eps[i].addr, &b->eps[i].addr) || a->eps[i].port != b->eps[i].port)
                         return false;
         return true;
 }
@@ -618,7 +613,7 @@ static const SetId ep_sets[_PROTO_MAX] = {
         [PROTO_TCP] = SET_EP_TCP, [PROTO_UDP] = SET_EP_UDP, [PROTO_SCTP] = SET_EP_SCTP};
 
 static int emit_lb_rules(RuleCtx *c, const char *name, const ChainSpec *s) {
-        size_t l = alen(s->family);
+        size_t l = in_addr_family_size(s->family);
         int k = 0;
         if (s->masq)
                 k = RULE(c, name, X(x_mark_masq(r)));
@@ -648,7 +643,7 @@ static int emit_affinity_aux(RuleCtx *c, const char *name, const ChainSpec *s, c
                         .name = aux,
                         .flags = NFT_SET_TIMEOUT | NFT_SET_EVAL,
                         .key_type = s->family == AF_INET6 ? TYPE_IP6ADDR : TYPE_IPADDR,
-                        .key_len = (uint32_t) alen(s->family),
+                        .key_len = (uint32_t) in_addr_family_size(s->family),
                         .timeout_ms = (uint64_t) s->timeout * 1000,
                         .size = 65535,
                         .udata = ud,
@@ -675,7 +670,7 @@ static int emit_affinity_aux(RuleCtx *c, const char *name, const ChainSpec *s, c
                         k = RULE(c, aux, {
                                 uint16_t port = htons(ep->port);
                                 X(x_l4proto_eq(r, proto_to_ipproto(s->proto)));
-                                X(nft_expr_immediate(r, NFT_REG_1, ep->addr.bytes, alen(s->family)));
+                                X(nft_expr_immediate(r, NFT_REG_1, ep->addr.bytes, in_addr_family_size(s->family)));
                                 X(nft_expr_immediate(r, NFT_REG_2, &port, 2));
                                 X(nft_expr_dnat(r, s->family, NFT_REG_1, NFT_REG_2, NF_NAT_RANGE_PROTO_SPECIFIED));
                         });

@@ -50,17 +50,17 @@ enum {
         VERDICT_DROP = 'd',
 };
 
-size_t key_frontend(uint8_t *k, const IPAddr *a, Proto p, uint16_t port);
-size_t key_endpoint(uint8_t *k, const IPAddr *a, uint16_t port, uint32_t bucket);
-size_t data_endpoint(uint8_t *d, const IPAddr *a, uint16_t port);
-size_t key_hairpin(uint8_t *k, const IPAddr *a);
+size_t key_frontend(uint8_t *k, const InAddr *a, Proto p, uint16_t port);
+size_t key_endpoint(uint8_t *k, const InAddr *a, uint16_t port, uint32_t bucket);
+size_t data_endpoint(uint8_t *d, const InAddr *a, uint16_t port);
+size_t key_hairpin(uint8_t *k, const InAddr *a);
 /* start and end keys of a firewall-allow element, back to back */
-size_t key_firewall_allow(uint8_t *k, const IPAddr *a, Proto p, uint16_t port, const Cidr *range);
+size_t key_firewall_allow(uint8_t *k, const InAddr *a, Proto p, uint16_t port, const InPrefix *range);
 
 typedef struct RulesetConfig {
         const char *table;
-        const Cidr *cluster_cidr; /* NULL: no off-cluster masquerade rule */
-        const Cidr *service_cidr; /* NULL: no drop of unallocated VIPs */
+        const InPrefix *cluster_cidr; /* NULL: no off-cluster masquerade rule */
+        const InPrefix *service_cidr; /* NULL: no drop of unallocated VIPs */
 } RulesetConfig;
 
 /* Chains, sets and rules that do not depend on Services. Returns the number of rules it added. */
@@ -70,7 +70,7 @@ int ruleset_emit_elem(NftBatch *b, int family, const char *table, SetId s, bool 
                       const uint8_t *data);
 
 typedef struct EpTarget {
-        IPAddr addr;
+        InAddr addr;
         uint16_t port;
         bool remote; /* on another node: cannot hairpin through this node */
 } EpTarget;

@@ -124,6 +124,9 @@ int container_config_format(const ContainerConfig *c, char **ret) {
         r = r ?: set_int(o, "logMaxSize", (json_int_t) c->log_max_size);
         r = r ?: set_int(o, "logMaxFiles", c->log_max_files);
         r = r ?: set_int(o, "logLineMax", (json_int_t) c->log_line_max);
+        r = r ?: set_new(o, "stdin", json_boolean(c->stdin_open));
+        r = r ?: set_new(o, "stdinOnce", json_boolean(c->stdin_once));
+        r = r ?: set_new(o, "tty", json_boolean(c->tty));
         r = r ?: set_int(o, "createdAt", (json_int_t) c->created_at);
         r = r ?: set_new(o, "annotations", strv_to_json(c->annotations));
         if (r < 0)
@@ -266,6 +269,9 @@ int container_config_parse(const char *text, size_t size, ContainerConfig **ret,
         v = 0;
         r = r ?: get_u64(o, "logLineMax", &v, e);
         c->log_line_max = (size_t) v;
+        r = r ?: jx_get_bool(o, "stdin", "config", false, &c->stdin_open, e);
+        r = r ?: jx_get_bool(o, "stdinOnce", "config", false, &c->stdin_once, e);
+        r = r ?: jx_get_bool(o, "tty", "config", false, &c->tty, e);
         r = r ?: get_u64(o, "createdAt", &c->created_at, e);
         r = r ?: jx_get_strv(o, "annotations", "config", false, &c->annotations, e);
         if (r < 0)

@@ -51,6 +51,7 @@ typedef struct ContainerConfig {
         uint64_t log_max_size;
         unsigned log_max_files;
         size_t log_line_max;
+        bool stdin_open, stdin_once, tty; /* ContainerSpec's; the shim keeps the stdin fd (see its state file) */
         uint64_t created_at;
         char **annotations;
 } ContainerConfig;
@@ -65,5 +66,8 @@ int container_config_load(const char *dir, ContainerConfig **ret, ErrorBuf *e);
 #define CONTAINER_CONFIG_FILE "config.json"
 #define CONTAINER_STATE_FILE "state" /* written by the shim once the entrypoint runs */
 #define CONTAINER_EXIT_FILE "exit"   /* written by the shim before it exits */
+/* The shim's signal to drop its copy of a stdin_once container's stdin (container_attach_stdin() sends it after it
+ * took its own copy). */
+#define CONTAINER_STDIN_CLOSE_SIGNAL SIGUSR2
 
 uint64_t now_realtime_ns(void);

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 
 #include "runtime/cgroup.h"
@@ -53,6 +54,9 @@ void container_init_run(const ContainerConfig *c, const SeccompFilter *filter, c
 
         if (dup2(fds->stdin_, 0) < 0 || dup2(fds->stdout_, 1) < 0 || dup2(fds->stderr_, 2) < 0)
                 process_fail(err, "setting up stdio: %s", strerror(errno));
+        /* Job control and ^C need the pty as the controlling terminal, which takes a session of our own. */
+        if (fds->tty && (setsid() < 0 || ioctl(0, TIOCSCTTY, 0) < 0))
+                process_fail(err, "making the pty the controlling terminal: %s", strerror(errno));
 
         (void) mount_setup_rootfs(c, err);
 

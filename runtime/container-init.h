@@ -7,8 +7,9 @@
 
 typedef struct InitFds {
         int sync;   /* socket: errors are written here; CLOEXEC, so the shim reads EOF once execve() succeeded */
-        int stdin_; /* /dev/null */
+        int stdin_; /* /dev/null, the stdin pipe's read end, or the pty slave */
         int stdout_, stderr_;
+        bool tty; /* the three are a pty slave: it becomes the controlling terminal of a new session */
 } InitFds;
 
 /* The namespaces the child is created with: pid and mount always, net/ipc/uts unless joined from ns_paths. The

@@ -314,6 +314,9 @@ static int resolve_spec(Runtime *rt, const char *id, const char *dir, const Cont
         c->cgroup_version = rt->cgroup->version;
         c->readonly_rootfs = s->readonly_rootfs;
         c->stop_signal = s->stop_signal ?: SIGTERM;
+        c->stdin_open = s->stdin_open;
+        c->stdin_once = s->stdin_open && s->stdin_once;
+        c->tty = s->tty;
         c->log_max_size = s->log_max_size;
         c->log_max_files = s->log_max_files;
         c->log_line_max = s->log_line_max;
@@ -410,7 +413,7 @@ int container_create(Runtime *rt, const char *id, const ContainerSpec *spec, Con
                 (void) rm_rf(staging);
                 if (r == -EEXIST)
                         return error_set(e, r, "container %s: already exists", id);
-                return error_set(e, r, "container %s: writing config.json: %s", id, strerror(-r));
+                return error_set(e, r, "container %s: writing %s/" CONTAINER_CONFIG_FILE ": %s", id, dir, strerror(-r));
         }
         if (mkdir_fast(cfg->upper_dir, 0755) < 0 || mkdir_fast(cfg->work_dir, 0700) < 0) {
                 r = error_set(e, -errno, "container %s: creating the rootfs directories: %s", id, strerror(errno));

@@ -116,6 +116,13 @@ typedef struct ContainerSpec {
         uint64_t log_max_size;  /* rotate above this many bytes; 0 = never */
         unsigned log_max_files; /* rotated files kept including the live one; 0 = 5 */
         size_t log_line_max;    /* longer lines are split into "P" records; 0 = 16 KiB */
+
+        /* Stdio like the CRI's ContainerConfig: stdin_open gives the entrypoint a stdin pipe whose write end the shim
+         * keeps open for container_attach_stdin() (without it stdin is /dev/null); stdin_once closes it once the
+         * first attach is done with it; tty runs the entrypoint on a pseudo-terminal (stdout and stderr merged). */
+        bool stdin_open;
+        bool stdin_once;
+        bool tty;
 } ContainerSpec;
 
 void container_spec_done(ContainerSpec *s);
@@ -214,6 +221,15 @@ char *const *container_cgroup_dirs(const Container *c, int *ret_version);
 /* Makes the shim reopen the log path, for a caller that rotated (renamed) the file itself, as the kubelet's
  * container log manager does (CRI ReopenContainerLog). Asynchronous: the new file appears once the shim did it. */
 int container_reopen_log(Container *c);
+/* A new fd (O_CLOEXEC, non-blocking) for writing to the running container's stdin: the write end of its stdin pipe,
+ * or the pty master with ContainerSpec.tty (then also for exec_pty_resize()). The caller owns it; closing it ends
+ * nothing unless the spec had stdin_once: then the shim drops its own copy now, and the process sees EOF once the
+ * caller (every caller that got one) closed theirs. Works on re-adopted containers too (the shim holds the fd; it is
+ * copied from the shim with pidfd_getfd(), nothing blocks). -ENXIO: created without stdin_open or tty; -EPIPE:
+ * stdin_once and its stdin was already closed; -ESRCH: not running. */
+int container_attach_stdin(Container *c, int *ret_fd);
+/* Whether the container runs on a pty (ContainerSpec.tty). */
+bool container_tty(const Container *c);
 /* The value of annotation key, NULL when absent. */
 const char *container_annotation(const Container *c, const char *key);
 /* The entrypoint's argv. */

@@ -25,6 +25,7 @@ add_library(nodelet-runtime STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/caps.c
   ${CMAKE_CURRENT_SOURCE_DIR}/cgroup-pod.c
   ${CMAKE_CURRENT_SOURCE_DIR}/container.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/container-attach.c
   ${CMAKE_CURRENT_SOURCE_DIR}/exec.c
   ${CMAKE_CURRENT_SOURCE_DIR}/runtime-ctl.c
   ${CMAKE_CURRENT_SOURCE_DIR}/runtime-ctl-exec.c
@@ -39,12 +40,12 @@ target_link_libraries(nodelet-runtime PUBLIC
   nodelet-common nodelet-images PkgConfig::LIBSECCOMP PkgConfig::LIBCAP PkgConfig::LIBSYSTEMD PkgConfig::JANSSON)
 target_compile_definitions(nodelet-runtime PRIVATE NODELET_LIBEXECDIR="${NODELET_LIBEXECDIR}")
 
+# The shim links the dependency-free common archives (libc only, and jansson's headers for nodelet-json), never
+# nodelet-common: its libcurl, GnuTLS, libsystemd... would reach the link line.
 add_executable(nodelet-shim
   ${CMAKE_CURRENT_SOURCE_DIR}/shim.c
-  $<TARGET_OBJECTS:nodelet-runtime-core>
-  ${CMAKE_SOURCE_DIR}/common/error.c
-  ${CMAKE_SOURCE_DIR}/common/fileio.c
-  ${CMAKE_SOURCE_DIR}/common/json-util.c)
+  $<TARGET_OBJECTS:nodelet-runtime-core>)
+target_link_libraries(nodelet-shim PRIVATE nodelet-json nodelet-basic)
 find_library(NODELET_JANSSON_STATIC NAMES libjansson.a)
 if(NOT NODELET_SANITIZE AND NODELET_JANSSON_STATIC)
   # Static: container start skips ld.so, and the per-container monitor keeps no private relocated library pages.

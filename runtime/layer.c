@@ -273,6 +273,16 @@ static bool warning_ignorable(struct archive *a, int r) {
         return r == ARCHIVE_WARN && err == EOPNOTSUPP; /* ENOTSUP is the same value on Linux */
 }
 
+/* libarchive's disk writer says only "Write failed" and keeps the reason in archive_errno(): a full disk (or quota)
+ * must be named as such, with its errno, so that the caller can tell it from a bad layer. */
+static int disk_error(Unpack *u, ErrorBuf *e, int r, const char *norm, const char *fallback) {
+        int err = archive_errno(u->disk);
+        const char *msg = archive_error_string(u->disk) ?: fallback;
+        if (err == ENOSPC || err == EDQUOT)
+                return entry_error(e, -err, norm, "%s: %s", msg, strerror(err));
+        return entry_error(e, r, norm, "%s", msg);
+}
+
 static int write_entry(Unpack *u, struct archive_entry *entry, const char *norm, ErrorBuf *e) {
         _cleanup_free_ char *full = NULL, *hl_full = NULL, *hl_norm = NULL;
         const char *hl = archive_entry_hardlink(entry);
@@ -307,8 +317,7 @@ static int write_entry(Unpack *u, struct archive_entry *entry, const char *norm,
 
         r = archive_write_header(u->disk, entry);
         if (r != ARCHIVE_OK && !warning_ignorable(u->disk, r))
-                return entry_error(e, r == ARCHIVE_WARN ? -EIO : -EPERM, norm, "%s",
-                                   archive_error_string(u->disk) ?: "cannot extract");
+                return disk_error(u, e, r == ARCHIVE_WARN ? -EIO : -EPERM, norm, "cannot extract");
         if (archive_entry_size(entry) > 0) {
                 const void *block;
                 size_t size;
@@ -323,13 +332,12 @@ static int write_entry(Unpack *u, struct archive_entry *entry, const char *norm,
                                                  archive_error_string(u->inner) ?: "corrupt data");
                         }
                         if (archive_write_data_block(u->disk, block, size, offset) != ARCHIVE_OK)
-                                return entry_error(e, -EIO, norm, "%s",
-                                                   archive_error_string(u->disk) ?: "write failed");
+                                return disk_error(u, e, -EIO, norm, "write failed");
                 }
         }
         r = archive_write_finish_entry(u->disk);
         if (r != ARCHIVE_OK && !warning_ignorable(u->disk, r))
-                return entry_error(e, -EIO, norm, "%s", archive_error_string(u->disk) ?: "cannot finish entry");
+                return disk_error(u, e, -EIO, norm, "cannot finish entry");
         return 0;
 }
 

@@ -72,9 +72,36 @@ static int rotate(LogWriter *w) {
         return open_log(w, true);
 }
 
+/* Writes the whole record. A short write (the file system filled up in the middle of it) is followed by another
+ * that either completes it or fails with the reason. */
+static int writev_all(int fd, struct iovec *iov, int n) {
+        while (n > 0) {
+                ssize_t k = writev(fd, iov, n);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return -errno;
+                if (k == 0)
+                        return -EIO;
+                for (; n > 0 && (size_t) k >= iov->iov_len; iov++, n--)
+                        k -= (ssize_t) iov->iov_len;
+                if (n > 0) {
+                        iov->iov_base = (char *) iov->iov_base + k;
+                        iov->iov_len -= (size_t) k;
+                }
+        }
+        return 0;
+}
+
 static int write_record(LogWriter *w, LogStream s, bool partial, const char *data, size_t n) {
-        if (w->fd < 0)
-                return 0;
+        if (w->fd < 0) {
+                /* A rotation whose new file could not be created (a full disk): create it now, or fail again. */
+                if (!w->path)
+                        return 0;
+                int r = open_log(w, false);
+                if (r < 0)
+                        return r;
+        }
         char prefix[64];
         log_format_timestamp(now_realtime_ns(), prefix, sizeof(prefix));
         size_t pl = strlen(prefix);
@@ -92,13 +119,19 @@ static int write_record(LogWriter *w, LogStream s, bool partial, const char *dat
                 if (r < 0)
                         return r;
         }
-        ssize_t k = writev(w->fd, iov, 3);
-        if (k < 0)
-                return -errno;
-        w->size += (uint64_t) k;
-        return (size_t) k != total ? -EIO : 0;
+        int r = writev_all(w->fd, iov, 3);
+        if (r < 0) {
+                /* Out of space (or quota) mid-record: cut the file back to the last whole record, so that records
+                 * written once there is room again do not continue a torn line. Shrinking needs no space. */
+                (void) !ftruncate(w->fd, (off_t) w->size);
+                return r;
+        }
+        w->size += total;
+        return 0;
 }
 
+/* After a failed write the rest of the data is dropped without further attempts: on a full disk every one of
+ * thousands of short lines would fail the same way (the caller backs off and retries with later data). */
 int log_writer_feed(LogWriter *w, LogStream s, const char *data, size_t n) {
         int ret = 0;
         while (n > 0) {
@@ -108,7 +141,7 @@ int log_writer_feed(LogWriter *w, LogStream s, const char *data, size_t n) {
                 if (chunk >= room && !(nl && chunk == room)) {
                         /* The line does not fit: emit the buffer filled up as a partial record. */
                         memcpy(w->buf[s] + w->len[s], data, room);
-                        int r = write_record(w, s, true, w->buf[s], w->line_max);
+                        int r = ret < 0 ? 0 : write_record(w, s, true, w->buf[s], w->line_max);
                         ret = ret ?: r;
                         w->len[s] = 0;
                         data += room;
@@ -119,7 +152,7 @@ int log_writer_feed(LogWriter *w, LogStream s, const char *data, size_t n) {
                 w->len[s] += chunk;
                 if (!nl)
                         break;
-                int r = write_record(w, s, false, w->buf[s], w->len[s]);
+                int r = ret < 0 ? 0 : write_record(w, s, false, w->buf[s], w->len[s]);
                 ret = ret ?: r;
                 w->len[s] = 0;
                 data += chunk + 1;

@@ -37,6 +37,8 @@ typedef struct LogWriter {
 
 /* path NULL: output is discarded. */
 int log_writer_open(LogWriter *w, const char *path, uint64_t max_size, unsigned max_files, size_t line_max);
+/* Returns the first write error (-ENOSPC on a full disk); the rest of data is then dropped. A record is never left
+ * half-written: the file ends with whole records, and writing resumes with the next call once there is room. */
 int log_writer_feed(LogWriter *w, LogStream s, const char *data, size_t n);
 /* The stream closed: a pending unterminated line becomes an F record. */
 int log_writer_flush(LogWriter *w, LogStream s);

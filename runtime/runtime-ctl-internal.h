@@ -27,3 +27,5 @@ int runtime_ctl_images_open(const RuntimeCtlOptions *o, ImageStore **ret);
 int runtime_ctl_load(Runtime *rt, const char *id, Container **ret);
 /* Removes c (force: stop it first), its image use and the directory `run` made for it; takes c over. */
 int runtime_ctl_remove(const RuntimeCtlOptions *o, Container *c, bool force);
+/* The same with the image store already open (NULL: opened when the container has an image). */
+int runtime_ctl_remove_in(const RuntimeCtlOptions *o, ImageStore *store, Container *c, bool force);

@@ -94,6 +94,10 @@ int runtime_ctl_load(Runtime *rt, const char *id, Container **ret) {
 }
 
 int runtime_ctl_remove(const RuntimeCtlOptions *o, Container *c, bool force) {
+        return runtime_ctl_remove_in(o, NULL, c, force);
+}
+
+int runtime_ctl_remove_in(const RuntimeCtlOptions *o, ImageStore *store, Container *c, bool force) {
         const char *v = container_annotation(c, RUNTIME_CTL_ANNOTATION_IMAGE_ID);
         _cleanup_free_ char *id = strdup(container_id(c)), *image_id = v ? strdup(v) : NULL;
         v = container_annotation(c, RUNTIME_CTL_ANNOTATION_ROOT);
@@ -106,9 +110,9 @@ int runtime_ctl_remove(const RuntimeCtlOptions *o, Container *c, bool force) {
                 return r;
         }
         if (image_id && id) {
-                _cleanup_(image_store_freep) ImageStore *store = NULL;
-                if (runtime_ctl_images_open(o, &store) == 0)
-                        (void) image_store_remove_user(store, image_id, id);
+                _cleanup_(image_store_freep) ImageStore *opened = NULL;
+                if (store || runtime_ctl_images_open(o, &opened) == 0)
+                        (void) image_store_remove_user(store ?: opened, image_id, id);
         }
         if (root)
                 (void) rm_rf(root);

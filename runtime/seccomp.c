@@ -293,6 +293,8 @@ int seccomp_compile_json(const json_t *profile, uint64_t caps, int fd, ErrorBuf 
         /* A binary tree instead of a linear list of ~400 comparisons: the kernel runs the filter for every syscall
          * (and at load time for every syscall number, to build its allow cache), so this matters per container. */
         (void) seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+        /* The export's write errors as they are (ENOSPC on a full disk), not libseccomp's catch-all ECANCELED. */
+        (void) seccomp_attr_set(ctx, SCMP_FLTATR_API_SYSRAWRC, 1);
         size_t i;
         json_t *v;
         json_array_foreach (json_object_get(profile, "architectures"), i, v) {
@@ -418,6 +420,8 @@ int seccomp_prepare(const char *profile_path, uint64_t caps, const char *cache_d
                 (void) unlink(tmp);
                 if (profile_path)
                         error_prefix(e, r, "%s", profile_path);
+                else if (r == -ENOSPC || r == -EDQUOT)
+                        error_prefix(e, r, "%s", tmp);
                 return r;
         }
         if (rename(tmp, p) < 0) {

@@ -13,9 +13,9 @@ cd build/asan
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 ctest --output-on-failure -j"$(nproc)" "$@"
-# The CNI plugins as they are installed: static PIEs with cni/mnl-static.c (sanitizer builds link them dynamically
+# The static binaries as they are installed (CNI plugins with cni/mnl-static.c, nodeletctl; sanitizer builds link them dynamically
 # against the real libmnl), driven by the same chain tests.
 if [ $# -eq 0 ]; then
         cd ../release
-        ctest --output-on-failure -R '^test-(cni|mnl)'
+        ctest --output-on-failure -R '^test-(cni|mnl|static-no-nss|ctl-lean)'
 fi

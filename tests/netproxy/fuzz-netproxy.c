@@ -14,10 +14,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         json_t *docs = NULL;
         NetProxy *np = NULL;
-        IPAddr node;
+        InAddr node;
         NetProxyConfig cfg = {
                 .dry_run = true, .hostname = "node1", .nodeport_addresses = &node, .n_nodeport_addresses = 1};
-        if (ipaddr_parse("192.168.1.10", &node) < 0 || netproxy_new(&cfg, &np) < 0)
+        if (in_addr_parse("192.168.1.10", 0, &node) < 0 || netproxy_new(&cfg, &np) < 0)
                 return 0;
         if (yaml_parse_documents((const char *) data, size, "fuzz", &docs, NULL) >= 0) {
                 netproxy_set_synced(np, NETPROXY_SYNCED_SERVICES | NETPROXY_SYNCED_ENDPOINT_SLICES);

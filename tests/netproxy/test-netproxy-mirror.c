@@ -22,10 +22,10 @@ static json_t *yaml1(const char *text) {
 }
 
 static NetProxy *proxy(void) {
-        static IPAddr node[1];
+        static InAddr node[1];
         NetProxy *np = NULL;
         NetProxyConfig cfg = {.dry_run = true, .hostname = "node1"};
-        ck_assert_int_eq(ipaddr_parse("192.168.1.10", &node[0]), 0);
+        ck_assert_int_eq(in_addr_parse("192.168.1.10", 0, &node[0]), 0);
         cfg.nodeport_addresses = node;
         cfg.n_nodeport_addresses = 1;
         ck_assert_int_eq(netproxy_new(&cfg, &np), 0);
@@ -68,7 +68,7 @@ START_TEST(test_slice_pack) {
         _cleanup_(endpoint_slice_freep) EndpointSlice *a = NULL, *b = NULL;
         ErrorBuf e = {};
         Endpoint ep;
-        char buf[46];
+        char buf[IN_ADDR_STRLEN];
 
         ck_assert_int_eq(endpoint_slice_parse(j, &a, &e), 0);
         ck_assert_int_eq(endpoint_slice_parse(j, &b, &e), 0);
@@ -89,14 +89,14 @@ START_TEST(test_slice_pack) {
         ck_assert(endpoint_slice_equal(a, b));
 
         endpoint_slice_get(a, 0, &ep);
-        ck_assert_str_eq(ipaddr_to_string(&ep.addr, buf), "10.244.1.2");
+        ck_assert_str_eq(in_addr_format(&ep.addr, buf), "10.244.1.2");
         ck_assert(ep.ready && ep.serving && !ep.terminating && ep.local && !ep.remote);
         ck_assert_ptr_null(ep.node_name);
         endpoint_slice_get(a, 1, &ep);
-        ck_assert_str_eq(ipaddr_to_string(&ep.addr, buf), "10.244.2.2");
+        ck_assert_str_eq(in_addr_format(&ep.addr, buf), "10.244.2.2");
         ck_assert(!ep.ready && ep.serving && ep.terminating && !ep.local && ep.remote);
         endpoint_slice_get(a, 2, &ep);
-        ck_assert_str_eq(ipaddr_to_string(&ep.addr, buf), "10.244.3.2");
+        ck_assert_str_eq(in_addr_format(&ep.addr, buf), "10.244.3.2");
         ck_assert(!ep.ready && !ep.serving && !ep.terminating && !ep.local && !ep.remote);
 
         /* one condition differs: not equal */
@@ -122,7 +122,7 @@ START_TEST(test_slice_pack) {
         ck_assert_int_eq(endpoint_slice_pack(s6, NULL), 0);
         endpoint_slice_get(s6, 1, &ep);
         ck_assert_int_eq(ep.addr.family, AF_INET6);
-        ck_assert_str_eq(ipaddr_to_string(&ep.addr, buf), "fd00:244::3");
+        ck_assert_str_eq(in_addr_format(&ep.addr, buf), "fd00:244::3");
         endpoint_slice_get(s6, 0, &ep);
         ck_assert(ep.ready && !ep.local && !ep.remote);
 }

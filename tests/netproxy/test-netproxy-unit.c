@@ -34,12 +34,12 @@ START_TEST(test_parse_api_service) {
         _cleanup_json_ json_t *j = vector("service-web.json");
         _cleanup_(service_freep) Service *s = NULL;
         ErrorBuf e = {};
-        char buf[46];
+        char buf[IN_ADDR_STRLEN];
         ck_assert_int_eq(service_parse(j, &s, &e), 0);
         ck_assert_str_eq(s->key, "default/web");
         ck_assert_int_eq(s->type, SERVICE_CLUSTER_IP);
         ck_assert_uint_eq(s->n_cluster_ips, 1);
-        ck_assert_str_eq(ipaddr_to_string(&s->cluster_ips[0], buf), "10.96.72.165");
+        ck_assert_str_eq(in_addr_format(&s->cluster_ips[0], buf), "10.96.72.165");
         ck_assert_uint_eq(s->n_ports, 1);
         ck_assert_str_eq(s->ports[0].name, "http");
         ck_assert_int_eq(s->ports[0].proto, PROTO_TCP);
@@ -111,6 +111,13 @@ START_TEST(test_bad_objects) {
         assert_bad("kind: Service\nmetadata: {name: x}\nspec: {ports: [{port: 1, protocol: ICMP}]}",
                    "Service default/x: spec.ports[0].protocol: unsupported protocol");
         assert_bad("kind: Service\nmetadata: {name: x}\nspec: {type: Weird}", "Service default/x: spec.type");
+        assert_bad("kind: Service\nmetadata: {name: x}\nspec: {loadBalancerSourceRanges: [10.0.0.0/8, 10.0.0.0/33]}",
+                   "Service default/x: spec.loadBalancerSourceRanges[1]: invalid CIDR \"10.0.0.0/33\"");
+        /* digits only after the slash, like net.ParseCIDR */
+        assert_bad("kind: Service\nmetadata: {name: x}\nspec: {loadBalancerSourceRanges: ['10.0.0.0/+8']}",
+                   "spec.loadBalancerSourceRanges[0]: invalid CIDR \"10.0.0.0/+8\"");
+        assert_bad("kind: Service\nmetadata: {name: x}\nspec: {loadBalancerSourceRanges: [[10.0.0.0/8]]}",
+                   "spec.loadBalancerSourceRanges[0]: expected a string");
         assert_bad("kind: Service\nmetadata: {namespace: a}\nspec: {}", "metadata.name");
         assert_bad("kind: EndpointSlice\nmetadata: {name: s}\naddressType: IPv4\n",
                    "EndpointSlice default/s: metadata.labels: missing kubernetes.io/service-name");
@@ -136,10 +143,10 @@ END_TEST
 /* ---- desired state and diffs ---- */
 
 static NetProxy *proxy(bool masq_all) {
-        static IPAddr node[1];
+        static InAddr node[1];
         NetProxy *np = NULL;
         NetProxyConfig cfg = {.dry_run = true, .hostname = "node1", .masquerade_all = masq_all};
-        ck_assert_int_eq(ipaddr_parse("192.168.1.10", &node[0]), 0);
+        ck_assert_int_eq(in_addr_parse("192.168.1.10", 0, &node[0]), 0);
         cfg.nodeport_addresses = node;
         cfg.n_nodeport_addresses = 1;
         ck_assert_int_eq(netproxy_new(&cfg, &np), 0);
@@ -407,12 +414,18 @@ END_TEST
 START_TEST(test_load_balancer_source_ranges) {
         _cleanup_(netproxy_freep) NetProxy *np = proxy(false);
         feed(np, "kind: Service\nmetadata: {name: lb}\nspec:\n  type: LoadBalancer\n  clusterIP: 10.96.0.20\n"
-                 "  loadBalancerSourceRanges: [192.168.77.0/24, 10.1.2.3/32]\n"
+                 "  loadBalancerSourceRanges: [192.168.77.0/24, 10.1.2.3/32, 172.16.9.9/12, 198.51.100.7, "
+                 "'fd00::/64']\n"
                  "  externalIPs: [203.0.113.99]\n  ports: [{name: http, port: 80, nodePort: 30090}]\n"
                  "status: {loadBalancer: {ingress: [{ip: 203.0.113.10}]}}\n");
         assert_has(np, "ip firewall-ips 203.0.113.10 . tcp . 80");
         assert_has(np, "ip firewall-allow 203.0.113.10 . tcp . 80 . 192.168.77.0-192.168.77.255");
         assert_has(np, "ip firewall-allow 203.0.113.10 . tcp . 80 . 10.1.2.3-10.1.2.3");
+        /* host bits are cleared (the network, like net.ParseCIDR), a bare address is one host, and a range of the
+         * other family does not apply to an IPv4 load-balancer IP */
+        assert_has(np, "ip firewall-allow 203.0.113.10 . tcp . 80 . 172.16.0.0-172.31.255.255");
+        assert_has(np, "ip firewall-allow 203.0.113.10 . tcp . 80 . 198.51.100.7-198.51.100.7");
+        assert_lacks(np, "fd00::");
         /* only the load-balancer IP is guarded, like kube-proxy */
         assert_lacks(np, "firewall-ips 203.0.113.99");
         assert_lacks(np, "firewall-ips 192.168.1.10");

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* CRI log writing and reading without a container: framing, partial lines, rotation, timestamps, parsing. */
 
+#include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "common/fileio.h"
@@ -113,6 +115,40 @@ START_TEST(test_rotation) {
 }
 END_TEST
 
+/* A file system that fills up in the middle of a record (here: RLIMIT_FSIZE, which cuts writes the same way without
+ * needing a mount): the record is dropped whole, the file keeps ending at a record boundary, the error is reported,
+ * and once there is room again the next record starts on its own line instead of continuing a torn one. */
+START_TEST(test_full_disk_keeps_whole_records) {
+        char p[4096];
+        snprintf(p, sizeof(p), "%s/full.log", tmp);
+        LogWriter w;
+        ck_assert_int_eq(log_writer_open(&w, p, 0, 0, 0), 0);
+        ck_assert_int_eq(log_writer_feed(&w, LOG_STREAM_STDOUT, "first\n", 6), 0);
+        struct stat st;
+        ck_assert_int_eq(stat(p, &st), 0);
+        off_t whole = st.st_size;
+
+        ck_assert_ptr_ne(signal(SIGXFSZ, SIG_IGN), SIG_ERR);
+        struct rlimit old, lim;
+        ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+        lim = old;
+        lim.rlim_cur = (rlim_t) whole + 40; /* room for the timestamp and stream of the next record, not for it all */
+        ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+        const char *lost = "a line that does not fit\nnor does this one\n";
+        ck_assert_int_eq(log_writer_feed(&w, LOG_STREAM_STDOUT, lost, strlen(lost)), -EFBIG);
+        ck_assert_int_eq(stat(p, &st), 0);
+        ck_assert_int_eq(st.st_size, whole);
+
+        ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+        ck_assert_int_eq(log_writer_feed(&w, LOG_STREAM_STDERR, "resumed\n", 8), 0);
+        log_writer_close(&w);
+        _cleanup_free_ char *raw = slurp(p);
+        _cleanup_free_ char *recs = strip_ts(raw);
+        ck_assert_str_eq(recs, "stdout F first\n"
+                               "stderr F resumed\n");
+}
+END_TEST
+
 START_TEST(test_timestamp_and_parse) {
         char ts[40];
         log_format_timestamp(1475713029669794202ULL, ts, sizeof(ts));
@@ -143,6 +179,7 @@ static Suite *suite(void) {
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_framing);
         tcase_add_test(tc, test_rotation);
+        tcase_add_test(tc, test_full_disk_keeps_whole_records);
         tcase_add_test(tc, test_timestamp_and_parse);
         suite_add_tcase(s, tc);
         return s;
