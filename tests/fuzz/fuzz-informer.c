@@ -86,7 +86,10 @@ static void respond(Informer *inf, const char *text, size_t size, size_t chunk) 
         int r = 0;
 
         fake.active = false;
-        if (size >= 9 && sscanf(text, "HTTP %3u\n", &status) == 1 && text[8] == '\n') {
+        char head[10] = {};
+        if (size >= 9)
+                memcpy(head, text, 9); /* the input is not NUL-terminated: sscanf() must not run past it */
+        if (size >= 9 && sscanf(head, "HTTP %3u\n", &status) == 1 && head[8] == '\n') {
                 (void) snprintf(msg, sizeof msg, "%.*s", (int) MIN(size - 9, sizeof msg - 1), text + 9);
                 resp.status = status;
                 resp.error = status / 100 == 2 ? 0 : api_status_to_errno(status, NULL);
