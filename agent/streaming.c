@@ -424,6 +424,17 @@ static int on_stdin_writable(sd_event_source *src, int fd, uint32_t revents, voi
         return 0;
 }
 
+/* The process's stdin (exec's pipe, attach's copy of the container's): written when the client sends, paused while
+ * nothing is queued, and what arrived before the process existed goes first. */
+static int session_stdin_start(Session *s) {
+        int r = sd_event_add_io(s->m->event, &s->stdin_src, s->stdin_fd, EPOLLOUT, on_stdin_writable, s);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(s->stdin_src, SD_EVENT_OFF);
+        stdin_flush(s);
+        return 0;
+}
+
 static void session_stdin(Session *s, const uint8_t *data, size_t size) {
         /* Over SPDY kubectl writes stdin as soon as its stdin stream exists, before the other streams that the
          * start waits for: kept until the process is there (input pauses at IN_HIGH as usual). */
@@ -557,13 +568,8 @@ static int exec_start(Session *s) {
                 return r;
         /* Output first, then the exit, within one iteration. */
         (void) sd_event_source_set_priority(s->exit_src, SD_EVENT_PRIORITY_NORMAL + 1);
-        if (s->stdin_fd >= 0) {
-                r = sd_event_add_io(s->m->event, &s->stdin_src, s->stdin_fd, EPOLLOUT, on_stdin_writable, s);
-                if (r < 0)
-                        return r;
-                (void) sd_event_source_set_enabled(s->stdin_src, SD_EVENT_OFF);
-                stdin_flush(s);
-        }
+        if (s->stdin_fd >= 0)
+                return session_stdin_start(s);
         return 0;
 }
 
@@ -671,12 +677,7 @@ static int attach_stdin_start(Session *s, CState *cs) {
                 return 0;
         }
         s->stdin_fd = fd;
-        r = sd_event_add_io(s->m->event, &s->stdin_src, s->stdin_fd, EPOLLOUT, on_stdin_writable, s);
-        if (r < 0)
-                return r;
-        (void) sd_event_source_set_enabled(s->stdin_src, SD_EVENT_OFF);
-        stdin_flush(s);
-        return 0;
+        return session_stdin_start(s);
 }
 
 static int attach_start(Session *s) {
